@@ -1,0 +1,67 @@
+package plan
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Error is a plan validation or syntax error. Line and Column are 1-based;
+// 0 means unknown (e.g. some YAML syntax errors, or a problem with the file
+// as a whole).
+type Error struct {
+	File   string
+	Line   int
+	Column int
+	Field  string // path of the offending field, e.g. "layers[1].name"
+	Msg    string
+}
+
+// Error formats as "file:line: field: message", leaving out the parts that
+// are unknown.
+func (e *Error) Error() string {
+	var b strings.Builder
+	file := e.File
+	if file == "" {
+		file = "<plan>"
+	}
+	b.WriteString(file)
+	if e.Line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// before orders errors by position in the file; errors without a line
+// come first (they concern the whole file).
+func (e *Error) before(o *Error) bool {
+	if e.Line != o.Line {
+		return e.Line < o.Line
+	}
+	return e.Column < o.Column
+}
+
+// fromYAMLError turns a yaml.v3 syntax error ("yaml: line 3: msg") into
+// an *Error.
+func fromYAMLError(file string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.Index(rest, ": "); i > 0 {
+			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil && n >= 0 {
+				line = n
+				msg = rest[i+2:]
+			}
+		}
+	}
+	if msg == "" {
+		msg = "invalid YAML"
+	}
+	return &Error{File: file, Line: line, Msg: "syntax error: " + msg}
+}
