@@ -1,0 +1,328 @@
+package report
+
+import (
+	"path"
+	"sort"
+	"strings"
+)
+
+// LayerPaths is one layer's store paths, as recorded in an image's metadata
+// (previous image) or computed from the plan (next image).
+type LayerPaths struct {
+	Name  string
+	Key   string
+	Paths []PathSize
+}
+
+// Package is a store path split into name, version and output.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	Output  string `json:"output,omitempty"` // "dev", "lib", … when the name ends in a known output suffix
+	Path    string `json:"path"`
+	NarSize int64  `json:"narSize"`
+}
+
+// VersionChange is a package present in both images with a different store
+// path: usually a new version, or the same version rebuilt (other inputs).
+type VersionChange struct {
+	Name       string `json:"name"`
+	Output     string `json:"output,omitempty"`
+	OldVersion string `json:"oldVersion"`
+	NewVersion string `json:"newVersion"`
+	OldPath    string `json:"oldPath"`
+	NewPath    string `json:"newPath"`
+	SizeDelta  int64  `json:"sizeDelta"`
+}
+
+// Layer diff states.
+const (
+	LayerUnchanged = "unchanged"
+	LayerRebuilt   = "rebuilt"
+	LayerAdded     = "added"
+	LayerRemoved   = "removed"
+)
+
+// LayerDiff compares one layer (matched by name) between two images.
+type LayerDiff struct {
+	Name      string          `json:"name"`
+	State     string          `json:"state"` // unchanged | rebuilt | added | removed
+	Rebuilt   bool            `json:"rebuilt"`
+	Added     []Package       `json:"added,omitempty"`
+	Removed   []Package       `json:"removed,omitempty"`
+	Changed   []VersionChange `json:"changed,omitempty"`
+	OldSize   int64           `json:"oldSize"` // sum of NAR sizes
+	NewSize   int64           `json:"newSize"`
+	SizeDelta int64           `json:"sizeDelta"`
+}
+
+// Diff compares the layers of a previous image with the planned ones.
+type Diff struct {
+	HasPrevious bool        `json:"hasPrevious"`
+	Layers      []LayerDiff `json:"layers"`
+	OldSize     int64       `json:"oldSize"`
+	NewSize     int64       `json:"newSize"`
+	SizeDelta   int64       `json:"sizeDelta"`
+}
+
+// Rebuilt returns how many layers would be (re)built: rebuilt or added.
+func (d *Diff) Rebuilt() int {
+	n := 0
+	for _, l := range d.Layers {
+		if l.Rebuilt {
+			n++
+		}
+	}
+	return n
+}
+
+// ComputeDiff compares prev (nil: no previous image) with next. Layers are
+// matched by name and reported in next's order, followed by layers only in
+// prev. Within a layer, a path present in both is unchanged; the others are
+// matched by package name (and output) into version changes, the rest are
+// added or removed packages. A layer is rebuilt when its key differs.
+func ComputeDiff(prev, next []LayerPaths) *Diff {
+	d := &Diff{HasPrevious: prev != nil, Layers: []LayerDiff{}}
+	prevByName := make(map[string]LayerPaths, len(prev))
+	for _, l := range prev {
+		prevByName[l.Name] = l
+	}
+	seen := make(map[string]bool, len(next))
+	for _, n := range next {
+		seen[n.Name] = true
+		p, ok := prevByName[n.Name]
+		ld := diffLayer(p.Paths, n.Paths)
+		ld.Name = n.Name
+		switch {
+		case !ok:
+			ld.State, ld.Rebuilt = LayerAdded, true
+		case p.Key != n.Key:
+			ld.State, ld.Rebuilt = LayerRebuilt, true
+		default:
+			ld.State = LayerUnchanged
+		}
+		d.Layers = append(d.Layers, ld)
+	}
+	for _, p := range prev {
+		if seen[p.Name] {
+			continue
+		}
+		seen[p.Name] = true
+		ld := diffLayer(p.Paths, nil)
+		ld.Name, ld.State = p.Name, LayerRemoved
+		d.Layers = append(d.Layers, ld)
+	}
+	for _, l := range d.Layers {
+		d.OldSize += l.OldSize
+		d.NewSize += l.NewSize
+	}
+	d.SizeDelta = d.NewSize - d.OldSize
+	return d
+}
+
+func diffLayer(prev, next []PathSize) LayerDiff {
+	var ld LayerDiff
+	inPrev := make(map[string]bool, len(prev))
+	inNext := make(map[string]bool, len(next))
+	for _, p := range prev {
+		inPrev[p.Path] = true
+		ld.OldSize += p.NarSize
+	}
+	for _, p := range next {
+		inNext[p.Path] = true
+		ld.NewSize += p.NarSize
+	}
+	ld.SizeDelta = ld.NewSize - ld.OldSize
+
+	// Group the paths unique to each side by (name, output).
+	type group struct{ old, new []Package }
+	groups := map[string]*group{}
+	var keys []string
+	get := func(k string) *group {
+		g := groups[k]
+		if g == nil {
+			g = &group{}
+			groups[k] = g
+			keys = append(keys, k)
+		}
+		return g
+	}
+	for _, p := range prev {
+		if !inNext[p.Path] {
+			pk := NewPackage(p)
+			g := get(pk.Name + "\x00" + pk.Output)
+			g.old = append(g.old, pk)
+		}
+	}
+	for _, p := range next {
+		if !inPrev[p.Path] {
+			pk := NewPackage(p)
+			g := get(pk.Name + "\x00" + pk.Output)
+			g.new = append(g.new, pk)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g := groups[k]
+		sortPkgs(g.old)
+		sortPkgs(g.new)
+		n := min(len(g.old), len(g.new))
+		for i := 0; i < n; i++ {
+			o, nw := g.old[i], g.new[i]
+			ld.Changed = append(ld.Changed, VersionChange{
+				Name: o.Name, Output: o.Output,
+				OldVersion: o.Version, NewVersion: nw.Version,
+				OldPath: o.Path, NewPath: nw.Path,
+				SizeDelta: nw.NarSize - o.NarSize,
+			})
+		}
+		ld.Removed = append(ld.Removed, g.old[n:]...)
+		ld.Added = append(ld.Added, g.new[n:]...)
+	}
+	return ld
+}
+
+func sortPkgs(p []Package) {
+	sort.Slice(p, func(i, j int) bool {
+		if c := compareVersions(p[i].Version, p[j].Version); c != 0 {
+			return c < 0
+		}
+		return p[i].Path < p[j].Path
+	})
+}
+
+// knownOutputs are output names Nix appends to a store path name
+// ("openssl-3.0.13-dev").
+var knownOutputs = map[string]bool{
+	"bin": true, "dev": true, "lib": true, "out": true, "man": true, "doc": true,
+	"info": true, "static": true, "debug": true, "devdoc": true, "py": true,
+	"dist": true, "modules": true, "terminfo": true, "python": true,
+}
+
+// NewPackage parses a store path into a Package.
+func NewPackage(p PathSize) Package {
+	name, version := ParseStorePathName(p.Path)
+	pk := Package{Name: name, Version: version, Path: p.Path, NarSize: p.NarSize}
+	if i := strings.LastIndexByte(version, '-'); i >= 0 && knownOutputs[version[i+1:]] {
+		pk.Version, pk.Output = version[:i], version[i+1:]
+	}
+	return pk
+}
+
+// ParseStorePathName splits a store path ("/nix/store/<32 chars>-torch-2.9.0")
+// or a bare store path name ("torch-2.9.0") into name and version.
+func ParseStorePathName(p string) (name, version string) {
+	base := path.Base(p)
+	if len(base) > 33 && base[32] == '-' && isNixHash(base[:32]) {
+		base = base[33:]
+	}
+	return ParseDrvName(base)
+}
+
+func isNixHash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseDrvName splits a derivation name like Nix's builtins.parseDrvName:
+// the version starts after the first "-" that is followed by a character
+// that is not a letter ("python3.11-numpy-1.26.4" → "python3.11-numpy",
+// "1.26.4"; "glibc-2.39-52" → "glibc", "2.39-52"; "foo-bar" → "foo-bar", "").
+func ParseDrvName(s string) (name, version string) {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '-' && !isLetter(s[i+1]) {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// compareVersions compares like Nix's compareVersions: components split at
+// "." and "-" and at digit/non-digit boundaries; numbers numerically, "pre"
+// sorts before everything, other strings lexically, numbers above strings.
+func compareVersions(a, b string) int {
+	ca, cb := versionComponents(a), versionComponents(b)
+	for i := 0; i < len(ca) || i < len(cb); i++ {
+		var x, y string
+		if i < len(ca) {
+			x = ca[i]
+		}
+		if i < len(cb) {
+			y = cb[i]
+		}
+		if c := compareComponent(x, y); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func versionComponents(v string) []string {
+	var out []string
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c == '.' || c == '-' {
+			i++
+			continue
+		}
+		j := i
+		digit := c >= '0' && c <= '9'
+		for j < len(v) && v[j] != '.' && v[j] != '-' && (v[j] >= '0' && v[j] <= '9') == digit {
+			j++
+		}
+		out = append(out, v[i:j])
+		i = j
+	}
+	return out
+}
+
+func isNum(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func compareComponent(x, y string) int {
+	if x == y {
+		return 0
+	}
+	xn, yn := isNum(x), isNum(y)
+	switch {
+	case xn && yn:
+		x, y = strings.TrimLeft(x, "0"), strings.TrimLeft(y, "0")
+		if len(x) != len(y) {
+			if len(x) < len(y) {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x, y)
+	case x == "" && yn:
+		return -1
+	case xn && y == "":
+		return 1
+	case x == "pre":
+		return -1
+	case y == "pre":
+		return 1
+	case yn:
+		return -1
+	case xn:
+		return 1
+	default:
+		return strings.Compare(x, y)
+	}
+}

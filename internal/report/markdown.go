@@ -1,0 +1,243 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// SummaryLimit is GitHub's limit for one step's job summary (1 MiB).
+const SummaryLimit = 1 << 20
+
+// MarkdownOptions tune the job summary.
+type MarkdownOptions struct {
+	// MaxBytes bounds the output; 0 means SummaryLimit minus a safety
+	// margin. Path lists and table rows are truncated to fit; the totals,
+	// digest and package link are always written.
+	MaxBytes int
+	// MaxPathsPerLayer bounds each layer's path list in the details
+	// section; 0 means 100, negative means no path lists.
+	MaxPathsPerLayer int
+	// Title overrides the heading text.
+	Title string
+}
+
+func (o MarkdownOptions) maxBytes() int {
+	if o.MaxBytes > 0 {
+		return o.MaxBytes
+	}
+	return SummaryLimit - 16<<10
+}
+
+// Markdown writes the job summary: a GFM table with one row per layer, the
+// totals, the digest and a link to the package, then the store paths of each
+// layer in a collapsed section. Options are optional (at most one is used).
+func (r *Report) Markdown(w io.Writer, opts ...MarkdownOptions) error {
+	var o MarkdownOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	s := r.renderMarkdown(o)
+	if _, err := io.WriteString(w, s); err != nil {
+		return fmt.Errorf("report: writing Markdown: %w", err)
+	}
+	return nil
+}
+
+const truncationReserve = 256 // room for "… N more" lines
+
+func (r *Report) renderMarkdown(o MarkdownOptions) string {
+	title := o.Title
+	if title == "" {
+		title = "nix-layer-action"
+		if r.Image != "" {
+			title += ": `" + mdCode(r.Image) + "`"
+		}
+	}
+	head := "### " + title + "\n\n"
+
+	tableHead := "| # | Layer | Store paths | Uncompressed | Compressed | Δ vs previous | Status |\n" +
+		"|--:|:------|------------:|-------------:|-----------:|--------------:|:-------|\n"
+
+	tail := r.mdTotals() + r.mdDigest()
+
+	budget := o.maxBytes() - len(head) - len(tableHead) - len(tail) - truncationReserve
+
+	var rows strings.Builder
+	shown := 0
+	for i, l := range r.Layers {
+		row := r.mdRow(i, l)
+		if len(row) > budget {
+			break
+		}
+		budget -= len(row)
+		rows.WriteString(row)
+		shown++
+	}
+	if shown < len(r.Layers) {
+		fmt.Fprintf(&rows, "| … | *%d more layers not shown (summary size limit)* | | | | | |\n", len(r.Layers)-shown)
+	}
+
+	var extra strings.Builder
+	if len(r.Warnings) > 0 {
+		extra.WriteString("\n**Warnings**\n\n")
+		for i, wm := range r.Warnings {
+			line := "- " + mdText(truncate(wm, 2000)) + "\n"
+			if len(line) > budget-extra.Len() {
+				fmt.Fprintf(&extra, "- … and %d more\n", len(r.Warnings)-i)
+				break
+			}
+			extra.WriteString(line)
+		}
+	}
+	budget -= extra.Len()
+	if o.MaxPathsPerLayer >= 0 && budget > 0 {
+		extra.WriteString(r.mdPaths(o, budget))
+	}
+
+	return head + tableHead + rows.String() + tail + extra.String()
+}
+
+func (r *Report) mdRow(i int, l Layer) string {
+	empty := l.Empty || l.Status == StatusEmpty
+	status := l.Status
+	unc, comp, delta := HumanSize(l.UncompressedSize), HumanSize(l.Size), r.mdDelta(l)
+	if empty {
+		status = StatusEmpty
+		unc, comp, delta = "–", "–", "–"
+	}
+	return fmt.Sprintf("| %d | `%s` | %d | %s | %s | %s | %s |\n",
+		i+1, mdCode(l.Name), len(l.Paths), unc, comp, delta, mdText(status))
+}
+
+func (r *Report) mdDelta(l Layer) string {
+	if l.Previous == nil {
+		if r.PreviousDigest == "" {
+			return "–"
+		}
+		return "new"
+	}
+	return SignedSize(l.Size - l.Previous.Size)
+}
+
+func (r *Report) mdTotals() string {
+	var b strings.Builder
+	layers, pushed, cached := r.Counts()
+	total := r.TotalSize()
+	b.WriteString("\n| Totals | |\n|:--|:--|\n")
+	fmt.Fprintf(&b, "| Image size | %s in %d layers |\n", HumanSize(total), layers)
+	up := fmt.Sprintf("%s (%d of %d layers pushed)", HumanSize(r.BytesPushed), pushed, layers)
+	if !r.Push {
+		up = "nothing (push disabled)"
+	}
+	fmt.Fprintf(&b, "| Uploaded | %s |\n", up)
+	rate := "–"
+	if layers > 0 {
+		rate = fmt.Sprintf("%d%% (%d of %d layers not uploaded)", cached*100/layers, cached, layers)
+	}
+	fmt.Fprintf(&b, "| Cache hit rate | %s |\n", rate)
+	cum := "–"
+	if r.CumulativeSize > 0 {
+		cum = fmt.Sprintf("%s; this image ships %s", HumanSize(r.CumulativeSize), HumanSize(total))
+		if r.CumulativeSize > total {
+			cum += fmt.Sprintf(" (%d%% less)", (r.CumulativeSize-total)*100/r.CumulativeSize)
+		}
+	}
+	fmt.Fprintf(&b, "| Cumulative-layer build | %s |\n", cum)
+	if r.PreviousDigest != "" {
+		prev := "`" + ShortDigest(r.PreviousDigest) + "`"
+		if r.PreviousSize > 0 {
+			prev += " (" + SignedSize(total-r.PreviousSize) + ")"
+		}
+		fmt.Fprintf(&b, "| Previous image | %s |\n", prev)
+	}
+	return b.String()
+}
+
+func (r *Report) mdDigest() string {
+	var b strings.Builder
+	b.WriteString("\n")
+	if r.Digest != "" {
+		fmt.Fprintf(&b, "**Digest:** `%s`", mdCode(r.Digest))
+		if r.Changed {
+			b.WriteString(" (changed)")
+		} else {
+			b.WriteString(" (unchanged)")
+		}
+		b.WriteString("\n")
+	}
+	if r.PackageURL != "" {
+		fmt.Fprintf(&b, "\n[Package](%s)\n", strings.ReplaceAll(r.PackageURL, ")", "%29"))
+	}
+	return b.String()
+}
+
+func (r *Report) mdPaths(o MarkdownOptions, budget int) string {
+	limit := o.MaxPathsPerLayer
+	if limit == 0 {
+		limit = 100
+	}
+	var b strings.Builder
+	open := "\n<details><summary>Store paths per layer</summary>\n\n"
+	closing := "</details>\n"
+	budget -= len(open) + len(closing)
+	if budget <= 0 {
+		return ""
+	}
+	wrote := false
+	for i, l := range r.Layers {
+		if len(l.Paths) == 0 {
+			continue
+		}
+		head := fmt.Sprintf("**%s** (%s)\n\n", mdText(l.Name), plural(len(l.Paths), "path"))
+		if len(head)+b.Len() > budget {
+			fmt.Fprintf(&b, "*… paths of %d more layers not shown*\n", len(r.Layers)-i)
+			break
+		}
+		b.WriteString(head)
+		wrote = true
+		for j, p := range l.Paths {
+			line := "- `" + mdCode(p) + "`\n"
+			if j >= limit || b.Len()+len(line) > budget {
+				fmt.Fprintf(&b, "- … and %d more\n", len(l.Paths)-j)
+				break
+			}
+			b.WriteString(line)
+		}
+		b.WriteString("\n")
+	}
+	if !wrote {
+		return ""
+	}
+	return open + b.String() + closing
+}
+
+// mdText makes s safe inside a table cell or list item.
+func mdText(s string) string {
+	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}
+
+// mdCode makes s safe inside an inline code span in a table cell.
+func mdCode(s string) string {
+	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "`", "'")
+	return r.Replace(s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

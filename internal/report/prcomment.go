@@ -1,0 +1,147 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// PRCommentMarker is the hidden marker that identifies the sticky comment.
+const PRCommentMarker = "<!-- nix-layer-action:pr-comment -->"
+
+// PRCommentLimit is GitHub's maximum comment body length (characters).
+const PRCommentLimit = 65536
+
+// PRCommentOptions tune the PR comment.
+type PRCommentOptions struct {
+	Image          string   // the image compared against (tag or ref)
+	PreviousDigest string   // digest of the published image, if known
+	Notes          []string // extra lines (policy results, …), written before the details
+	MaxBytes       int      // 0 = PRCommentLimit minus a margin
+	MaxItems       int      // per-layer list limit; 0 = 50
+}
+
+// PRComment writes the package diff as Markdown for a sticky PR comment. The
+// body starts with PRCommentMarker and stays below the size limit: package
+// lists are truncated with "… and N more"; the summary table is kept.
+func PRComment(w io.Writer, d *Diff, o PRCommentOptions) error {
+	if _, err := io.WriteString(w, renderPRComment(d, o)); err != nil {
+		return fmt.Errorf("report: writing PR comment: %w", err)
+	}
+	return nil
+}
+
+func renderPRComment(d *Diff, o PRCommentOptions) string {
+	limit := o.MaxBytes
+	if limit <= 0 {
+		limit = PRCommentLimit - 1024
+	}
+	maxItems := o.MaxItems
+	if maxItems <= 0 {
+		maxItems = 50
+	}
+	var head strings.Builder
+	head.WriteString(PRCommentMarker + "\n")
+	head.WriteString("### Nix layer diff")
+	if o.Image != "" {
+		head.WriteString(" for `" + mdCode(o.Image) + "`")
+	}
+	head.WriteString("\n\n")
+	if d == nil {
+		head.WriteString("No diff available.\n")
+		return head.String()
+	}
+	if !d.HasPrevious {
+		head.WriteString("No previously published image to compare with: every layer is new.\n\n")
+	} else {
+		against := "the published image"
+		if o.PreviousDigest != "" {
+			against = "`" + ShortDigest(o.PreviousDigest) + "`"
+		}
+		fmt.Fprintf(&head, "Compared with %s: **%d of %d layers** would be rebuilt, store size %s (%s → %s).\n\n",
+			against, d.Rebuilt(), len(d.Layers), SignedSize(d.SizeDelta), HumanSize(d.OldSize), HumanSize(d.NewSize))
+	}
+	for _, n := range o.Notes {
+		head.WriteString("> " + mdText(truncate(n, 2000)) + "\n")
+	}
+	if len(o.Notes) > 0 {
+		head.WriteString("\n")
+	}
+
+	const tableHead = "| Layer | State | Added | Removed | Changed | Δ size |\n|:--|:--|--:|--:|--:|--:|\n"
+	var table strings.Builder
+	table.WriteString(tableHead)
+	budget := limit - head.Len() - len(tableHead) - truncationReserve
+	shown := 0
+	for _, l := range d.Layers {
+		row := fmt.Sprintf("| `%s` | %s | %d | %d | %d | %s |\n", mdCode(l.Name), l.State,
+			len(l.Added), len(l.Removed), len(l.Changed), SignedSize(l.SizeDelta))
+		if len(row) > budget {
+			break
+		}
+		budget -= len(row)
+		table.WriteString(row)
+		shown++
+	}
+	if shown < len(d.Layers) {
+		fmt.Fprintf(&table, "| … and %d more | | | | | |\n", len(d.Layers)-shown)
+	}
+
+	var details strings.Builder
+	for i, l := range d.Layers {
+		if len(l.Added)+len(l.Removed)+len(l.Changed) == 0 {
+			continue
+		}
+		var sec strings.Builder
+		fmt.Fprintf(&sec, "\n#### `%s` (%s, %s)\n\n", mdCode(l.Name), l.State, SignedSize(l.SizeDelta))
+		if sec.Len()+details.Len() > budget {
+			fmt.Fprintf(&details, "\n*… details of %d more layers not shown*\n", len(d.Layers)-i)
+			break
+		}
+		items := layerItems(l)
+		for j, it := range items {
+			if j >= maxItems || details.Len()+sec.Len()+len(it) > budget {
+				fmt.Fprintf(&sec, "- … and %d more\n", len(items)-j)
+				break
+			}
+			sec.WriteString(it)
+		}
+		details.WriteString(sec.String())
+	}
+	return head.String() + table.String() + details.String()
+}
+
+func layerItems(l LayerDiff) []string {
+	var items []string
+	for _, c := range l.Changed {
+		name := pkgLabel(c.Name, c.Output)
+		if c.OldVersion == c.NewVersion {
+			items = append(items, fmt.Sprintf("- 🔁 %s %s rebuilt (%s)\n", name, mdText(orDash(c.NewVersion)), SignedSize(c.SizeDelta)))
+			continue
+		}
+		items = append(items, fmt.Sprintf("- ⬆️ %s %s → %s (%s)\n", name,
+			mdText(orDash(c.OldVersion)), mdText(orDash(c.NewVersion)), SignedSize(c.SizeDelta)))
+	}
+	for _, p := range l.Added {
+		items = append(items, fmt.Sprintf("- ➕ %s %s (%s)\n", pkgLabel(p.Name, p.Output), mdText(orDash(p.Version)), HumanSize(p.NarSize)))
+	}
+	for _, p := range l.Removed {
+		items = append(items, fmt.Sprintf("- ➖ %s %s (%s)\n", pkgLabel(p.Name, p.Output), mdText(orDash(p.Version)), HumanSize(p.NarSize)))
+	}
+	return items
+}
+
+func pkgLabel(name, output string) string {
+	s := "`" + mdCode(name) + "`"
+	if output != "" {
+		s += " (" + mdText(output) + ")"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}

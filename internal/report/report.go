@@ -1,0 +1,215 @@
+// Package report renders the result of a build: JSON metadata, a plain text
+// table for terminals, a Markdown job summary, a package diff for pull-request
+// comments, and the policy gates (max layer size, max growth).
+//
+// The package is pure: it performs no I/O except writing to the io.Writer it
+// is given, and the same Report always renders to the same bytes.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Layer statuses.
+const (
+	StatusPushed  = "pushed"  // blob uploaded by this run
+	StatusCached  = "cached"  // layer reused from the previous image (same key), not rebuilt
+	StatusExists  = "exists"  // blob already present in the registry
+	StatusMounted = "mounted" // blob cross-repository mounted
+	StatusEmpty   = "empty"   // nothing left for the layer; not part of the image
+	StatusBuilt   = "built"   // built but not pushed (push: false / local output)
+)
+
+// Report is the result of one build.
+type Report struct {
+	Image       string  `json:"image"`
+	Digest      string  `json:"digest"`
+	Changed     bool    `json:"changed"`
+	BytesPushed int64   `json:"bytesPushed"`
+	Layers      []Layer `json:"layers"`
+
+	Plan           string   `json:"plan,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+	Push           bool     `json:"push"`
+	ImageSize      int64    `json:"imageSize"`                // sum of compressed layer sizes; 0 = compute from Layers
+	CumulativeSize int64    `json:"cumulativeSize,omitempty"` // what a cumulative-layer build would ship (compressed)
+	PreviousDigest string   `json:"previousDigest,omitempty"`
+	PreviousSize   int64    `json:"previousImageSize,omitempty"` // compressed size of the previous image (baseline for max-growth)
+	Diff           *Diff    `json:"diff,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
+	PackageURL     string   `json:"packageURL,omitempty"`
+}
+
+// Layer is one layer of the image (or an empty planned layer).
+type Layer struct {
+	Name             string   `json:"name"`
+	Digest           string   `json:"digest"`
+	DiffID           string   `json:"diffID"`
+	Size             int64    `json:"size"`             // compressed
+	UncompressedSize int64    `json:"uncompressedSize"` // tar size
+	Paths            []string `json:"paths"`
+	Key              string   `json:"key"`
+	Status           string   `json:"status"`
+
+	Empty     bool       `json:"empty,omitempty"`
+	Previous  *PrevLayer `json:"previous,omitempty"` // same-named layer of the previous image, if any
+	PathSizes []PathSize `json:"-"`                  // optional NAR sizes of Paths (for the diff)
+}
+
+// PrevLayer describes the same-named layer of the previously published image.
+type PrevLayer struct {
+	Digest string `json:"digest"`
+	Key    string `json:"key,omitempty"`
+	Size   int64  `json:"size"` // compressed
+}
+
+// PathSize is a store path with its NAR size.
+type PathSize struct {
+	Path    string `json:"path"`
+	NarSize int64  `json:"narSize"`
+}
+
+// TotalSize returns ImageSize, or the sum of the compressed layer sizes when
+// ImageSize is unset.
+func (r *Report) TotalSize() int64 {
+	if r.ImageSize > 0 {
+		return r.ImageSize
+	}
+	var n int64
+	for _, l := range r.Layers {
+		if !l.Empty {
+			n += l.Size
+		}
+	}
+	return n
+}
+
+// Counts returns the number of non-empty layers, how many were uploaded
+// (status pushed) and how many were not (cached, exists, mounted).
+func (r *Report) Counts() (layers, pushed, cached int) {
+	for _, l := range r.Layers {
+		if l.Empty || l.Status == StatusEmpty {
+			continue
+		}
+		layers++
+		switch l.Status {
+		case StatusPushed:
+			pushed++
+		case StatusCached, StatusExists, StatusMounted:
+			cached++
+		}
+	}
+	return layers, pushed, cached
+}
+
+// JSON writes the report as indented JSON. Nil slices are written as [] so
+// consumers can rely on the shape.
+func (r *Report) JSON(w io.Writer) error {
+	c := *r
+	c.Layers = make([]Layer, len(r.Layers))
+	for i, l := range r.Layers {
+		if l.Paths == nil {
+			l.Paths = []string{}
+		}
+		if l.Status == "" && l.Empty {
+			l.Status = StatusEmpty
+		}
+		c.Layers[i] = l
+	}
+	c.ImageSize = r.TotalSize()
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&c); err != nil {
+		return fmt.Errorf("report: writing JSON: %w", err)
+	}
+	return nil
+}
+
+// Table writes a plain text table for terminals followed by the digest.
+func (r *Report) Table(w io.Writer) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "#\tNAME\tPATHS\tSIZE\tCOMPRESSED\tSTATUS\t")
+	for i, l := range r.Layers {
+		status := l.Status
+		if l.Empty {
+			status = StatusEmpty
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t\n", i+1, l.Name, len(l.Paths),
+			HumanSize(l.UncompressedSize), HumanSize(l.Size), status)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("report: writing table: %w", err)
+	}
+	layers, pushed, cached := r.Counts()
+	fmt.Fprintf(&b, "image size: %s in %d layers (%d pushed, %d cached), uploaded %s\n",
+		HumanSize(r.TotalSize()), layers, pushed, cached, HumanSize(r.BytesPushed))
+	if r.Image != "" {
+		fmt.Fprintf(&b, "image: %s\n", r.Image)
+	}
+	fmt.Fprintf(&b, "digest: %s\n", r.Digest)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("report: writing table: %w", err)
+	}
+	return nil
+}
+
+// HumanSize formats n bytes with binary units: "512 B", "1.5 KiB", "3.2 GiB".
+func HumanSize(n int64) string {
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	s := humanAbs(n)
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+func humanAbs(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v := float64(n) / unit
+	i := 0
+	for v >= unit && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	// Avoid "1024.0 KiB" from rounding.
+	if fmt.Sprintf("%.1f", v) == "1024.0" && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// SignedSize formats a size delta: "+1.5 MiB", "-12 B", "±0".
+func SignedSize(n int64) string {
+	switch {
+	case n > 0:
+		return "+" + HumanSize(n)
+	case n < 0:
+		return HumanSize(n)
+	default:
+		return "±0"
+	}
+}
+
+// ShortDigest shortens "sha256:<64 hex>" to "sha256:<12 hex>"; other strings
+// are returned unchanged.
+func ShortDigest(d string) string {
+	algo, hex, ok := strings.Cut(d, ":")
+	if !ok || len(hex) <= 12 {
+		return d
+	}
+	return algo + ":" + hex[:12]
+}

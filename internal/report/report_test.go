@@ -1,0 +1,117 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestJSONShape(t *testing.T) {
+	var buf bytes.Buffer
+	if err := sampleReport().JSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, buf.String())
+	}
+	for _, k := range []string{"image", "digest", "changed", "bytesPushed", "layers"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("top-level key %q missing", k)
+		}
+	}
+	if m["digest"] != fakeDigest("image") || m["changed"] != true || m["bytesPushed"] != float64(300<<20) {
+		t.Errorf("wrong values: digest=%v changed=%v bytesPushed=%v", m["digest"], m["changed"], m["bytesPushed"])
+	}
+	layers := m["layers"].([]any)
+	if len(layers) != 4 {
+		t.Fatalf("got %d layers, want 4", len(layers))
+	}
+	want := []string{"name", "digest", "diffID", "size", "uncompressedSize", "paths", "key", "status"}
+	for i, l := range layers {
+		lm := l.(map[string]any)
+		for _, k := range want {
+			if _, ok := lm[k]; !ok {
+				t.Errorf("layer %d: key %q missing", i, k)
+			}
+		}
+		if _, ok := lm["paths"].([]any); !ok {
+			t.Errorf("layer %d: paths is %T, want array (never null)", i, lm["paths"])
+		}
+		if _, ok := lm["PathSizes"]; ok {
+			t.Errorf("layer %d: PathSizes must not be in JSON", i)
+		}
+	}
+	statuses := []string{}
+	for _, l := range layers {
+		statuses = append(statuses, l.(map[string]any)["status"].(string))
+	}
+	if got := strings.Join(statuses, ","); got != "cached,pushed,pushed,empty" {
+		t.Errorf("statuses = %s", got)
+	}
+	if m["imageSize"] != float64(1000<<20) {
+		t.Errorf("imageSize = %v, want sum of compressed sizes %d", m["imageSize"], 1000<<20)
+	}
+	// Deterministic.
+	var again bytes.Buffer
+	_ = sampleReport().JSON(&again)
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Error("JSON output not deterministic")
+	}
+}
+
+func TestTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := sampleReport().Table(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[len(lines)-1], "digest: sha256:") || !strings.HasSuffix(lines[len(lines)-1], fakeDigest("image")) {
+		t.Errorf("last line should be the digest, got %q", lines[len(lines)-1])
+	}
+	for _, want := range []string{"NAME", "base", "python", "700.0 MiB", "2.0 GiB", "cached", "empty", "1000.0 MiB in 3 layers (2 pushed, 1 cached)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// The python row: 2 paths, 900 MiB uncompressed, 250 MiB compressed, pushed.
+	var row string
+	for _, l := range lines {
+		if strings.Contains(l, " python ") {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 8 || f[2] != "2" || f[3]+f[4] != "900.0MiB" || f[5]+f[6] != "250.0MiB" || f[7] != "pushed" {
+		t.Errorf("python row wrong: %q", row)
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	cases := map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB",
+		1<<20 - 1: "1.0 MiB", 5 << 30: "5.0 GiB", -2048: "-2.0 KiB",
+		10_000_000_000: "9.3 GiB",
+	}
+	keys := make([]int64, 0, len(cases))
+	for k := range cases {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, n := range keys {
+		if got := HumanSize(n); got != cases[n] {
+			t.Errorf("HumanSize(%d) = %q, want %q", n, got, cases[n])
+		}
+	}
+	if SignedSize(0) != "±0" || SignedSize(2048) != "+2.0 KiB" || SignedSize(-1) != "-1 B" {
+		t.Errorf("SignedSize: %q %q %q", SignedSize(0), SignedSize(2048), SignedSize(-1))
+	}
+	if got := ShortDigest("sha256:0123456789abcdef0123"); got != "sha256:0123456789ab" {
+		t.Errorf("ShortDigest = %q", got)
+	}
+	if got := ShortDigest("latest"); got != "latest" {
+		t.Errorf("ShortDigest(latest) = %q", got)
+	}
+}
