@@ -48,20 +48,39 @@ func (e *Error) before(o *Error) bool {
 }
 
 // fromYAMLError turns a yaml.v3 syntax error ("yaml: line 3: msg") into
-// an *Error.
+// an *Error. yaml.v3 reports parser errors with a 0-based line and leaves
+// out line 0; this converts to 1-based lines. Reader errors (bad UTF-8,
+// control characters) carry no line and get 0.
 func fromYAMLError(file string, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
+	line, hasLine := 0, false
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if i := strings.Index(rest, ": "); i > 0 {
 			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil && n >= 0 {
-				line = n
-				msg = rest[i+2:]
+				line, hasLine, msg = n, true, rest[i+2:]
 			}
 		}
+	}
+	parserProblem := strings.HasPrefix(msg, "did not find expected") ||
+		strings.HasPrefix(msg, "found duplicate %") ||
+		msg == "found incompatible YAML document" || msg == "found undefined tag handle"
+	switch {
+	case parserProblem:
+		line++
+	case !hasLine && !isReaderProblem(msg):
+		line = 1
 	}
 	if msg == "" {
 		msg = "invalid YAML"
 	}
 	return &Error{File: file, Line: line, Msg: "syntax error: " + msg}
+}
+
+func isReaderProblem(msg string) bool {
+	for _, s := range []string{"UTF-8", "UTF-16", "Unicode", "control characters", "input error", "BOM"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
