@@ -10,12 +10,12 @@ import (
 
 func sampleDiff() *Diff {
 	prev := []LayerPaths{
-		{Name: "base", Key: "a", Paths: []PathSize{sp(h1, "glibc-2.39-52", 30 << 20)}},
-		{Name: "ml", Key: "b", Paths: []PathSize{sp(h1, "torch-2.9.0", 1 << 30), sp(h1, "oldlib-1.0", 1 << 20)}},
+		{Name: "base", Key: "a", Paths: []PathSize{sp(h1, "glibc-2.39-52", 30<<20)}},
+		{Name: "ml", Key: "b", Paths: []PathSize{sp(h1, "torch-2.9.0", 1<<30), sp(h1, "oldlib-1.0", 1<<20)}},
 	}
 	next := []LayerPaths{
 		{Name: "base", Key: "a", Paths: prev[0].Paths},
-		{Name: "ml", Key: "c", Paths: []PathSize{sp(h2, "torch-2.10.0", 1<<30 + 100<<20), sp(h2, "newlib-2.0", 2 << 20)}},
+		{Name: "ml", Key: "c", Paths: []PathSize{sp(h2, "torch-2.10.0", 1<<30+100<<20), sp(h2, "newlib-2.0", 2<<20)}},
 	}
 	return ComputeDiff(prev, next)
 }
