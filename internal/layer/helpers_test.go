@@ -1,0 +1,196 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// storePath returns /nix/store/<32 chars>-name; c picks the hash character
+// so tests control the order of store paths.
+func storePath(c byte, name string) string {
+	return "/nix/store/" + strings.Repeat(string(c), 32) + "-" + name
+}
+
+// host returns the host path of an in-image path under root.
+func host(root, p string) string { return filepath.Join(root, filepath.FromSlash(p)) }
+
+func mkdir(t testing.TB, root, p string, mode os.FileMode) {
+	t.Helper()
+	h := host(root, p)
+	if err := os.MkdirAll(h, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(h, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkfile(t testing.TB, root, p, content string, mode os.FileMode) {
+	t.Helper()
+	h := host(root, p)
+	if err := os.MkdirAll(filepath.Dir(h), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(h, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mklink(t testing.TB, root, p, target string) {
+	t.Helper()
+	h := host(root, p)
+	if err := os.MkdirAll(filepath.Dir(h), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, h); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type tarEntry struct {
+	hdr     *tar.Header
+	content string
+}
+
+// build runs Build and registers Close.
+func build(t testing.TB, spec Spec, opts Options) *Built {
+	t.Helper()
+	b, err := Build(context.Background(), spec, opts)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// readLayer re-hashes the layer independently (stdlib gzip, not the code
+// under test), checks Digest, Size, DiffID and UncompressedSize, and returns
+// the tar entries.
+func readLayer(t testing.TB, b *Built) []tarEntry {
+	t.Helper()
+	raw, err := os.ReadFile(b.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaCompressed, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(raw, viaCompressed) {
+		t.Fatalf("Compressed() differs from the file (err %v)", err)
+	}
+	sum := sha256.Sum256(raw)
+	if d, _ := b.Digest(); d.Algorithm != "sha256" || d.Hex != hex.EncodeToString(sum[:]) {
+		t.Errorf("Digest = %v, sha256 of file = %x", d, sum)
+	}
+	if s, _ := b.Size(); s != int64(len(raw)) {
+		t.Errorf("Size = %d, file has %d bytes", s, len(raw))
+	}
+	if raw[0] != 0x1f || raw[1] != 0x8b || !bytes.Equal(raw[4:8], []byte{0, 0, 0, 0}) {
+		t.Errorf("gzip header = % x, want magic and MTIME 0", raw[:10])
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarBytes, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("decompressing: %v", err)
+	}
+	dsum := sha256.Sum256(tarBytes)
+	if d, _ := b.DiffID(); d.Hex != hex.EncodeToString(dsum[:]) {
+		t.Errorf("DiffID = %v, sha256 of tar = %x", d, dsum)
+	}
+	if b.UncompressedSize() != int64(len(tarBytes)) {
+		t.Errorf("UncompressedSize = %d, tar has %d bytes", b.UncompressedSize(), len(tarBytes))
+	}
+	if mt, _ := b.MediaType(); mt != "application/vnd.oci.image.layer.v1.tar+gzip" {
+		t.Errorf("MediaType = %q", mt)
+	}
+
+	ur, err := b.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaUncompressed, err := io.ReadAll(ur)
+	ur.Close()
+	if err != nil || !bytes.Equal(viaUncompressed, tarBytes) {
+		t.Fatalf("Uncompressed() differs from stdlib gzip output (err %v)", err)
+	}
+
+	var out []tarEntry
+	tr := tar.NewReader(bytes.NewReader(tarBytes))
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading tar: %v", err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tarEntry{hdr: hdr, content: string(data)})
+	}
+	return out
+}
+
+func names(es []tarEntry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.hdr.Name)
+	}
+	return out
+}
+
+func byName(t testing.TB, es []tarEntry, name string) tarEntry {
+	t.Helper()
+	for _, e := range es {
+		if e.hdr.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("no tar entry %q in %q", name, names(es))
+	return tarEntry{}
+}
+
+func digestOf(t testing.TB, b *Built) string {
+	t.Helper()
+	d, err := b.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+func dirEmpty(t testing.TB, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		var n []string
+		for _, e := range ents {
+			n = append(n, e.Name())
+		}
+		t.Errorf("temp dir %s not empty: %q", dir, n)
+	}
+}
