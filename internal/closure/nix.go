@@ -1,0 +1,304 @@
+package closure
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+)
+
+// Nix runs the nix command line. It is the process boundary of this package:
+// the child's environment is the current process environment (os.Environ)
+// followed by Env, so entries in Env (e.g. NIX_CONFIG) win. Nothing else in
+// this package reads the environment.
+type Nix struct {
+	Bin    string    // default "nix"
+	Dir    string    // working directory (the plan dir); "" = current
+	Store  string    // optional --store (e.g. a chroot store root)
+	Env    []string  // extra environment entries ("K=V"), supplied by the caller
+	Stderr io.Writer // receives nix progress/log output; may be nil
+}
+
+// NixError is returned when a nix invocation fails. Deps names the
+// installables/paths that failed, Args the nix arguments of the failing
+// call, Stderr the meaningful "error:" lines Nix printed.
+type NixError struct {
+	Deps   []string
+	Args   []string
+	Stderr string
+	Err    error
+}
+
+func (e *NixError) Error() string {
+	sub := "nix"
+	if len(e.Args) > 0 {
+		sub = "nix " + e.Args[0]
+	}
+	var b strings.Builder
+	b.WriteString(sub)
+	b.WriteString(" failed")
+	if len(e.Deps) > 0 {
+		b.WriteString(" for ")
+		b.WriteString(strings.Join(e.Deps, ", "))
+	}
+	switch {
+	case e.Stderr != "":
+		b.WriteString(": ")
+		b.WriteString(e.Stderr)
+	case e.Err != nil:
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *NixError) Unwrap() error { return e.Err }
+
+// buildResult is one element of `nix build --json` output.
+type buildResult struct {
+	DrvPath string            `json:"drvPath"`
+	Outputs map[string]string `json:"outputs"`
+	Path    string            `json:"path"` // opaque store path installables
+}
+
+func (n *Nix) bin() string {
+	if n.Bin == "" {
+		return "nix"
+	}
+	return n.Bin
+}
+
+func (n *Nix) args(sub string, extra ...string) []string {
+	a := []string{sub, "--extra-experimental-features", "nix-command flakes"}
+	if n.Store != "" {
+		a = append(a, "--store", n.Store)
+	}
+	return append(a, extra...)
+}
+
+// run executes nix; it returns stdout, the full stderr and the exit error.
+func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
+	cmd := exec.CommandContext(ctx, n.bin(), args...)
+	cmd.Dir = n.Dir
+	cmd.Env = append(os.Environ(), n.Env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	if n.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(&stderr, n.Stderr)
+	} else {
+		cmd.Stderr = &stderr
+	}
+	err := cmd.Run()
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return stdout.Bytes(), stderr.String(), err
+}
+
+// Build realises installables with ONE `nix build --no-link --json` call and
+// returns installable → output paths (sorted by output name).
+//
+// Nix 2.8 prints build results in the order its build goals finish, not in
+// argument order, so when two or more flake installables were built their
+// results are attributed with one extra `nix build --dry-run --json` call
+// (evaluation only, nothing left to build), whose results are in argument
+// order, matched by drvPath.
+//
+// On failure it returns a *NixError with Nix's error lines. When several
+// installables were given, each is then rebuilt alone to name exactly the
+// failing one(s).
+func (n *Nix) Build(ctx context.Context, installables []string) (map[string][]string, error) {
+	inst := sortedUniqueKeepOrder(installables)
+	if len(inst) == 0 {
+		return map[string][]string{}, nil
+	}
+	args := n.args("build", append([]string{"--no-link", "--json"}, inst...)...)
+	stdout, stderr, err := n.run(ctx, args)
+	if err != nil {
+		return nil, n.buildFailure(ctx, inst, args, stderr, err)
+	}
+	var results []buildResult
+	if err := json.Unmarshal(stdout, &results); err != nil {
+		return nil, &NixError{Deps: inst, Args: args, Err: fmt.Errorf("parsing nix build --json output: %w", err)}
+	}
+	return n.attribute(ctx, inst, results)
+}
+
+// attribute maps build results back to installables.
+func (n *Nix) attribute(ctx context.Context, inst []string, results []buildResult) (map[string][]string, error) {
+	out := make(map[string][]string, len(inst))
+	byDrv := make(map[string]buildResult)
+	var built []buildResult
+	for _, r := range results {
+		if r.DrvPath != "" {
+			byDrv[r.DrvPath] = r
+			built = append(built, r)
+		}
+	}
+	var rest []string
+	used := make(map[string]bool)
+	for _, i := range inst {
+		if p, ok := matchOpaque(i, results); ok {
+			out[i] = []string{p}
+			continue
+		}
+		if r, ok := byDrv[strings.TrimSuffix(strings.TrimSuffix(i, "^*"), "^out")]; ok {
+			out[i] = outputPaths(r)
+			used[r.DrvPath] = true
+			continue
+		}
+		rest = append(rest, i)
+	}
+	switch {
+	case len(rest) == 0:
+		return out, nil
+	case len(rest) == 1 && len(built) > 0:
+		var paths []string
+		for _, r := range built {
+			if !used[r.DrvPath] {
+				paths = append(paths, outputPaths(r)...)
+			}
+		}
+		out[rest[0]] = sortedUnique(paths)
+		return out, nil
+	case len(built) == 0:
+		return nil, &NixError{Deps: rest, Err: errors.New("nix build --json reported no outputs for these installables")}
+	}
+	args := n.args("build", append([]string{"--dry-run", "--no-link", "--json"}, rest...)...)
+	stdout, stderr, err := n.run(ctx, args)
+	if err != nil {
+		return nil, &NixError{Deps: rest, Args: args, Stderr: TrimNixStderr(stderr), Err: err}
+	}
+	var dry []buildResult
+	if err := json.Unmarshal(stdout, &dry); err != nil {
+		return nil, &NixError{Deps: rest, Args: args, Err: fmt.Errorf("parsing nix build --dry-run --json output: %w", err)}
+	}
+	if len(dry) != len(rest) {
+		return nil, &NixError{Deps: rest, Args: args, Err: fmt.Errorf("nix build --dry-run --json returned %d results for %d installables; cannot attribute outputs", len(dry), len(rest))}
+	}
+	for k, i := range rest {
+		r, ok := byDrv[dry[k].DrvPath]
+		if !ok {
+			return nil, &NixError{Deps: []string{i}, Args: args, Err: fmt.Errorf("derivation %q of %s is not among the build results", dry[k].DrvPath, i)}
+		}
+		out[i] = outputPaths(r)
+	}
+	return out, nil
+}
+
+func matchOpaque(inst string, results []buildResult) (string, bool) {
+	for _, r := range results {
+		if r.Path != "" && (inst == r.Path || strings.HasPrefix(inst, r.Path+"/")) {
+			return r.Path, true
+		}
+	}
+	return "", false
+}
+
+func outputPaths(r buildResult) []string {
+	names := make([]string, 0, len(r.Outputs))
+	for k := range r.Outputs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	paths := make([]string, 0, len(names))
+	for _, k := range names {
+		paths = append(paths, r.Outputs[k])
+	}
+	return paths
+}
+
+// buildFailure builds the *NixError for a failed build, re-running each
+// installable alone (only on this error path) when there were several.
+func (n *Nix) buildFailure(ctx context.Context, inst, args []string, stderr string, runErr error) error {
+	msg := TrimNixStderr(stderr)
+	if len(inst) == 1 || ctx.Err() != nil {
+		return &NixError{Deps: inst, Args: args, Stderr: msg, Err: runErr}
+	}
+	var failed, msgs []string
+	var lastArgs []string
+	var lastErr error
+	for _, i := range inst {
+		a := n.args("build", "--no-link", "--json", i)
+		_, se, err := n.run(ctx, a)
+		if ctx.Err() != nil {
+			return &NixError{Deps: inst, Args: args, Stderr: msg, Err: ctx.Err()}
+		}
+		if err != nil {
+			failed = append(failed, i)
+			if m := TrimNixStderr(se); m != "" {
+				msgs = append(msgs, m)
+			}
+			lastArgs, lastErr = a, err
+		}
+	}
+	switch len(failed) {
+	case 0: // only fails together; report the combined call
+		return &NixError{Deps: inst, Args: args, Stderr: msg, Err: runErr}
+	case 1:
+		return &NixError{Deps: failed, Args: lastArgs, Stderr: strings.Join(msgs, "\n"), Err: lastErr}
+	default:
+		return &NixError{Deps: failed, Args: args, Stderr: strings.Join(msgs, "\n"), Err: runErr}
+	}
+}
+
+// PathInfo queries the closures of paths with ONE
+// `nix path-info --json --recursive` call and returns them as a Graph.
+// An invalid (absent) store path yields a *NixError naming it.
+func (n *Nix) PathInfo(ctx context.Context, paths []string) (*Graph, error) {
+	ps := sortedUniqueKeepOrder(paths)
+	if len(ps) == 0 {
+		return NewGraph(nil)
+	}
+	args := n.args("path-info", append([]string{"--json", "--recursive"}, ps...)...)
+	stdout, stderr, err := n.run(ctx, args)
+	if err != nil {
+		msg := TrimNixStderr(stderr)
+		return nil, &NixError{Deps: namedIn(msg, ps), Args: args, Stderr: msg, Err: err}
+	}
+	infos, err := ParsePathInfo(stdout)
+	if err != nil {
+		var inv *InvalidPathError
+		if errors.As(err, &inv) {
+			return nil, &NixError{Deps: []string{inv.Path}, Args: args, Err: err}
+		}
+		return nil, &NixError{Deps: ps, Args: args, Err: err}
+	}
+	g, err := NewGraph(infos)
+	if err != nil {
+		return nil, &NixError{Deps: ps, Args: args, Err: err}
+	}
+	return g, nil
+}
+
+// namedIn returns the deps quoted in Nix's message ('…'), or all deps.
+func namedIn(msg string, deps []string) []string {
+	var named []string
+	for _, d := range deps {
+		if strings.Contains(msg, "'"+d+"'") {
+			named = append(named, d)
+		}
+	}
+	if len(named) == 0 {
+		return deps
+	}
+	return named
+}
+
+func sortedUniqueKeepOrder(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
