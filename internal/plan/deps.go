@@ -129,8 +129,12 @@ func scanStorePaths(storeDir, s string) []string {
 	return out
 }
 
+// isPathChar reports whether c, just before a store dir, would make it
+// part of a longer path or word ("/x/nix/store/…"). '=' and '?' may be in
+// store names but here they separate ("PATH=/nix/store/…").
 func isPathChar(c byte) bool {
-	return isNameChar(c) || c == '/'
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("+-._/", c) >= 0
 }
 
 // parseDep classifies and resolves one dep string. It returns a message
@@ -147,7 +151,7 @@ func (p *parser) parseDep(raw string, line int) (Dep, string) {
 	}
 	ref, attr, hasHash := strings.Cut(raw, "#")
 	if !hasHash || ref == "" || attr == "" {
-		msg := fmt.Sprintf("dep %q is neither a store path (%s/<hash>-<name>) nor an installable (flakeref#attr, e.g. \".#hello\" or \"nixpkgs#hello\")", raw, p.storeDir)
+		msg := fmt.Sprintf("dep %q is neither a store path nor an installable (expected %s/<hash>-<name>[/subpath] or flakeref#attr, e.g. \".#hello\" or \"nixpkgs#hello\")", raw, p.storeDir)
 		if hasHash && attr == "" {
 			msg += ": the attribute after '#' is empty"
 		}

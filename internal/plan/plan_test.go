@@ -206,4 +206,3 @@ func TestParseOptions(t *testing.T) {
 		})
 	}
 }
-
