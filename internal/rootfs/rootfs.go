@@ -1,0 +1,263 @@
+// Package rootfs produces the non-store entries of an image's "root" layer:
+// the contents of root-fs store paths copied to "/" (nix2container's
+// copyToRoot), /etc/passwd and /etc/group for plan users, /tmp, and the
+// Nix state directories. It only produces []layer.File; writing tar is the
+// job of package layer.
+//
+// Merging rules (Collect and Merge): two entries at the same path are fine
+// when both are directories (they merge; the later one's mode and owner
+// win) or when they are identical (same type, permission bits, owner and
+// bytes, or the same symlink target). Anything else is a *ConflictError
+// naming the path and both sources.
+package rootfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/org/nix-layer-action/internal/layer"
+)
+
+// Source is one root-fs dependency: a store path whose contents go to "/".
+type Source struct {
+	Label     string // the dep as written in the plan, for error messages
+	StorePath string // in-image store path, e.g. /nix/store/<hash>-env
+}
+
+// Set is a labelled group of entries for Merge.
+type Set struct {
+	Label string // e.g. "users", "tmp", "nix-db", or a root dep
+	Files []layer.File
+}
+
+// ConflictError reports two sources that put different content at the same
+// path.
+type ConflictError struct {
+	Path          string // in-image path, e.g. "/bin/sh"
+	First, Second string // the two sources (plan deps or generated sets)
+	Reason        string // how they differ
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("root filesystem conflict at %s: %s and %s put different content there (%s)",
+		e.Path, e.First, e.Second, e.Reason)
+}
+
+// modeMask keeps the type and permission bits that matter in a layer.
+const modeMask = fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// Collect walks the host directory storeRoot+StorePath of every source
+// without following symlinks and returns its contents re-rooted at "/"
+// (<store path>/bin/sh → /bin/sh), sorted by path. Regular files refer to
+// their host file (File.Source), symlinks keep their target unchanged, and
+// every entry is owned by root. The store path itself must be a directory.
+func Collect(sources []Source, storeRoot string) ([]layer.File, error) {
+	m := newMerger()
+	for _, src := range sources {
+		label := describe(src)
+		host := storeRoot + src.StorePath
+		if !path.IsAbs(src.StorePath) {
+			return nil, fmt.Errorf("root dep %s: store path %q is not absolute", label, src.StorePath)
+		}
+		info, err := os.Lstat(host)
+		if err != nil {
+			return nil, fmt.Errorf("root dep %s: %w", label, err)
+		}
+		if !info.IsDir() {
+			return nil, fmt.Errorf("root dep %s: %s is a %s, not a directory; only a directory's contents can be placed at /",
+				label, host, kind(info.Mode()))
+		}
+		err = filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return fmt.Errorf("root dep %s: %w", label, err)
+			}
+			if hp == host {
+				return nil // the store path itself becomes "/"
+			}
+			info, err := d.Info()
+			if err != nil {
+				return fmt.Errorf("root dep %s: %w", label, err)
+			}
+			f := layer.File{Path: filepath.ToSlash(hp[len(host):]), Mode: info.Mode() & modeMask}
+			switch mode := info.Mode(); {
+			case mode.IsRegular():
+				f.Source = hp
+			case mode.IsDir():
+			case mode&fs.ModeSymlink != 0:
+				if f.Linkname, err = os.Readlink(hp); err != nil {
+					return fmt.Errorf("root dep %s: %w", label, err)
+				}
+			default:
+				return fmt.Errorf("root dep %s: %w", label, &layer.UnsupportedFileError{Path: hp, Mode: mode})
+			}
+			return m.add(label, f)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return m.files(), nil
+}
+
+// Merge combines labelled sets of entries (e.g. Collect's result, Users,
+// Tmp, nix-db files) into one sorted list without duplicate paths, as
+// layer.Build requires. Later sets win on directory attributes, so pass
+// generated sets (users' home directories, writable Nix state) after the
+// root-fs contents.
+func Merge(sets ...Set) ([]layer.File, error) {
+	m := newMerger()
+	for _, s := range sets {
+		for _, f := range s.Files {
+			if err := m.add(s.Label, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m.files(), nil
+}
+
+func describe(s Source) string {
+	switch {
+	case s.Label == "":
+		return s.StorePath
+	case s.Label == s.StorePath:
+		return s.Label
+	default:
+		return fmt.Sprintf("%s (%s)", s.Label, s.StorePath)
+	}
+}
+
+type node struct {
+	file  layer.File
+	label string
+	sum   []byte // sha256 of a regular file's content, computed lazily
+}
+
+type merger struct {
+	byPath map[string]*node
+}
+
+func newMerger() *merger { return &merger{byPath: map[string]*node{}} }
+
+func (m *merger) add(label string, f layer.File) error {
+	if f.Path == "/" || !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
+		return fmt.Errorf("%s: path %q is not an absolute, clean path below /", label, f.Path)
+	}
+	old, ok := m.byPath[f.Path]
+	if !ok {
+		m.byPath[f.Path] = &node{file: f, label: label}
+		return nil
+	}
+	nw := &node{file: f, label: label}
+	if old.file.Mode.IsDir() && f.Mode.IsDir() {
+		m.byPath[f.Path] = nw // directories merge; the later attributes win
+		return nil
+	}
+	reason, err := difference(old, nw)
+	if err != nil {
+		return fmt.Errorf("comparing %s from %s and %s: %w", f.Path, old.label, label, err)
+	}
+	if reason != "" {
+		return &ConflictError{Path: f.Path, First: old.label, Second: label, Reason: reason}
+	}
+	return nil
+}
+
+func (m *merger) files() []layer.File {
+	out := make([]layer.File, 0, len(m.byPath))
+	for _, n := range m.byPath {
+		out = append(out, n.file)
+	}
+	slices.SortFunc(out, func(a, b layer.File) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+// difference returns "" when a and b are identical entries, else why not.
+func difference(a, b *node) (string, error) {
+	fa, fb := a.file, b.file
+	if ta, tb := kind(fa.Mode), kind(fb.Mode); ta != tb {
+		return fmt.Sprintf("a %s and a %s", ta, tb), nil
+	}
+	if fa.Mode != fb.Mode {
+		return fmt.Sprintf("modes %v and %v", fa.Mode, fb.Mode), nil
+	}
+	if fa.UID != fb.UID || fa.GID != fb.GID {
+		return fmt.Sprintf("owners %d:%d and %d:%d", fa.UID, fa.GID, fb.UID, fb.GID), nil
+	}
+	switch {
+	case fa.Mode&fs.ModeSymlink != 0:
+		if fa.Linkname != fb.Linkname {
+			return fmt.Sprintf("symlinks to %q and %q", fa.Linkname, fb.Linkname), nil
+		}
+	case fa.Mode.IsRegular():
+		if fa.Source != "" && fa.Source == fb.Source {
+			return "", nil
+		}
+		sa, err := a.contentSum()
+		if err != nil {
+			return "", err
+		}
+		sb, err := b.contentSum()
+		if err != nil {
+			return "", err
+		}
+		if !bytes.Equal(sa, sb) {
+			return "files with different contents", nil
+		}
+	}
+	return "", nil
+}
+
+func (n *node) contentSum() ([]byte, error) {
+	if n.sum == nil {
+		s, err := contentSHA256(n.file)
+		if err != nil {
+			return nil, err
+		}
+		n.sum = s
+	}
+	return n.sum, nil
+}
+
+// contentSHA256 hashes a regular file's bytes (Data or Source).
+func contentSHA256(f layer.File) ([]byte, error) {
+	h := sha256.New()
+	if f.Source == "" {
+		h.Write(f.Data)
+		return h.Sum(nil), nil
+	}
+	if f.Data != nil {
+		return nil, errors.New("both Data and Source set for " + f.Path)
+	}
+	r, err := os.Open(f.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if _, err := io.Copy(h, r); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", f.Source, err)
+	}
+	return h.Sum(nil), nil
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsRegular():
+		return "regular file"
+	default:
+		return "special file (" + m.Type().String() + ")"
+	}
+}
