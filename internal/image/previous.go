@@ -1,0 +1,228 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Previous is an image already in the registry, read for layer reuse.
+type Previous struct {
+	Ref    name.Reference
+	Image  v1.Image
+	Digest v1.Hash
+	// Layers holds one entry per manifest layer, in order. It is empty when
+	// the image is inconsistent (manifest and config disagree on the layer
+	// count, or the config is unreadable): such an image is never reused.
+	Layers []PreviousLayer
+	// Unusable says why Layers is empty for an image that exists ("" when usable).
+	Unusable string
+}
+
+// PreviousLayer is one layer of a previous image.
+type PreviousLayer struct {
+	// Meta is read from the descriptor annotations and the history
+	// comment; it is empty (no Key) when they are missing or malformed.
+	Meta LayerMeta
+	// Layer is the remote layer (a *remote.MountableLayer): its digest and
+	// size come from the manifest, its diffID from the config, and its blob
+	// is fetched only if read. remote.Write can mount it across repositories.
+	Layer      v1.Layer
+	Descriptor v1.Descriptor
+}
+
+// ByKey returns the first layer whose Meta.Key is key.
+func (p *Previous) ByKey(key string) (PreviousLayer, bool) {
+	if p == nil || key == "" {
+		return PreviousLayer{}, false
+	}
+	for _, l := range p.Layers {
+		if l.Meta.Key == key {
+			return l, true
+		}
+	}
+	return PreviousLayer{}, false
+}
+
+// LoadPrevious fetches the manifest and config of ref (never layer blobs).
+// A missing repository or tag yields (nil, nil). Whatever the image holds,
+// malformed metadata is ignored rather than trusted.
+func LoadPrevious(ctx context.Context, ref name.Reference, opts ...remote.Option) (*Previous, error) {
+	opts = append(append([]remote.Option(nil), opts...), remote.WithContext(ctx))
+	img, err := remote.Image(ref, opts...)
+	if err != nil {
+		if IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read previous image %s: %w", ref, err)
+	}
+	p := &Previous{Ref: ref, Image: img}
+	if p.Digest, err = img.Digest(); err != nil {
+		return nil, fmt.Errorf("previous image %s: digest: %w", ref, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("previous image %s: manifest: %w", ref, err)
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("previous image %s: fetch config: %w", ref, err)
+	}
+	cf, err := v1.ParseConfigFile(strings.NewReader(string(raw)))
+	if err != nil {
+		p.Unusable = fmt.Sprintf("config is not valid JSON: %v", err)
+		return p, nil
+	}
+	metas, why := layerMetas(m, cf)
+	if why != "" {
+		p.Unusable = why
+		return p, nil
+	}
+	for i, desc := range m.Layers {
+		l, err := img.LayerByDigest(desc.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("previous image %s: layer %s: %w", ref, desc.Digest, err)
+		}
+		p.Layers = append(p.Layers, PreviousLayer{Meta: metas[i], Layer: l, Descriptor: desc})
+	}
+	return p, nil
+}
+
+// IsNotFound reports whether err is a registry "not found" answer
+// (HTTP 404, NAME_UNKNOWN or MANIFEST_UNKNOWN).
+func IsNotFound(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	if terr.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.NameUnknownErrorCode || d.Code == transport.ManifestUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
+var keyRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+const maxNameLen = 256
+
+func validName(s string) bool {
+	if s == "" || len(s) > maxNameLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// layerMetas reads per-layer metadata from a manifest and config that may
+// have been written by anyone. It returns one LayerMeta per manifest layer,
+// or a reason the image cannot be reused. It never panics.
+func layerMetas(m *v1.Manifest, cf *v1.ConfigFile) ([]LayerMeta, string) {
+	if m == nil || cf == nil {
+		return nil, "missing manifest or config"
+	}
+	if len(m.Layers) != len(cf.RootFS.DiffIDs) {
+		return nil, fmt.Sprintf("manifest has %d layers but config lists %d diffIDs", len(m.Layers), len(cf.RootFS.DiffIDs))
+	}
+	// History entries that are not empty_layer align with layers — but
+	// only when their count matches; otherwise comments cannot be placed.
+	var hist []v1.History
+	for _, h := range cf.History {
+		if !h.EmptyLayer {
+			hist = append(hist, h)
+		}
+	}
+	aligned := len(hist) == len(m.Layers)
+
+	out := make([]LayerMeta, len(m.Layers))
+	for i, desc := range m.Layers {
+		var comment *LayerMeta
+		if aligned && strings.HasPrefix(hist[i].CreatedBy, CreatedByPrefix) {
+			comment = parseComment(hist[i].Comment)
+		}
+		out[i] = mergeMeta(desc.Annotations[AnnotationKey], desc.Annotations[AnnotationLayer], comment)
+	}
+	return out, ""
+}
+
+// parseComment decodes a history comment; nil when it is not ours or malformed.
+func parseComment(s string) *LayerMeta {
+	if s == "" || len(s) > 2*MaxCommentBytes {
+		return nil
+	}
+	var raw struct {
+		Name      string          `json:"name"`
+		Key       string          `json:"key"`
+		Paths     json.RawMessage `json:"paths"`
+		Truncated bool            `json:"truncated"`
+	}
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return nil
+	}
+	m := &LayerMeta{Name: raw.Name, Key: raw.Key, Truncated: raw.Truncated}
+	var paths []json.RawMessage
+	if len(raw.Paths) > 0 && string(raw.Paths) != "null" {
+		if err := json.Unmarshal(raw.Paths, &paths); err != nil {
+			return nil
+		}
+	}
+	for _, p := range paths {
+		var ps PathSize
+		if err := json.Unmarshal(p, &ps); err != nil || !validPath(ps.Path) || ps.NarSize < 0 {
+			// One bad entry makes the list untrustworthy as a whole.
+			m.Paths = nil
+			m.Truncated = true
+			break
+		}
+		m.Paths = append(m.Paths, ps)
+	}
+	return m
+}
+
+func validPath(p string) bool {
+	return strings.HasPrefix(p, "/") && len(p) <= 4096 && utf8.ValidString(p) && !strings.ContainsRune(p, 0)
+}
+
+// mergeMeta combines descriptor annotations with the history comment. The
+// annotation key wins; the comment only fills in when it agrees with it (or
+// when the annotations were lost, e.g. by a tool that rewrote the manifest).
+func mergeMeta(annKey, annName string, c *LayerMeta) LayerMeta {
+	var m LayerMeta
+	switch {
+	case keyRE.MatchString(annKey):
+		m.Key = annKey
+	case annKey == "" && c != nil && keyRE.MatchString(c.Key):
+		m.Key = c.Key
+	}
+	if validName(annName) {
+		m.Name = annName
+	}
+	if c == nil || m.Key == "" || c.Key != m.Key {
+		return m
+	}
+	if m.Name == "" && validName(c.Name) {
+		m.Name = c.Name
+	}
+	m.Paths = c.Paths
+	m.Truncated = c.Truncated
+	return m
+}
