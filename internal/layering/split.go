@@ -3,7 +3,6 @@ package layering
 import (
 	"cmp"
 	"hash/fnv"
-	"math/bits"
 	"path"
 	"slices"
 	"strings"
@@ -16,15 +15,12 @@ import (
 // The parts must be deterministic, each at most the limit, and STABLE: when
 // one package changes, typically only one part's key should change, so a
 // rebuild re-pushes one part instead of all of them. First-fit-decreasing
-// bin packing is not stable (one size change reshuffles every later bin),
-// so the split is content-defined instead:
+// bin packing is not stable (one size change reshuffles later bins), so the
+// split is content-defined instead:
 //
-//  1. Order. Paths are sorted by (popularity bucket descending, store name
-//     without the hash ascending, full path ascending). The bucket is
-//     bits.Len(popularity), i.e. 0, 1, 2–3, 4–7, 8–15, …, so the most widely
-//     shared paths (glibc, …) come first and land in part 1, while a path's
-//     position does not depend on its hash and barely on the rest of the
-//     graph: a new hash for the same package keeps its place.
+//  1. Order. Paths are sorted by (store name without the hash, full path).
+//     A path's position does not depend on its hash, its size or the rest
+//     of the graph: a rebuilt package keeps its place.
 //
 //  2. Cut. A range of the order whose total NAR size exceeds the limit is
 //     cut in two at one position and both halves are handled the same way,
@@ -34,6 +30,10 @@ import (
 //     the earlier position). If no position qualifies (one path holds more
 //     than half the range), the cut that minimises the larger side is used
 //     (ties: smaller name hash, then earlier position).
+//
+//  3. Number. The parts are numbered by popularity (see Popularity): the
+//     part holding the most popular path is "-1", and so on (ties: order).
+//     Numbering does not enter the keys.
 //
 // The cut positions depend only on store names (without hashes), on the
 // order, and on coarse size thresholds. Hence:
@@ -46,15 +46,22 @@ import (
 //     together hold exactly the input; the number of parts stays near
 //     total/limit (each cut leaves ≥ ¼ on each side).
 //
+// Why popularity does not drive the order, as it does in dockerTools: adding
+// one package raises the popularity of its whole closure by one, and any
+// popularity-based order (even log₂ buckets) then moves many paths between
+// parts. Measured on random graphs (TestSplitStableUnderAddition), ordering
+// by (log₂ popularity bucket, name) left only ~60% of additions confined to
+// one part, against ~99% for name order. Popularity still decides the auto
+// layer's single-path layers (auto.go) and the part numbering.
+//
 // A single path larger than the limit cannot be placed: *TooLargeError.
 
 // item is a path being split, with its sort and cut attributes.
 type item struct {
 	info   closure.PathInfo
 	name   string
-	pop    int
-	bucket int
-	hash   uint64
+	pop  int
+	hash uint64
 }
 
 // storeName returns the name of a store path without its hash:
@@ -79,7 +86,7 @@ func newItems(infos []closure.PathInfo, pop map[string]int) []item {
 	for i, in := range infos {
 		name := storeName(in.Path)
 		p := pop[in.Path]
-		items[i] = item{info: in, name: name, pop: p, bucket: bits.Len(uint(p)), hash: nameHash(name)}
+		items[i] = item{info: in, name: name, pop: p, hash: nameHash(name)}
 	}
 	return items
 }
@@ -110,11 +117,7 @@ func splitParts(infos []closure.PathInfo, pop map[string]int, limit int64) ([][]
 	}
 	items := newItems(infos, pop)
 	slices.SortFunc(items, func(a, b item) int {
-		return cmp.Or(
-			cmp.Compare(b.bucket, a.bucket),
-			strings.Compare(a.name, b.name),
-			strings.Compare(a.info.Path, b.info.Path),
-		)
+		return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.info.Path, b.info.Path))
 	})
 	cum := make([]int64, len(items)+1)
 	for i, it := range items {
@@ -122,8 +125,20 @@ func splitParts(infos []closure.PathInfo, pop map[string]int, limit int64) ([][]
 	}
 	var ranges [][2]int
 	bisect(items, cum, 0, len(items), limit, &ranges)
-	parts := make([][]closure.PathInfo, len(ranges))
+	top := make([]int, len(ranges)) // most popular path per range
 	for i, r := range ranges {
+		for _, it := range items[r[0]:r[1]] {
+			top[i] = max(top[i], it.pop)
+		}
+	}
+	perm := make([]int, len(ranges))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortStableFunc(perm, func(a, b int) int { return cmp.Compare(top[b], top[a]) })
+	parts := make([][]closure.PathInfo, len(ranges))
+	for i, ri := range perm {
+		r := ranges[ri]
 		part := make([]closure.PathInfo, 0, r[1]-r[0])
 		for _, it := range items[r[0]:r[1]] {
 			part = append(part, it.info)
@@ -165,3 +180,4 @@ func bisect(items []item, cum []int64, lo, hi int, limit int64, out *[][2]int) {
 	bisect(items, cum, lo, best, limit, out)
 	bisect(items, cum, best, hi, limit, out)
 }
+
