@@ -47,11 +47,16 @@ func (e *NixError) Error() string {
 		b.WriteString(" for ")
 		b.WriteString(strings.Join(e.Deps, ", "))
 	}
+	var inv *InvalidPathError
+	if errors.As(e.Err, &inv) {
+		b.WriteString(": ")
+		b.WriteString(inv.Error())
+	}
 	switch {
 	case e.Stderr != "":
 		b.WriteString(": ")
 		b.WriteString(e.Stderr)
-	case e.Err != nil:
+	case e.Err != nil && inv == nil:
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}
@@ -114,7 +119,7 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 // installables were given, each is then rebuilt alone to name exactly the
 // failing one(s).
 func (n *Nix) Build(ctx context.Context, installables []string) (map[string][]string, error) {
-	inst := sortedUniqueKeepOrder(installables)
+	inst := uniqueKeepOrder(installables)
 	if len(inst) == 0 {
 		return map[string][]string{}, nil
 	}
@@ -165,7 +170,7 @@ func (n *Nix) attribute(ctx context.Context, inst []string, results []buildResul
 				paths = append(paths, outputPaths(r)...)
 			}
 		}
-		out[rest[0]] = sortedUnique(paths)
+		out[rest[0]] = uniqueKeepOrder(paths)
 		return out, nil
 	case len(built) == 0:
 		return nil, &NixError{Deps: rest, Err: errors.New("nix build --json reported no outputs for these installables")}
@@ -216,7 +221,18 @@ func outputPaths(r buildResult) []string {
 
 // buildFailure builds the *NixError for a failed build, re-running each
 // installable alone (only on this error path) when there were several.
+// A single failing store-path dep that Nix cannot find gets an
+// *InvalidPathError as Err.
 func (n *Nix) buildFailure(ctx context.Context, inst, args []string, stderr string, runErr error) error {
+	ne := n.buildFailureDeps(ctx, inst, args, stderr, runErr)
+	if len(ne.Deps) == 1 && strings.HasPrefix(ne.Deps[0], "/") && !strings.Contains(ne.Deps[0], "#") &&
+		(strings.Contains(ne.Stderr, "no substituter") || strings.Contains(ne.Stderr, "is not valid")) {
+		ne.Err = &InvalidPathError{Path: ne.Deps[0]}
+	}
+	return ne
+}
+
+func (n *Nix) buildFailureDeps(ctx context.Context, inst, args []string, stderr string, runErr error) *NixError {
 	msg := TrimNixStderr(stderr)
 	if len(inst) == 1 || ctx.Err() != nil {
 		return &NixError{Deps: inst, Args: args, Stderr: msg, Err: runErr}
@@ -252,7 +268,7 @@ func (n *Nix) buildFailure(ctx context.Context, inst, args []string, stderr stri
 // `nix path-info --json --recursive` call and returns them as a Graph.
 // An invalid (absent) store path yields a *NixError naming it.
 func (n *Nix) PathInfo(ctx context.Context, paths []string) (*Graph, error) {
-	ps := sortedUniqueKeepOrder(paths)
+	ps := uniqueKeepOrder(paths)
 	if len(ps) == 0 {
 		return NewGraph(nil)
 	}
@@ -291,7 +307,8 @@ func namedIn(msg string, deps []string) []string {
 	return named
 }
 
-func sortedUniqueKeepOrder(in []string) []string {
+// uniqueKeepOrder drops duplicates, keeping first occurrences in order.
+func uniqueKeepOrder(in []string) []string {
 	seen := make(map[string]bool, len(in))
 	out := make([]string, 0, len(in))
 	for _, s := range in {

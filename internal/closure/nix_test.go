@@ -1,0 +1,169 @@
+package closure
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fakeNix emulates `nix build --json` of Nix 2.8: real builds print results
+// in an order unrelated to the arguments (here: reversed), --dry-run in
+// argument order. Installables "x#bad*" fail evaluation. Every invocation is
+// logged to $FAKE_NIX_LOG.
+const fakeNix = `#!/bin/sh
+echo "$*" >> "$FAKE_NIX_LOG"
+sub=$1; shift
+dry=0; items=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) dry=1 ;;
+    --extra-experimental-features|--store) shift ;;
+    -*) ;;
+    *) items="$items $1" ;;
+  esac
+  shift
+done
+for i in $items; do
+  case "$i" in
+    *#bad*) echo "building '/nix/store/x.drv'..." >&2
+            echo "warning: Git tree is dirty" >&2
+            echo "error: flake 'path:/x' does not provide attribute '${i#*#}'" >&2
+            echo "       (use '--show-trace' to show detailed location information)" >&2
+            exit 1 ;;
+  esac
+done
+out=""
+for i in $items; do
+  case "$i" in
+    /nix/store/*) e="{\"path\":\"$(echo "$i" | cut -d/ -f1-4)\"}" ;;
+    *) n=${i#*#}; e="{\"drvPath\":\"/nix/store/d-$n.drv\",\"outputs\":{\"out\":\"/nix/store/o-$n\",\"dev\":\"/nix/store/o-$n-dev\"}}" ;;
+  esac
+  if [ $dry = 1 ]; then out="$out,$e"; else out="$e,$out"; fi
+done
+out=${out#,}; out=${out%,}
+echo "[$out]"
+`
+
+func newFake(t *testing.T) (*Nix, func() []string) {
+	t.Helper()
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nix")
+	if err := os.WriteFile(bin, []byte(fakeNix), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "log")
+	n := &Nix{Bin: bin, Dir: dir, Store: "/chroot", Env: []string{"FAKE_NIX_LOG=" + log}}
+	return n, func() []string {
+		b, _ := os.ReadFile(log)
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+}
+
+func TestBuildAttributesOutOfOrderResults(t *testing.T) {
+	n, calls := newFake(t)
+	got, err := n.Build(context.Background(), []string{"x#a", "/nix/store/p-1/bin/sh", "x#b", "x#a", "x#c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"x#a":                   {"/nix/store/o-a-dev", "/nix/store/o-a"}, // sorted by output name: dev, out
+		"x#b":                   {"/nix/store/o-b-dev", "/nix/store/o-b"},
+		"x#c":                   {"/nix/store/o-c-dev", "/nix/store/o-c"},
+		"/nix/store/p-1/bin/sh": {"/nix/store/p-1"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Build = %v\nwant %v", got, want)
+	}
+	c := calls()
+	if len(c) != 2 || !strings.Contains(c[0], "--store /chroot") || !strings.Contains(c[0], "--no-link --json x#a /nix/store/p-1/bin/sh x#b x#c") {
+		t.Fatalf("calls = %q", c)
+	}
+	if !strings.Contains(c[1], "--dry-run") || !strings.HasSuffix(c[1], "x#a x#b x#c") {
+		t.Fatalf("attribution call = %q", c[1])
+	}
+}
+
+func TestBuildSingleFlakeInstallableOneCall(t *testing.T) {
+	n, calls := newFake(t)
+	got, err := n.Build(context.Background(), []string{"/nix/store/p-1", "x#a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got["x#a"], []string{"/nix/store/o-a-dev", "/nix/store/o-a"}) || !reflect.DeepEqual(got["/nix/store/p-1"], []string{"/nix/store/p-1"}) {
+		t.Fatalf("Build = %v", got)
+	}
+	if c := calls(); len(c) != 1 {
+		t.Fatalf("want exactly one nix call, got %q", c)
+	}
+}
+
+func TestBuildFailureNamesFailingDep(t *testing.T) {
+	n, calls := newFake(t)
+	_, err := n.Build(context.Background(), []string{"x#a", "x#bad1", "x#c"})
+	var ne *NixError
+	if !errors.As(err, &ne) {
+		t.Fatalf("error = %v, want *NixError", err)
+	}
+	if !reflect.DeepEqual(ne.Deps, []string{"x#bad1"}) {
+		t.Fatalf("Deps = %v", ne.Deps)
+	}
+	wantMsg := "error: flake 'path:/x' does not provide attribute 'bad1'\n       (use '--show-trace' to show detailed location information)"
+	if ne.Stderr != wantMsg {
+		t.Fatalf("Stderr = %q", ne.Stderr)
+	}
+	if !strings.Contains(err.Error(), "nix build failed for x#bad1: error: flake") {
+		t.Fatalf("Error() = %q", err)
+	}
+	if c := calls(); len(c) != 4 {
+		t.Fatalf("want 1 combined + 3 individual calls, got %q", c)
+	}
+
+	_, err = n.Build(context.Background(), []string{"x#bad1", "x#ok", "x#bad2"})
+	if !errors.As(err, &ne) || !reflect.DeepEqual(ne.Deps, []string{"x#bad1", "x#bad2"}) {
+		t.Fatalf("two failures: %v", err)
+	}
+	if !strings.Contains(ne.Stderr, "'bad1'") || !strings.Contains(ne.Stderr, "'bad2'") {
+		t.Fatalf("Stderr = %q", ne.Stderr)
+	}
+}
+
+func TestRunnerMissingBinary(t *testing.T) {
+	n := &Nix{Bin: filepath.Join(t.TempDir(), "no-nix")}
+	_, err := n.PathInfo(context.Background(), []string{"/nix/store/a"})
+	var ne *NixError
+	if !errors.As(err, &ne) || ne.Err == nil || !strings.Contains(err.Error(), "nix path-info failed") {
+		t.Fatalf("error = %v", err)
+	}
+	g, err := n.PathInfo(context.Background(), nil)
+	if err != nil || g.Len() != 0 {
+		t.Fatalf("empty PathInfo = %v, %v", g, err)
+	}
+}
+
+func TestTrimNixStderr(t *testing.T) {
+	in := "building '/nix/store/b-broken-1.0.drv'...\n" +
+		"\x1b[31;1merror:\x1b[0m builder for '/nix/store/b-broken-1.0.drv' failed with exit code 1;\n" +
+		"       last 1 log lines:\n" +
+		"       > fixture: fails\n" +
+		"       For full logs, run 'nix log /nix/store/b-broken-1.0.drv'.\n" +
+		"warning: something\n" +
+		"error: 1 dependencies of derivation '/nix/store/c-app.drv' failed to build\n"
+	want := "error: builder for '/nix/store/b-broken-1.0.drv' failed with exit code 1;\n" +
+		"       last 1 log lines:\n" +
+		"       > fixture: fails\n" +
+		"       For full logs, run 'nix log /nix/store/b-broken-1.0.drv'.\n" +
+		"error: 1 dependencies of derivation '/nix/store/c-app.drv' failed to build"
+	if got := TrimNixStderr(in); got != want {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if got := TrimNixStderr("a\n\nb\nc\nd\ne\nf\n"); got != "b\nc\nd\ne\nf" {
+		t.Fatalf("fallback = %q", got)
+	}
+}
