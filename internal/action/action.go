@@ -1,0 +1,363 @@
+// Package action runs nix-layer-action as a GitHub Action: it reads the
+// inputs, calls the build, sets outputs, writes the job summary, maintains a
+// sticky pull-request comment with the package diff and applies the policy
+// gates. It is the only package that talks to GitHub (go-githubactions,
+// go-github). The environment is read only through Options.Getenv.
+package action
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/report"
+)
+
+// Request is what the build needs, taken from the action inputs.
+type Request struct {
+	PlanFile    string // absolute when GITHUB_WORKSPACE is set
+	Image       string
+	Tags        []string
+	Push        bool
+	CacheFrom   []string
+	GitHubToken string
+	NixConf     string
+	Labels      map[string]string
+	Annotations map[string]string
+	TempDir     string // RUNNER_TEMP, may be ""
+}
+
+// Builder builds (and, with Push, publishes) the image. main wires the
+// pipeline into it.
+type Builder func(ctx context.Context, req Request) (*report.Report, error)
+
+// Options configure Run.
+type Options struct {
+	Getenv     func(string) string // required: the only source of environment
+	Stdout     io.Writer           // workflow commands and log; nil = os.Stdout
+	HTTPClient *http.Client        // for the GitHub API; nil = http.DefaultClient
+	Build      Builder             // required
+}
+
+// PolicyFailure is returned by Run when a policy gate failed.
+type PolicyFailure struct{ Err error }
+
+func (e *PolicyFailure) Error() string { return "policy check failed: " + e.Err.Error() }
+func (e *PolicyFailure) Unwrap() error { return e.Err }
+
+type runner struct {
+	o     Options
+	env   func(string) string
+	raw   io.Writer
+	red   *redactor
+	gha   *githubactions.Action
+	token string
+}
+
+// Run executes the action once.
+func Run(ctx context.Context, o Options) error {
+	if o.Getenv == nil || o.Build == nil {
+		return errors.New("action: Options.Getenv and Options.Build are required")
+	}
+	raw := o.Stdout
+	if raw == nil {
+		raw = os.Stdout
+	}
+	red := newRedactor(raw)
+	r := &runner{o: o, env: o.Getenv, raw: raw, red: red}
+	r.gha = githubactions.New(githubactions.WithWriter(red), githubactions.WithGetenv(o.Getenv))
+
+	// Mask secrets before anything else is printed.
+	r.token = r.gha.GetInput("github-token")
+	r.mask(r.token)
+	for _, s := range nixConfSecrets(r.gha.GetInput("nix-conf")) {
+		r.mask(s)
+	}
+
+	err := r.run(ctx)
+	return red.Err(err)
+}
+
+// mask issues ::add-mask:: (unredacted, on the raw writer: the runner needs
+// the value) and redacts the value from everything else.
+func (r *runner) mask(secret string) {
+	if strings.TrimSpace(secret) == "" {
+		return
+	}
+	cmd := &githubactions.Command{Name: "add-mask", Message: secret}
+	fmt.Fprint(r.raw, cmd.String()+"\n")
+	r.red.add(secret)
+}
+
+func (r *runner) run(ctx context.Context) error {
+	isPR := isPREvent(r.env("GITHUB_EVENT_NAME"))
+	s, err := parseInputs(r.gha.GetInput, r.env, isPR)
+	if err != nil {
+		r.gha.Errorf("%s", r.red.String(err.Error()))
+		return err
+	}
+
+	r.gha.Group("Build " + s.req.Image)
+	rep, err := r.o.Build(ctx, s.req)
+	r.gha.EndGroup()
+	if err != nil {
+		r.buildError(s, err)
+		return err
+	}
+	if rep == nil {
+		return errors.New("action: build returned no report")
+	}
+
+	r.gha.Group("Outputs")
+	outErr := r.setOutputs(rep)
+	r.gha.EndGroup()
+
+	r.gha.Group("Policy")
+	policyErr := report.CheckPolicy(rep, s.maxLayerSize, s.maxGrowth)
+	policyMsgs := policyMessages(policyErr)
+	if policyErr == nil {
+		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", report.HumanSize(s.maxLayerSize), orNone(s.maxGrowth))
+	}
+	r.gha.EndGroup()
+
+	var fallback string // PR comment that could not be posted
+	if s.prComment && rep.Diff != nil {
+		r.gha.Group("Pull request comment")
+		fallback = r.prComment(ctx, rep, policyMsgs)
+		r.gha.EndGroup()
+	}
+
+	if s.summary {
+		r.writeSummary(rep, policyMsgs, fallback)
+	}
+
+	if policyErr != nil {
+		for _, m := range policyMsgs {
+			r.gha.Errorf("%s", r.red.String(m))
+		}
+		return &PolicyFailure{Err: policyErr}
+	}
+	return outErr
+}
+
+// buildError turns plan errors into file annotations.
+func (r *runner) buildError(s *settings, err error) {
+	var pe *plan.Error
+	if errors.As(err, &pe) {
+		file := pe.File
+		if file == "" {
+			file = s.req.PlanFile
+		}
+		if s.workspace != "" {
+			if rel, rerr := filepath.Rel(s.workspace, file); rerr == nil && !strings.HasPrefix(rel, "..") {
+				file = rel
+			}
+		}
+		fields := map[string]string{"file": file, "title": "nix-layer-action plan error"}
+		if pe.Line > 0 {
+			fields["line"] = strconv.Itoa(pe.Line)
+		}
+		if pe.Column > 0 {
+			fields["col"] = strconv.Itoa(pe.Column)
+		}
+		msg := pe.Msg
+		if pe.Field != "" {
+			msg = pe.Field + ": " + msg
+		}
+		r.gha.WithFieldsMap(fields).Errorf("%s", r.red.String(msg))
+		return
+	}
+	r.gha.Errorf("%s", r.red.String(err.Error()))
+}
+
+func (r *runner) setOutputs(rep *report.Report) error {
+	var meta bytes.Buffer
+	if err := rep.JSON(&meta); err != nil {
+		return err
+	}
+	_, pushed, cached := rep.Counts()
+	outs := map[string]string{
+		"digest":        rep.Digest,
+		"image":         digestRef(rep.Image, rep.Digest),
+		"metadata":      strings.TrimSpace(meta.String()),
+		"layers-pushed": strconv.Itoa(pushed),
+		"layers-cached": strconv.Itoa(cached),
+		"bytes-pushed":  strconv.FormatInt(rep.BytesPushed, 10),
+		"changed":       strconv.FormatBool(rep.Changed),
+	}
+	if r.env("GITHUB_OUTPUT") == "" {
+		r.gha.Infof("GITHUB_OUTPUT is not set; outputs:")
+		for _, k := range OutputNames {
+			r.gha.Infof("%s=%s", k, r.red.String(outs[k]))
+		}
+		return nil
+	}
+	for _, k := range OutputNames {
+		k, v := k, r.red.String(outs[k])
+		if err := safe(func() { r.gha.SetOutput(k, v) }); err != nil {
+			r.gha.Warningf("setting output %s: %s", k, r.red.String(err.Error()))
+			return fmt.Errorf("setting output %s: %w", k, err)
+		}
+	}
+	r.gha.Infof("image: %s", digestRef(rep.Image, rep.Digest))
+	return nil
+}
+
+func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback string) {
+	var head strings.Builder
+	if len(policyMsgs) > 0 {
+		head.WriteString("> [!CAUTION]\n> **Policy check failed**\n")
+		for _, m := range policyMsgs {
+			head.WriteString("> - " + strings.ReplaceAll(m, "\n", " ") + "\n")
+		}
+		head.WriteString("\n")
+	}
+	tail := ""
+	if fallback != "" {
+		tail = "\n<details open><summary>Package diff (PR comment could not be posted)</summary>\n\n" + fallback + "\n</details>\n"
+	}
+	var body bytes.Buffer
+	budget := report.SummaryLimit - 16<<10 - head.Len() - len(tail)
+	if err := rep.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
+		r.gha.Warningf("rendering job summary: %s", r.red.String(err.Error()))
+		return
+	}
+	md := r.red.String(head.String() + body.String() + tail)
+	if r.env("GITHUB_STEP_SUMMARY") == "" {
+		var t bytes.Buffer
+		_ = rep.Table(&t)
+		r.gha.Infof("GITHUB_STEP_SUMMARY is not set; summary:\n%s", r.red.String(t.String()))
+		return
+	}
+	if err := safe(func() { r.gha.AddStepSummary(md) }); err != nil {
+		r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
+	}
+}
+
+// prComment posts the sticky comment; it returns the body when it could not
+// be posted, for the summary.
+func (r *runner) prComment(ctx context.Context, rep *report.Report, notes []string) string {
+	var buf bytes.Buffer
+	_ = report.PRComment(&buf, rep.Diff, report.PRCommentOptions{
+		Image: rep.Image, PreviousDigest: rep.PreviousDigest, Notes: notes,
+	})
+	body := r.red.String(buf.String())
+	pr, err := readPR(r.env("GITHUB_EVENT_PATH"))
+	if err != nil {
+		r.gha.Warningf("not commenting on the pull request: %s", r.red.String(err.Error()))
+		return body
+	}
+	if r.token == "" {
+		r.gha.Noticef("no github-token: the package diff for PR #%d is in the job summary", pr.Number)
+		return body
+	}
+	c, err := NewCommenter(r.o.HTTPClient, r.env("GITHUB_API_URL"), r.token, r.env("GITHUB_REPOSITORY"))
+	if err != nil {
+		r.gha.Warningf("not commenting on the pull request: %s", r.red.String(err.Error()))
+		return body
+	}
+	id, created, err := c.Upsert(ctx, pr.Number, body)
+	var perm *PermissionError
+	switch {
+	case errors.As(err, &perm):
+		why := ""
+		if pr.Fork {
+			why = " (pull requests from forks get a read-only token)"
+		}
+		r.gha.Noticef("cannot comment on PR #%d: HTTP %d%s; the package diff is in the job summary", pr.Number, perm.Status, why)
+		return body
+	case err != nil:
+		r.gha.Warningf("commenting on PR #%d failed: %s; the package diff is in the job summary", pr.Number, r.red.String(err.Error()))
+		return body
+	case created:
+		r.gha.Infof("created PR comment %d on #%d", id, pr.Number)
+	default:
+		r.gha.Infof("updated PR comment %d on #%d", id, pr.Number)
+	}
+	return ""
+}
+
+func policyMessages(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var msgs []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			msgs = append(msgs, e.Error())
+		}
+		return msgs
+	}
+	return []string{err.Error()}
+}
+
+// digestRef returns "<repository>@<digest>" for an image reference.
+func digestRef(image, digest string) string {
+	if digest == "" {
+		return ""
+	}
+	if ref, err := name.ParseReference(image); err == nil {
+		return ref.Context().Name() + "@" + digest
+	}
+	if i := strings.LastIndex(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		image = image[:i]
+	}
+	return image + "@" + digest
+}
+
+// nixConfSecrets returns the tokens in access-tokens lines of nix.conf text.
+func nixConfSecrets(conf string) []string {
+	var out []string
+	for _, l := range strings.Split(conf, "\n") {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			continue
+		}
+		k = strings.TrimPrefix(strings.TrimSpace(k), "extra-")
+		if k != "access-tokens" {
+			continue
+		}
+		for _, f := range strings.Fields(v) {
+			if _, tok, ok := strings.Cut(f, "="); ok && tok != "" {
+				out = append(out, tok)
+			}
+		}
+	}
+	return out
+}
+
+// safe runs a go-githubactions file command, turning its panic into an error.
+func safe(fn func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if e, ok := p.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", p)
+			}
+		}
+	}()
+	fn()
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

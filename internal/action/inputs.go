@@ -1,0 +1,145 @@
+package action
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/report"
+)
+
+// InputNames lists every input the action reads (kept in sync with action.yml
+// by a test).
+var InputNames = []string{
+	"plan", "image", "tags", "push", "cache-from", "github-token", "nix-conf",
+	"summary", "pr-comment", "max-layer-size", "max-growth", "labels", "annotations",
+}
+
+// OutputNames lists every output the action sets (kept in sync with
+// action.yml by a test).
+var OutputNames = []string{
+	"digest", "image", "metadata", "layers-pushed", "layers-cached", "bytes-pushed", "changed",
+}
+
+// DefaultMaxLayerSize is GHCR's per-layer limit.
+const DefaultMaxLayerSize = "10GB"
+
+// settings are the parsed inputs.
+type settings struct {
+	req          Request
+	summary      bool
+	prComment    bool
+	maxLayerSize int64
+	maxGrowth    string
+	workspace    string
+}
+
+// InputError is an invalid action input.
+type InputError struct {
+	Input string
+	Msg   string
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("input %q: %s", e.Input, e.Msg) }
+
+// parseInputs reads the inputs through get (GetInput) and env (Getenv).
+func parseInputs(get func(string) string, env func(string) string, isPR bool) (*settings, error) {
+	s := &settings{workspace: env("GITHUB_WORKSPACE")}
+	r := &s.req
+
+	r.PlanFile = get("plan")
+	if r.PlanFile == "" {
+		r.PlanFile = "nix-layers.yaml"
+	}
+	if !filepath.IsAbs(r.PlanFile) && s.workspace != "" {
+		r.PlanFile = filepath.Join(s.workspace, r.PlanFile)
+	}
+
+	r.Image = get("image")
+	if r.Image == "" {
+		repo := env("GITHUB_REPOSITORY")
+		if repo == "" || !strings.Contains(repo, "/") {
+			return nil, &InputError{Input: "image", Msg: "not set and GITHUB_REPOSITORY is unavailable to derive ghcr.io/<owner>/<repo>"}
+		}
+		r.Image = "ghcr.io/" + strings.ToLower(repo)
+	}
+	r.Tags = lines(get("tags"))
+	r.CacheFrom = lines(get("cache-from"))
+	r.GitHubToken = get("github-token")
+	r.NixConf = get("nix-conf")
+	r.TempDir = env("RUNNER_TEMP")
+
+	var err error
+	if r.Push, err = boolInput(get, "push", true); err != nil {
+		return nil, err
+	}
+	if s.summary, err = boolInput(get, "summary", true); err != nil {
+		return nil, err
+	}
+	if s.prComment, err = boolInput(get, "pr-comment", isPR); err != nil {
+		return nil, err
+	}
+	mls := get("max-layer-size")
+	if mls == "" {
+		mls = DefaultMaxLayerSize
+	}
+	if s.maxLayerSize, err = plan.ParseSize(mls); err != nil {
+		return nil, &InputError{Input: "max-layer-size", Msg: err.Error()}
+	}
+	s.maxGrowth = get("max-growth")
+	if _, err := report.ParseGrowth(s.maxGrowth); err != nil {
+		return nil, &InputError{Input: "max-growth", Msg: err.Error()}
+	}
+	if r.Labels, err = keyValues(get, "labels"); err != nil {
+		return nil, err
+	}
+	if r.Annotations, err = keyValues(get, "annotations"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// lines splits a newline (or comma-free) list input, trimming blanks.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// boolInput parses a boolean input the way actions/toolkit's getBooleanInput
+// does (YAML 1.2 core schema).
+func boolInput(get func(string) string, name string, def bool) (bool, error) {
+	switch get(name) {
+	case "":
+		return def, nil
+	case "true", "True", "TRUE":
+		return true, nil
+	case "false", "False", "FALSE":
+		return false, nil
+	default:
+		return false, &InputError{Input: name, Msg: fmt.Sprintf("%q is not a boolean (use true or false)", get(name))}
+	}
+}
+
+// keyValues parses "key=value" lines.
+func keyValues(get func(string) string, name string) (map[string]string, error) {
+	ls := lines(get(name))
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(ls))
+	for i, l := range ls {
+		k, v, ok := strings.Cut(l, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, &InputError{Input: name, Msg: fmt.Sprintf("line %d: %q is not key=value", i+1, l)}
+		}
+		m[k] = strings.TrimSpace(v)
+	}
+	return m, nil
+}
