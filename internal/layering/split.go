@@ -58,8 +58,8 @@ import (
 
 // item is a path being split, with its sort and cut attributes.
 type item struct {
-	info   closure.PathInfo
-	name   string
+	info closure.PathInfo
+	name string
 	pop  int
 	hash uint64
 }
@@ -180,4 +180,3 @@ func bisect(items []item, cum []int64, lo, hi int, limit int64, out *[][2]int) {
 	bisect(items, cum, lo, best, limit, out)
 	bisect(items, cum, best, hi, limit, out)
 }
-
