@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -117,6 +118,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	if rep == nil {
 		return errors.New("action: build returned no report")
+	}
+	if rep.PackageURL == "" {
+		rep.PackageURL = packageURL(r.env("GITHUB_SERVER_URL"), r.env("GITHUB_REPOSITORY"), rep.Image)
 	}
 
 	r.gha.Group("Outputs")
@@ -360,4 +364,21 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// packageURL links a ghcr.io image to its package page on GitHub
+// ("https://github.com/<owner>/<repo>/pkgs/container/<name>").
+func packageURL(server, repository, image string) string {
+	ref, err := name.ParseReference(image)
+	if err != nil || ref.Context().RegistryStr() != "ghcr.io" || repository == "" {
+		return ""
+	}
+	if server == "" {
+		server = "https://github.com"
+	}
+	_, pkg, ok := strings.Cut(ref.Context().RepositoryStr(), "/")
+	if !ok || pkg == "" {
+		return ""
+	}
+	return strings.TrimSuffix(server, "/") + "/" + repository + "/pkgs/container/" + url.PathEscape(pkg)
 }

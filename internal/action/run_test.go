@@ -86,6 +86,7 @@ func newEnv(t *testing.T, apiURL string) *env {
 		"GITHUB_OUTPUT":       e.output,
 		"GITHUB_STEP_SUMMARY": e.summary,
 		"GITHUB_API_URL":      apiURL,
+		"GITHUB_SERVER_URL":   "https://github.com",
 		"RUNNER_TEMP":         filepath.Join(dir, "tmp"),
 		// Inputs as the runner passes them (hyphens kept, upper case).
 		"INPUT_PLAN":           "nix-layers.yaml",
@@ -193,6 +194,7 @@ func TestRunPullRequest(t *testing.T) {
 		"| 2 | `ml` | 1 | 1.2 GiB | 400.0 MiB | +20.0 MiB | pushed |",
 		"| Image size | 701.0 MiB in 3 layers |",
 		"**Digest:** `" + digest('d') + "`",
+		"[Package](https://github.com/Octo-Org/Hello-World/pkgs/container/hello-world)",
 	} {
 		if !strings.Contains(string(summary), s) {
 			t.Errorf("summary lacks %q:\n%s", s, summary)
