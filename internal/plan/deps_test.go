@@ -18,13 +18,13 @@ func TestIsStorePath(t *testing.T) {
 		{"/nix/store", "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-x", true},
 		{"/gnu/store", "/gnu/store/" + h + "-x", true},
 		{"/nix/store", "/gnu/store/" + h + "-x", false},
-		{"/nix/store", "/nix/store/" + h, false},                            // no name
-		{"/nix/store", "/nix/store/" + h + "-", false},                      // empty name
-		{"/nix/store", "/nix/store/" + h + "-.hidden", false},               // name starts with '.'
+		{"/nix/store", "/nix/store/" + h, false},                              // no name
+		{"/nix/store", "/nix/store/" + h + "-", false},                        // empty name
+		{"/nix/store", "/nix/store/" + h + "-.hidden", false},                 // name starts with '.'
 		{"/nix/store", "/nix/store/" + strings.Repeat("e", 32) + "-x", false}, // 'e' not in nix base32
-		{"/nix/store", "/nix/store/" + h[:31] + "-x", false},                // hash too short
-		{"/nix/store", "/nix/store/" + h + "x-x", false},                    // hash too long
-		{"/nix/store", "/nix/store/" + h + "-x/", false},                    // trailing slash
+		{"/nix/store", "/nix/store/" + h[:31] + "-x", false},                  // hash too short
+		{"/nix/store", "/nix/store/" + h + "x-x", false},                      // hash too long
+		{"/nix/store", "/nix/store/" + h + "-x/", false},                      // trailing slash
 		{"/nix/store", "/nix/store/" + h + "-x/a//b", false},
 		{"/nix/store", "/nix/store/" + h + "-x/../y", false},
 		{"/nix/store", "/nix/store/" + h + "-x y", false},

@@ -13,6 +13,43 @@ import (
 // maxPlanSize bounds the plan file; real plans are a few KB.
 const maxPlanSize = 1 << 20
 
+// maxExpandedNodes bounds the node count of the plan with every alias
+// expanded, so that an alias bomb cannot make validation run for ages.
+const maxExpandedNodes = 1 << 20
+
+// expandedSize counts the nodes under n as the parser will visit them, with
+// aliases expanded. Sizes of alias targets are memoized (-1 = in progress,
+// which only a cyclic alias could reach); the result saturates above
+// maxExpandedNodes.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return 1
+		}
+		if v, ok := memo[n.Alias]; ok {
+			if v < 0 {
+				return maxExpandedNodes + 1
+			}
+			return v
+		}
+		memo[n.Alias] = -1
+		v := expandedSize(n.Alias, memo)
+		memo[n.Alias] = v
+		return v
+	}
+	total := 1
+	for _, c := range n.Content {
+		total += expandedSize(c, memo)
+		if total > maxExpandedNodes {
+			return maxExpandedNodes + 1
+		}
+	}
+	return total
+}
+
 var topKeys = []string{
 	"version", "layers", "config", "closure-graph", "store-root", "store-dir",
 	"from", "root", "tmp", "users", "perms", "nix-db", "max-layer-size",
@@ -56,6 +93,10 @@ func Parse(file string, data []byte) (pl *Plan, err error) {
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, &Error{File: file, Msg: "plan is empty"}
+	}
+	if n := expandedSize(doc.Content[0], map[*yaml.Node]int{}); n > maxExpandedNodes {
+		return nil, &Error{File: file, Line: doc.Content[0].Line, Column: doc.Content[0].Column,
+			Msg: fmt.Sprintf("plan expands to more than %d YAML nodes (too many aliases)", maxExpandedNodes)}
 	}
 	p := &parser{file: file, dir: dir, storeDir: DefaultStoreDir}
 	pl = p.plan(deref(doc.Content[0]))

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +36,21 @@ func TestSyntaxErrorLines(t *testing.T) {
 				t.Errorf("line %d, want %d (%v)", pe.Line, tt.line, err)
 			}
 		})
+	}
+}
+
+// TestAliasBomb checks that a plan whose aliases expand to billions of
+// nodes is rejected instead of being walked.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nd0: &d0 [nixpkgs#a, nixpkgs#a, nixpkgs#a, nixpkgs#a, nixpkgs#a, nixpkgs#a, nixpkgs#a, nixpkgs#a]\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "d%d: &d%d [*d%d, *d%d, *d%d, *d%d, *d%d, *d%d, *d%d, *d%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	b.WriteString("layers: [{name: a, deps: *d11}]\n")
+	_, err := Parse("p.yaml", []byte(b.String()))
+	var pe *Error
+	if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "too many aliases") {
+		t.Fatalf("got %v, want alias expansion error", err)
 	}
 }

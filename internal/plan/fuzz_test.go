@@ -1,0 +1,88 @@
+package plan
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+func addPlanSeeds(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join(plansDir, "*"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seed plans in %s: %v", plansDir, err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+}
+
+// FuzzParse: Parse never panics or hangs, and every failure is a *Error
+// with a sane position and something to say.
+func FuzzParse(f *testing.F) {
+	addPlanSeeds(f)
+	f.Add([]byte("version: 1\nlayers:\n- &a {name: a, deps: [*a]}\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("\xff\xfe"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pl, err := Parse("/proj/nix-layers.yaml", data)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is %T, not *plan.Error", err, err)
+			}
+			if pl != nil {
+				t.Fatalf("got both a plan and an error")
+			}
+			if pe.Line < 0 || pe.Column < 0 {
+				t.Fatalf("negative position in %v", err)
+			}
+			if pe.Field == "" && pe.Msg == "" {
+				t.Fatalf("error without field or message: %#v", pe)
+			}
+			return
+		}
+		if pl == nil || pl.Version != 1 || len(pl.Layers) == 0 {
+			t.Fatalf("valid plan without version or layers: %+v", pl)
+		}
+		for _, l := range pl.Layers {
+			if checkLayerName(l.Name) != "" {
+				t.Fatalf("accepted bad layer name %q", l.Name)
+			}
+			if l.Auto == nil && len(l.Deps) == 0 {
+				t.Fatalf("accepted layer %q without deps", l.Name)
+			}
+		}
+		_ = pl.ConfigStorePaths()
+	})
+}
+
+// FuzzParseSize: ParseSize never panics, never returns a negative size,
+// and accepts every plain non-negative int64 it is given.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"123", "10GB", "512MiB", "1.5G", "-1", "", "1.", "9223372036854775807", "5 gib", "1_0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if v, perr := strconv.ParseInt(s, 10, 64); perr == nil && v >= 0 && s[0] != '+' && s[0] != '-' {
+			if err != nil || n != v {
+				t.Fatalf("ParseSize(%q) = %d, %v; want %d", s, n, err, v)
+			}
+		}
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseSize(%q) = %d < 0", s, n)
+		}
+	})
+}
