@@ -138,9 +138,18 @@ func (r *Report) mdTotals() string {
 	fmt.Fprintf(&b, "| Cache hit rate | %s |\n", rate)
 	cum := "–"
 	if r.CumulativeSize > 0 {
-		cum = fmt.Sprintf("%s; this image ships %s", HumanSize(r.CumulativeSize), HumanSize(total))
-		if r.CumulativeSize > total {
-			cum += fmt.Sprintf(" (%d%% less)", (r.CumulativeSize-total)*100/r.CumulativeSize)
+		// Compare like with like: uncompressed store bytes.
+		holds := r.DedupSize
+		if holds <= 0 {
+			for _, l := range r.Layers {
+				if !l.Empty {
+					holds += l.UncompressedSize
+				}
+			}
+		}
+		cum = fmt.Sprintf("%s uncompressed; this image holds %s", HumanSize(r.CumulativeSize), HumanSize(holds))
+		if r.CumulativeSize > holds {
+			cum += fmt.Sprintf(" (%d%% less)", (r.CumulativeSize-holds)*100/r.CumulativeSize)
 		}
 	}
 	fmt.Fprintf(&b, "| Cumulative-layer build | %s |\n", cum)

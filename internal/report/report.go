@@ -36,7 +36,8 @@ type Report struct {
 	Tags           []string `json:"tags,omitempty"`
 	Push           bool     `json:"push"`
 	ImageSize      int64    `json:"imageSize"`                // sum of compressed layer sizes; 0 = compute from Layers
-	CumulativeSize int64    `json:"cumulativeSize,omitempty"` // what a cumulative-layer build would ship (compressed)
+	CumulativeSize int64    `json:"cumulativeSize,omitempty"` // store (NAR) bytes a cumulative-layer build would ship: every layer its full closure
+	DedupSize      int64    `json:"dedupSize,omitempty"`      // store (NAR) bytes this image's layers hold; 0 = sum of UncompressedSize
 	PreviousDigest string   `json:"previousDigest,omitempty"`
 	PreviousSize   int64    `json:"previousImageSize,omitempty"` // compressed size of the previous image (baseline for max-growth)
 	Diff           *Diff    `json:"diff,omitempty"`
