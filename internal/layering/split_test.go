@@ -173,13 +173,11 @@ func TestSplitStableUnderHashChange(t *testing.T) {
 func addPath(r *rand.Rand, infos []closure.PathInfo, seed string, maxSize int64) []closure.PathInfo {
 	name := "added-" + seed
 	in := closure.PathInfo{Path: storePath(name, name), NarHash: narHash(name), NarSize: 1 + r.Int64N(maxSize)}
-	for range r.IntN(refsMax + 1) {
+	for range r.IntN(3) {
 		in.References = append(in.References, infos[r.IntN(len(infos)-1)].Path)
 	}
 	return withEnv(append(slices.Clone(infos[:len(infos)-1]), in))
 }
-
-var refsMax = 2
 
 // stabilityUnderAdd returns how many of trials additions changed exactly
 // one part key, using split to assign.
