@@ -130,6 +130,13 @@ func (r *runner) run(ctx context.Context) error {
 	r.gha.Group("Policy")
 	policyErr := report.CheckPolicy(rep, s.maxLayerSize, s.maxGrowth)
 	policyMsgs := policyMessages(policyErr)
+	if s.maxGrowth != "" && rep.PreviousSize <= 0 {
+		if rep.PreviousDigest != "" {
+			r.gha.Warningf("max-growth %s not checked: the previous image's size is unknown", s.maxGrowth)
+		} else {
+			r.gha.Infof("max-growth %s not checked: no previous image", s.maxGrowth)
+		}
+	}
 	if policyErr == nil {
 		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", report.HumanSize(s.maxLayerSize), orNone(s.maxGrowth))
 	}

@@ -346,6 +346,9 @@ func TestRunWithoutFileCommands(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", s, stdout)
 		}
 	}
+	if !strings.Contains(stdout, "policy: max-layer-size 9.3 GiB, max-growth +50%: ok") {
+		t.Errorf("policy result not logged:\n%s", stdout)
+	}
 	if strings.Contains(stdout, "Pull request comment") {
 		t.Error("no PR comment on push events")
 	}
