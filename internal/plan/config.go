@@ -28,7 +28,7 @@ func (p *parser) users(n *yaml.Node, path string) []User {
 		}
 		u := User{Line: it.Line}
 		if e, ok := f["name"]; !ok {
-			p.add(it, child(ip, "name"), "missing; every user needs a name")
+			p.missing(it, child(ip, "name"), "missing; every user needs a name")
 		} else if name, ok := p.str(e.val, child(ip, "name")); ok {
 			if msg := checkUserName(name); msg != "" {
 				p.add(e.val, child(ip, "name"), "%s", msg)
@@ -40,7 +40,7 @@ func (p *parser) users(n *yaml.Node, path string) []User {
 			u.Name = name
 		}
 		if e, ok := f["uid"]; !ok {
-			p.add(it, child(ip, "uid"), "missing; every user needs a uid")
+			p.missing(it, child(ip, "uid"), "missing; every user needs a uid")
 		} else if v, ok := p.integer(e.val, child(ip, "uid"), 0, maxID); ok {
 			u.UID = int(v)
 		}
@@ -51,7 +51,7 @@ func (p *parser) users(n *yaml.Node, path string) []User {
 			}
 		}
 		if e, ok := f["home"]; !ok {
-			p.add(it, child(ip, "home"), "missing; every user needs a home directory")
+			p.missing(it, child(ip, "home"), "missing; every user needs a home directory")
 		} else if home, ok := p.str(e.val, child(ip, "home")); ok {
 			if home == "" || home[0] != '/' || strings.ContainsAny(home, ":\n\x00") {
 				p.add(e.val, child(ip, "home"), "home %q must be an absolute path without ':'", home)
@@ -96,7 +96,7 @@ func (p *parser) perms(n *yaml.Node, path string) []Perm {
 		}
 		pm := Perm{Line: it.Line}
 		if e, ok := f["path"]; !ok {
-			p.add(it, child(ip, "path"), "missing; a perm needs a path regexp")
+			p.missing(it, child(ip, "path"), "missing; a perm needs a path regexp")
 		} else if s, ok := p.str(e.val, child(ip, "path")); ok {
 			pm.Path = s
 			if s == "" {
@@ -129,7 +129,7 @@ func (p *parser) perms(n *yaml.Node, path string) []Perm {
 			}
 		}
 		if _, hasMode := f["mode"]; !hasMode && f["uid"].key == nil && f["gid"].key == nil {
-			p.add(it, ip, "a perm must set at least one of mode, uid, gid")
+			p.missing(it, ip, "a perm must set at least one of mode, uid, gid")
 		}
 		out = append(out, pm)
 	}

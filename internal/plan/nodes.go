@@ -19,6 +19,25 @@ type parser struct {
 	allowOutside    bool
 	closureGraphSet bool
 	fromSet         bool
+
+	// mappings with unknown or malformed keys: "missing key" errors for
+	// them are left out, since the bad key is most likely the missing one
+	// misspelt.
+	badKeys map[*yaml.Node]bool
+}
+
+// missing reports a missing key of mapping n, unless n has a bad key.
+func (p *parser) missing(n *yaml.Node, field, format string, args ...any) {
+	if !p.badKeys[deref(n)] {
+		p.add(n, field, format, args...)
+	}
+}
+
+func (p *parser) markBadKey(n *yaml.Node) {
+	if p.badKeys == nil {
+		p.badKeys = map[*yaml.Node]bool{}
+	}
+	p.badKeys[n] = true
 }
 
 func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
@@ -90,11 +109,13 @@ func (p *parser) mapping(n *yaml.Node, path string, allowed ...string) (map[stri
 		k, v := deref(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || isNull(k) {
 			p.add(k, path, "keys must be strings, got %s", describe(k))
+			p.markBadKey(n)
 			continue
 		}
 		name := k.Value
 		if !contains(allowed, name) {
 			p.add(k, child(path, name), "unknown key %q%s", name, hint(path, allowed))
+			p.markBadKey(n)
 			continue
 		}
 		if prev, dup := out[name]; dup {

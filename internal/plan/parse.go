@@ -146,8 +146,10 @@ func (p *parser) plan(n *yaml.Node) *Plan {
 	}
 
 	if e, ok := f["version"]; !ok {
-		p.add(n, "version", "missing; add \"version: 1\"")
-	} else if e.val.Kind != yaml.ScalarNode || e.val.Tag != "!!int" || e.val.Value != "1" {
+		p.missing(n, "version", "missing; add \"version: 1\"")
+	} else if e.val.Kind != yaml.ScalarNode || e.val.Tag != "!!int" {
+		p.add(e.val, "version", "must be the number 1, got %s", describe(e.val))
+	} else if e.val.Value != "1" {
 		p.add(e.val, "version", "unsupported version %q (only version 1 is supported)", e.val.Value)
 	} else {
 		pl.Version = 1
@@ -174,7 +176,7 @@ func (p *parser) plan(n *yaml.Node) *Plan {
 		pl.Perms = p.perms(e.val, "perms")
 	}
 	if e, ok := f["layers"]; !ok {
-		p.add(n, "layers", "missing; a plan needs at least one layer")
+		p.missing(n, "layers", "missing; a plan needs at least one layer")
 	} else {
 		pl.Layers = p.layers(e.val, "layers")
 	}
@@ -264,7 +266,7 @@ func (p *parser) layer(n *yaml.Node, path string, last bool, seen map[string]int
 		return l, false
 	}
 	if e, ok := f["name"]; !ok {
-		p.add(n, child(path, "name"), "missing; every layer needs a name")
+		p.missing(n, child(path, "name"), "missing; every layer needs a name")
 	} else if name, ok := p.str(e.val, child(path, "name")); ok {
 		if msg := checkLayerName(name); msg != "" {
 			p.add(e.val, child(path, "name"), "%s", msg)
@@ -288,7 +290,7 @@ func (p *parser) layer(n *yaml.Node, path string, last bool, seen map[string]int
 			l.Deps = p.deps(e.val, child(path, "deps"))
 		}
 	} else if f["auto"].key == nil {
-		p.add(n, child(path, "deps"), "missing; every layer except the auto entry needs at least one dep")
+		p.missing(n, child(path, "deps"), "missing; every layer except the auto entry needs at least one dep")
 	}
 	if e, ok := f["max-size"]; ok {
 		l.MaxSize, _ = p.size(e.val, child(path, "max-size"))
@@ -326,7 +328,7 @@ func (p *parser) auto(n *yaml.Node, path string) *Auto {
 	}
 	e, ok := f["max-layers"]
 	if !ok {
-		p.add(n, child(path, "max-layers"), "missing; say how many layers auto may create (1..%d)", MaxLayers)
+		p.missing(n, child(path, "max-layers"), "missing; say how many layers auto may create (1..%d)", MaxLayers)
 		return a
 	}
 	a.Line = e.val.Line
