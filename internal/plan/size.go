@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -39,15 +40,13 @@ var sizeUnits = map[string]int64{
 // number and unit. Fractions are allowed when the result is a whole number
 // of bytes. Negative, empty, overflowing or malformed sizes are errors.
 func ParseSize(s string) (int64, error) {
+	q := quoteShort(s)
 	in := strings.TrimSpace(s)
 	if in == "" {
-		return 0, fmt.Errorf("invalid size %q: empty", s)
-	}
-	if len(in) > 64 {
-		return 0, fmt.Errorf("invalid size %.20q…: too long", s)
+		return 0, fmt.Errorf("invalid size %s: empty", q)
 	}
 	if in[0] == '-' {
-		return 0, fmt.Errorf("invalid size %q: must not be negative", s)
+		return 0, fmt.Errorf("invalid size %s: must not be negative", q)
 	}
 	// split number and unit
 	i := 0
@@ -57,29 +56,45 @@ func ParseSize(s string) (int64, error) {
 	num, unit := in[:i], strings.ToLower(strings.TrimSpace(in[i:]))
 	mult, ok := sizeUnits[unit]
 	if !ok {
-		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", s, in[i:])
+		return 0, fmt.Errorf("invalid size %s: unknown unit %s (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", q, quoteShort(in[i:]))
 	}
 	num = strings.ReplaceAll(num, "_", "")
 	intPart, frac, hasDot := strings.Cut(num, ".")
 	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) || hasDot && frac == "" {
-		return 0, fmt.Errorf("invalid size %q: expected a number like 10GB, 512MiB, 1.5G or 123", s)
+		return 0, fmt.Errorf("invalid size %s: expected a number like 10GB, 512MiB, 1.5G or 123", q)
 	}
-	if intPart == "" {
-		intPart = "0"
+	// Bound the work: leading/trailing zeros do not count, more than 19
+	// integer digits overflow int64, and no unit (at most 10^15 or 2^50)
+	// makes more than 15 significant decimals whole.
+	intPart = strings.TrimLeft(intPart, "0")
+	frac = strings.TrimRight(frac, "0")
+	if len(intPart) > 20 {
+		return 0, fmt.Errorf("invalid size %s: too large", q)
 	}
-	r, ok := new(big.Rat).SetString(intPart + "." + frac + "0")
+	if len(frac) > 20 {
+		return 0, fmt.Errorf("invalid size %s: not a whole number of bytes", q)
+	}
+	r, ok := new(big.Rat).SetString("0" + intPart + "." + frac + "0")
 	if !ok {
-		return 0, fmt.Errorf("invalid size %q: bad number", s)
+		return 0, fmt.Errorf("invalid size %s: bad number", q)
 	}
 	r.Mul(r, new(big.Rat).SetInt64(mult))
 	if !r.IsInt() {
-		return 0, fmt.Errorf("invalid size %q: not a whole number of bytes", s)
+		return 0, fmt.Errorf("invalid size %s: not a whole number of bytes", q)
 	}
 	n := r.Num()
 	if !n.IsInt64() {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
+		return 0, fmt.Errorf("invalid size %s: too large", q)
 	}
 	return n.Int64(), nil
+}
+
+// quoteShort quotes s for an error message, cut to 40 bytes.
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(s[:40]) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 func allDigits(s string) bool {

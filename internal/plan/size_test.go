@@ -42,7 +42,10 @@ func TestParseSize(t *testing.T) {
 		{in: "+5", err: "unknown unit"},
 		{in: "1e9", err: "unknown unit"},
 		{in: "0x10", err: "unknown unit"},
-		{in: strings.Repeat("9", 100), err: "too long"},
+		{in: strings.Repeat("9", 100), err: "too large"},
+		{in: strings.Repeat("0", 100) + "5KB", want: 5000},
+		{in: "1." + strings.Repeat("0", 100) + "KB", want: 1000},
+		{in: "1." + strings.Repeat("1", 30) + "KB", err: "not a whole number"},
 	}
 	for _, tt := range tests {
 		got, err := ParseSize(tt.in)
