@@ -272,7 +272,7 @@ func applyPerms(entries []entry, perms []Perm) {
 				continue
 			}
 			if p.Mode != nil && e.typ != tar.TypeSymlink {
-				e.mode = unixPerm(*p.Mode) | int64(*p.Mode&0o7000)
+				e.mode = unixPerm(*p.Mode)
 			}
 			if p.UID != nil {
 				e.uid = *p.UID
@@ -302,9 +302,10 @@ func sortEntries(entries []entry, storeDir string) {
 	})
 }
 
-// unixPerm converts fs.FileMode permission bits to Unix mode bits.
+// unixPerm converts fs.FileMode permission bits to Unix mode bits. Unix
+// setuid/setgid/sticky bits (0o7000, unused by fs.FileMode) are accepted too.
 func unixPerm(m fs.FileMode) int64 {
-	mode := int64(m.Perm())
+	mode := int64(m.Perm()) | int64(m&0o7000)
 	if m&fs.ModeSetuid != 0 {
 		mode |= 0o4000
 	}

@@ -26,7 +26,7 @@ func TestFilesAndPerms(t *testing.T) {
 			{Path: "/etc/group", Mode: 0o644, Source: src},
 			{Path: "/bin", Mode: fs.ModeSymlink | 0o777, Linkname: a + "/bin"},
 			{Path: "/home/user", Mode: fs.ModeDir | 0o700, UID: 1000, GID: 100},
-			{Path: "/empty", Mode: 0o600},
+			{Path: "/empty", Mode: 0o2600}, // Unix-style setgid bit
 			{Path: "/nix/var/nix/db/db.sqlite", Mode: 0o644, Data: []byte("sqlite")},
 		},
 		Perms: []Perm{
@@ -52,7 +52,7 @@ func TestFilesAndPerms(t *testing.T) {
 		{"nix/", tar.TypeDir, 0o755, 0, 0, "", ""},
 		{"nix/store/", tar.TypeDir, 0o755, 0, 0, "", ""},
 		{"bin", tar.TypeSymlink, 0o777, 0, 0, a + "/bin", ""},
-		{"empty", tar.TypeReg, 0o600, 0, 0, "", ""},
+		{"empty", tar.TypeReg, 0o2600, 0, 0, "", ""},
 		{"etc/", tar.TypeDir, 0o755, 0, 0, "", ""}, // implicit parent
 		{"etc/group", tar.TypeReg, 0o644, 0, 0, "", "root:x:0:\n"},
 		{"etc/passwd", tar.TypeReg, 0o644, 42, 0, "", "root:x:0:0::/root:/bin/sh\n"},

@@ -57,7 +57,7 @@ func KeyParams() string {
 // File is a synthesized or root-fs entry.
 type File struct {
 	Path     string      // absolute, clean path in the image, e.g. "/etc/passwd"
-	Mode     fs.FileMode // type (fs.ModeDir, fs.ModeSymlink or regular) and permission bits
+	Mode     fs.FileMode // type (fs.ModeDir, fs.ModeSymlink or regular) and permission bits (see Perm.Mode)
 	UID, GID int
 	Linkname string // symlink target, kept verbatim
 	Data     []byte // contents of a small regular file
