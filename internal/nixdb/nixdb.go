@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -42,8 +43,10 @@ const DBDir = "/nix/var/nix/db"
 type Options struct {
 	// StoreDir is the store directory inside the image; "" = "/nix/store".
 	StoreDir string
-	// UID and GID own the state directories and database files, so a
-	// non-root image user can use Nix (see rootfs.NixWritable).
+	// UID and GID own the state directories, the database files, /nix and
+	// the store directory, so a non-root image user can use Nix (see
+	// rootfs.NixWritable). Put the result in the top (root) layer: its
+	// /nix/store entry then overrides the root-owned one of the store layers.
 	UID, GID int
 	// TempDir holds the temporary SQLite file while it is written; "" =
 	// os.TempDir(). The file is removed before Files returns.
@@ -97,7 +100,8 @@ create index if not exists IndexDerivationOutputs on DerivationOutputs(path);
 `
 
 // Files returns the layer entries for a Nix database registering infos:
-// the Nix state directories (rootfs.NixWritable, owned by UID:GID),
+// the Nix state directories, /nix and the store directory (all 0755, owned
+// by UID:GID),
 // /nix/var/nix/db/db.sqlite (in File.Data) and /nix/var/nix/db/schema.
 // Every path must be a store path directly under StoreDir and every
 // reference must itself be in infos (the set must be closed).
@@ -115,7 +119,13 @@ func Files(infos []closure.PathInfo, opts Options) ([]layer.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nix db: %w", err)
 	}
-	files, err := rootfs.NixWritable(opts.UID, opts.GID)
+	storeDir := opts.StoreDir
+	if storeDir == "" {
+		storeDir = layer.DefaultStoreDir
+	}
+	// /nix and the store dir too: a non-root Nix writes /nix/store/.links
+	// even when it only verifies the store.
+	files, err := rootfs.NixWritable(opts.UID, opts.GID, storeParents(storeDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("nix db: %w", err)
 	}
@@ -257,6 +267,17 @@ func fill(ctx context.Context, db *sql.DB, rows []row) error {
 		return fmt.Errorf("nix db: commit: %w", err)
 	}
 	return nil
+}
+
+// storeParents returns storeDir and its ancestors below "/", e.g.
+// "/nix", "/nix/store".
+func storeParents(storeDir string) []string {
+	var dirs []string
+	for d := storeDir; d != "/" && d != "."; d = path.Dir(d) {
+		dirs = append(dirs, d)
+	}
+	slices.Reverse(dirs)
+	return dirs
 }
 
 func firstLine(s string) string {

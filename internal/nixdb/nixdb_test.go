@@ -55,7 +55,7 @@ func TestFilesLayout(t *testing.T) {
 	if !bytes.HasPrefix(db.Data, []byte("SQLite format 3\x00")) || db.UID != 1000 || db.Source != "" {
 		t.Errorf("db.sqlite = mode %v uid %d source %q, %d bytes", db.Mode, db.UID, db.Source, len(db.Data))
 	}
-	for _, d := range []string{"/nix/var/nix", DBDir, "/nix/var/nix/gcroots", "/nix/var/nix/profiles", "/nix/var/nix/temproots"} {
+	for _, d := range []string{"/nix", "/nix/store", "/nix/var/nix", DBDir, "/nix/var/nix/gcroots", "/nix/var/nix/profiles", "/nix/var/nix/temproots"} {
 		if f := m[d]; f.Mode != fs.ModeDir|0o755 || f.UID != 1000 || f.GID != 100 {
 			t.Errorf("%s = %+v, want dir 0755 owned 1000:100", d, f)
 		}

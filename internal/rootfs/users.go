@@ -144,10 +144,12 @@ var NixStateDirs = []string{
 // database (Nix takes locks and writes the SQLite WAL next to db.sqlite)
 // and register GC roots. Parents of the extra dirs are not created.
 //
-// Choice: /nix and /nix/store are NOT included. package layer always
-// writes them itself as 0755 root:root, so a user can query and verify the
-// store but not add paths to it. To let the user build or substitute into
-// /nix/store, add a plan perm on "^/nix/store$" with that uid/gid.
+// /nix and the store directory are not in NixStateDirs because package
+// layer writes them (0755 root:root) in every layer; a caller that wants
+// them owned by the user passes them as extra dirs and puts the result in
+// the top layer, whose directory entry then wins. nixdb.Files does so: a
+// non-root Nix needs a writable store even to verify it (it creates
+// /nix/store/.links), as the integration test shows.
 func NixWritable(uid, gid int, dirs ...string) ([]layer.File, error) {
 	if uid < 0 || gid < 0 {
 		return nil, fmt.Errorf("nix writable dirs: negative uid/gid %d/%d", uid, gid)
