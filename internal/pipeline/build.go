@@ -1,0 +1,384 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
+	"github.com/org/nix-layer-action/internal/publish"
+	"github.com/org/nix-layer-action/internal/report"
+)
+
+// Options configure Build. Everything the pipeline needs from the
+// environment arrives here; the pipeline itself reads no variables.
+type Options struct {
+	PlanFile  string
+	Image     string         // target reference; required for registry output
+	Output    publish.Output // zero value = registry
+	Tags      []string       // extra tags
+	CacheFrom []string       // further images whose layers may be reused
+	// Push=false builds and reports only (the action's push: false and PR checks).
+	Push bool
+
+	Nix      NixOptions
+	TempDir  string    // parent of the run's temp dir ("" = os.TempDir())
+	Created  time.Time // image creation time (SOURCE_DATE_EPOCH); zero = Unix 1
+	System   string    // Nix system, e.g. "x86_64-linux"; "" = this machine's
+	Jobs     int       // layers built at once; 0 = GOMAXPROCS
+	Log      io.Writer // progress lines; nil = discard
+	Keychain authn.Keychain
+	// Transport is the HTTP transport for registry traffic (tests inject faults here).
+	Transport http.RoundTripper
+	// Secrets are redacted from any error text (tokens).
+	Secrets []string
+	// Labels are added to the image config's labels (plan labels win).
+	Labels map[string]string
+	// Annotations are set on the image manifest.
+	Annotations map[string]string
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
+
+// Build runs the whole job: resolve, reuse or build each layer, assemble the
+// image, publish it, and return the report.
+func Build(ctx context.Context, o Options) (*report.Report, error) {
+	if o.Output.Kind == "" {
+		o.Output.Kind = "registry"
+	}
+	var ref name.Reference
+	if o.Image != "" {
+		r, err := name.ParseReference(o.Image)
+		if err != nil {
+			return nil, fmt.Errorf("--image %q: %w", o.Image, err)
+		}
+		ref = r
+	} else if o.Output.Kind == "registry" && o.Push {
+		return nil, errors.New("--image is required for registry output")
+	}
+	var extraTags []name.Tag
+	if ref != nil {
+		for _, t := range o.Tags {
+			tag, err := name.NewTag(ref.Context().String() + ":" + t)
+			if err != nil {
+				return nil, fmt.Errorf("--tag %q: %w", t, err)
+			}
+			extraTags = append(extraTags, tag)
+		}
+	}
+	var cacheRefs []name.Reference
+	for _, c := range o.CacheFrom {
+		r, err := name.ParseReference(c)
+		if err != nil {
+			return nil, fmt.Errorf("--cache-from %q: %w", c, err)
+		}
+		cacheRefs = append(cacheRefs, r)
+	}
+	arch, err := image.ArchFromSystem(systemOrHost(o.System))
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. plan → closure → layering (fails before any build or network work).
+	o.logf("resolving %s", o.PlanFile)
+	res, err := Resolve(ctx, o.PlanFile, o.Nix)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range res.Warnings {
+		o.logf("warning: %s", w)
+	}
+
+	ropts := o.remoteOptions(ctx)
+
+	// 2. previous images: manifest + config only.
+	prevs, err := loadPrevious(ctx, ref, cacheRefs, ropts, o.logf)
+	if err != nil {
+		return nil, o.redact(err)
+	}
+	var target *image.Previous
+	if ref != nil && len(prevs) > 0 && prevs[0].Ref.Name() == ref.Name() {
+		target = prevs[0]
+	}
+
+	// 3. reuse or build every non-empty layer.
+	tmp, err := os.MkdirTemp(o.TempDir, "nix-layer-action-")
+	if err != nil {
+		return nil, fmt.Errorf("creating temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	ls, err := o.layers(ctx, res, prevs, tmp)
+	defer func() {
+		for _, l := range ls {
+			if l.built != nil {
+				l.built.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+
+	// 4. image.
+	var named []image.Named
+	for _, l := range ls {
+		if l.layer != nil {
+			named = append(named, image.Named{Layer: l.layer, Meta: l.meta})
+		}
+	}
+	created := o.Created
+	if created.IsZero() {
+		created = time.Unix(1, 0).UTC()
+	}
+	cfg := res.Plan.Config
+	labels := map[string]string{}
+	for k, v := range o.Labels {
+		labels[k] = v
+	}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	img, err := image.Assemble(nil, named, image.ConfigOptions{
+		Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env,
+		WorkingDir: cfg.WorkingDir, User: cfg.User, ExposedPorts: cfg.ExposedPorts,
+		Labels: labels, Created: created, Architecture: arch, OS: "linux",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Annotations) > 0 {
+		img = mutate.Annotations(img, o.Annotations).(v1.Image)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+
+	// 5. publish.
+	rep := newReport(o, res, ls, digest, target)
+	if !o.Push || o.Output.Kind != "registry" {
+		for i := range rep.Layers {
+			if rep.Layers[i].Status == "" {
+				rep.Layers[i].Status = report.StatusBuilt
+			}
+		}
+	}
+	if !o.Push {
+		o.logf("push disabled: image %s not published", digest)
+		return rep, nil
+	}
+	switch o.Output.Kind {
+	case "registry":
+		o.logf("pushing %s", ref)
+		pr, err := publish.Registry(ctx, img, ref, o.Tags, publish.Options{
+			Keychain: o.keychain(), Transport: o.Transport, Jobs: o.Jobs, Secrets: o.Secrets,
+		})
+		if err != nil {
+			return nil, o.redact(err)
+		}
+		rep.Changed = pr.Changed
+		rep.BytesPushed = pr.BytesPushed
+		applyStatus(rep, pr.Status)
+		_ = extraTags
+	case "oci":
+		if _, err := publish.OCILayout(o.Output.Path, img, o.Image); err != nil {
+			return nil, err
+		}
+		rep.Changed = true
+	case "docker-archive":
+		if ref == nil {
+			ref, _ = name.ParseReference("nix-layer-action:latest")
+		}
+		if _, err := publish.DockerArchive(o.Output.Path, img, ref); err != nil {
+			return nil, err
+		}
+		rep.Changed = true
+	default:
+		return nil, fmt.Errorf("unknown output kind %q", o.Output.Kind)
+	}
+	return rep, nil
+}
+
+// builtLayer is one planned layer on its way into the image.
+type builtLayer struct {
+	plan         layering.Layer
+	layer        v1.Layer     // nil for empty layers
+	built        *layer.Built // set when built here (owns a temp file)
+	reused       *image.Previous
+	meta         image.LayerMeta
+	status       string // "cached" when reused by key, else filled from publish
+	uncompressed int64
+}
+
+// layers reuses every layer whose key a previous image carries and builds
+// the rest, concurrently within the CPU budget.
+func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Previous, tmp string) ([]*builtLayer, error) {
+	out := make([]*builtLayer, len(res.Layers))
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	var mu sync.Mutex
+	for i, pl := range res.Layers {
+		bl := &builtLayer{plan: pl, meta: metaFor(res, pl)}
+		out[i] = bl
+		if pl.Empty {
+			bl.status = "empty"
+			continue
+		}
+		if o.Output.Kind == "registry" {
+			if prev, pl2, ok := findByKey(prevs, pl.Key); ok {
+				bl.layer = pl2.Layer
+				bl.reused = prev
+				bl.status = "cached"
+				continue
+			}
+		}
+		spec, err := o.layerSpec(res, pl)
+		if err != nil {
+			return out, err
+		}
+		g.Go(func() error {
+			o.logf("building layer %s (%d paths)", pl.Name, len(pl.Paths))
+			b, err := layer.Build(gctx, spec, layer.Options{TempDir: tmp})
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", pl.Name, err)
+			}
+			mu.Lock()
+			bl.built = b
+			bl.layer = b
+			bl.uncompressed = b.UncompressedSize()
+			mu.Unlock()
+			if _, prevL, ok := findByKey(prevs, pl.Key); ok {
+				d, _ := b.Digest()
+				if prevL.Descriptor.Digest != d {
+					o.logf("WARNING: layer %s rebuilt under key %s gives %s, but the previous image has %s under the same key: the store's bytes are not reproducible", pl.Name, pl.Key, d, prevL.Descriptor.Digest)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// layerSpec is what layer.Build needs for a planned layer.
+func (o *Options) layerSpec(res *Resolved, pl layering.Layer) (layer.Spec, error) {
+	spec := layer.Spec{
+		Name:      pl.Name,
+		Paths:     pl.Paths,
+		StoreRoot: res.Plan.StoreRoot,
+		StoreDir:  res.Plan.StoreDir,
+		Perms:     layerPerms(res.Perms[pl.Name]),
+	}
+	if pl.Name == res.RootFilesLayer {
+		spec.Files = res.RootFiles
+	}
+	return spec, nil
+}
+
+func findByKey(prevs []*image.Previous, key string) (*image.Previous, image.PreviousLayer, bool) {
+	for _, p := range prevs {
+		if l, ok := p.ByKey(key); ok {
+			return p, l, true
+		}
+	}
+	return nil, image.PreviousLayer{}, false
+}
+
+func loadPrevious(ctx context.Context, ref name.Reference, cache []name.Reference, ropts []remote.Option, logf func(string, ...any)) ([]*image.Previous, error) {
+	var out []*image.Previous
+	refs := cache
+	if ref != nil {
+		refs = append([]name.Reference{ref}, cache...)
+	}
+	for _, r := range refs {
+		p, err := image.LoadPrevious(ctx, r, ropts...)
+		if err != nil {
+			return nil, fmt.Errorf("reading previous image %s: %w", r, err)
+		}
+		if p == nil {
+			logf("no previous image at %s", r)
+			continue
+		}
+		logf("previous image %s: %s (%d layers)", r, p.Digest, len(p.Layers))
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (o *Options) keychain() authn.Keychain {
+	if o.Keychain != nil {
+		return o.Keychain
+	}
+	return authn.DefaultKeychain
+}
+
+func (o *Options) remoteOptions(ctx context.Context) []remote.Option {
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(o.keychain()),
+		remote.WithRetryBackoff(publish.DefaultBackoff),
+		remote.WithRetryStatusCodes(publish.RetryStatusCodes...),
+	}
+	if o.Transport != nil {
+		opts = append(opts, remote.WithTransport(o.Transport))
+	}
+	return opts
+}
+
+// redact removes secrets from an error's text, keeping it unwrappable.
+func (o *Options) redact(err error) error {
+	if err == nil || len(o.Secrets) == 0 {
+		return err
+	}
+	msg := publish.Redact(err.Error(), o.Secrets)
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func systemOrHost(s string) string {
+	if s != "" {
+		return s
+	}
+	switch runtime.GOARCH {
+	case "arm64":
+		return "aarch64-linux"
+	default:
+		return "x86_64-linux"
+	}
+}
