@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -16,11 +15,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/org/nix-layer-action/internal/image"
-	"github.com/org/nix-layer-action/internal/layer"
-	"github.com/org/nix-layer-action/internal/layering"
+	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -98,17 +95,26 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 		return nil, err
 	}
 
-	// 1. plan → closure → layering (fails before any build or network work).
+	// 1. plan → closure → layering (a bad plan fails before any build or
+	// network work; a base image is read, manifest and config only, after
+	// the plan has been validated).
 	o.logf("resolving %s", o.PlanFile)
-	res, err := Resolve(ctx, o.PlanFile, o.Nix)
+	p, err := plan.Load(o.PlanFile)
+	if err != nil {
+		return nil, err
+	}
+	ropts := o.remoteOptions(ctx)
+	base, err := loadBase(ctx, p, ropts)
+	if err != nil {
+		return nil, o.redact(err)
+	}
+	res, err := resolvePlan(ctx, p, o.Nix, base)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range res.Warnings {
 		o.logf("warning: %s", w)
 	}
-
-	ropts := o.remoteOptions(ctx)
 
 	// 2. previous images: manifest + config only.
 	prevs, err := loadPrevious(ctx, ref, cacheRefs, ropts, o.logf)
@@ -158,7 +164,11 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 	for k, v := range cfg.Labels {
 		labels[k] = v
 	}
-	img, err := image.Assemble(nil, named, image.ConfigOptions{
+	var baseImg v1.Image
+	if base != nil {
+		baseImg = base.Image
+	}
+	img, err := image.Assemble(baseImg, named, image.ConfigOptions{
 		Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env,
 		WorkingDir: cfg.WorkingDir, User: cfg.User, ExposedPorts: cfg.ExposedPorts,
 		Labels: labels, Created: created, Architecture: arch, OS: "linux",
@@ -176,6 +186,7 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 
 	// 5. publish.
 	rep := newReport(o, res, ls, digest, target)
+	addBaseLayers(rep, base)
 	if !o.Push || o.Output.Kind != "registry" {
 		for i := range rep.Layers {
 			if rep.Layers[i].Status == "" {
@@ -217,97 +228,6 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 		return nil, fmt.Errorf("unknown output kind %q", o.Output.Kind)
 	}
 	return rep, nil
-}
-
-// builtLayer is one planned layer on its way into the image.
-type builtLayer struct {
-	plan         layering.Layer
-	layer        v1.Layer     // nil for empty layers
-	built        *layer.Built // set when built here (owns a temp file)
-	reused       *image.Previous
-	meta         image.LayerMeta
-	status       string // "cached" when reused by key, else filled from publish
-	uncompressed int64
-}
-
-// layers reuses every layer whose key a previous image carries and builds
-// the rest, concurrently within the CPU budget.
-func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Previous, tmp string) ([]*builtLayer, error) {
-	out := make([]*builtLayer, len(res.Layers))
-	jobs := o.Jobs
-	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	var mu sync.Mutex
-	for i, pl := range res.Layers {
-		bl := &builtLayer{plan: pl, meta: metaFor(res, pl)}
-		out[i] = bl
-		if pl.Empty {
-			bl.status = "empty"
-			continue
-		}
-		if o.Output.Kind == "registry" {
-			if prev, pl2, ok := findByKey(prevs, pl.Key); ok {
-				bl.layer = pl2.Layer
-				bl.reused = prev
-				bl.status = "cached"
-				continue
-			}
-		}
-		spec, err := o.layerSpec(res, pl)
-		if err != nil {
-			return out, err
-		}
-		g.Go(func() error {
-			o.logf("building layer %s (%d paths)", pl.Name, len(pl.Paths))
-			b, err := layer.Build(gctx, spec, layer.Options{TempDir: tmp})
-			if err != nil {
-				return fmt.Errorf("layer %s: %w", pl.Name, err)
-			}
-			mu.Lock()
-			bl.built = b
-			bl.layer = b
-			bl.uncompressed = b.UncompressedSize()
-			mu.Unlock()
-			if _, prevL, ok := findByKey(prevs, pl.Key); ok {
-				d, _ := b.Digest()
-				if prevL.Descriptor.Digest != d {
-					o.logf("WARNING: layer %s rebuilt under key %s gives %s, but the previous image has %s under the same key: the store's bytes are not reproducible", pl.Name, pl.Key, d, prevL.Descriptor.Digest)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return out, err
-	}
-	return out, nil
-}
-
-// layerSpec is what layer.Build needs for a planned layer.
-func (o *Options) layerSpec(res *Resolved, pl layering.Layer) (layer.Spec, error) {
-	spec := layer.Spec{
-		Name:      pl.Name,
-		Paths:     pl.Paths,
-		StoreRoot: res.Plan.StoreRoot,
-		StoreDir:  res.Plan.StoreDir,
-		Perms:     layerPerms(res.Perms[pl.Name]),
-	}
-	if pl.Name == res.RootFilesLayer {
-		spec.Files = res.RootFiles
-	}
-	return spec, nil
-}
-
-func findByKey(prevs []*image.Previous, key string) (*image.Previous, image.PreviousLayer, bool) {
-	for _, p := range prevs {
-		if l, ok := p.ByKey(key); ok {
-			return p, l, true
-		}
-	}
-	return nil, image.PreviousLayer{}, false
 }
 
 func loadPrevious(ctx context.Context, ref name.Reference, cache []name.Reference, ropts []remote.Option, logf func(string, ...any)) ([]*image.Previous, error) {

@@ -46,6 +46,9 @@ func newReport(o Options, res *Resolved, ls []*builtLayer, digest v1.Hash, targe
 	}
 	r.Warnings = append(r.Warnings, res.Warnings...)
 	for _, bl := range ls {
+		if bl.warning != "" {
+			r.Warnings = append(r.Warnings, bl.warning)
+		}
 		rl := report.Layer{Name: bl.plan.Name, Key: bl.plan.Key, Paths: bl.plan.Paths, Status: bl.status, Empty: bl.plan.Empty}
 		if bl.layer != nil {
 			if d, err := bl.layer.Digest(); err == nil {

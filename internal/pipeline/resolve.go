@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/plan"
@@ -113,6 +114,13 @@ func Resolve(ctx context.Context, planFile string, nix NixOptions) (*Resolved, e
 
 // ResolvePlan is Resolve for an already-parsed plan.
 func ResolvePlan(ctx context.Context, p *plan.Plan, nix NixOptions) (*Resolved, error) {
+	return resolvePlan(ctx, p, nix, nil)
+}
+
+// resolvePlan resolves p; base, when set, is the plan's base image: store
+// paths it already holds are left out of every layer and its layers count
+// against the layer budget.
+func resolvePlan(ctx context.Context, p *plan.Plan, nix NixOptions, base *image.Previous) (*Resolved, error) {
 	roots, sources, graph, err := realise(ctx, p, nix)
 	if err != nil {
 		return nil, err
@@ -125,10 +133,12 @@ func ResolvePlan(ctx context.Context, p *plan.Plan, nix NixOptions) (*Resolved, 
 	for _, r := range roots {
 		all = append(all, r...)
 	}
+	exclude, baseLayers := baseExclude(base)
 	layers, err := layering.Assign(graph, specs, layering.Options{
 		MaxLayerSize: p.MaxLayerSize,
 		KeyParams:    layer.KeyParams(),
 		AllRoots:     uniqueSorted(all),
+		Exclude:      exclude,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.File, err)
@@ -137,12 +147,13 @@ func ResolvePlan(ctx context.Context, p *plan.Plan, nix NixOptions) (*Resolved, 
 	if err := finishLayers(res, sources, uniqueSorted(all)); err != nil {
 		return nil, err
 	}
-	warn, err := layering.Budget(layering.TotalLayers(layers))
+	total := layering.TotalLayers(layers) + baseLayers
+	warn, err := layering.Budget(total)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.File, err)
 	}
 	if warn {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d layers: more than 100 layers slows pulls and some runtimes refuse over 127", layering.TotalLayers(layers)))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d layers (including %d of the base image): more than 100 layers slows pulls and some runtimes refuse over 127", total, baseLayers))
 	}
 	return res, nil
 }

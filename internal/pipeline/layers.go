@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
+)
+
+// builtLayer is one planned layer on its way into the image.
+type builtLayer struct {
+	plan         layering.Layer
+	layer        v1.Layer     // nil for empty layers
+	built        *layer.Built // set when built here (owns a temp file)
+	reused       *image.Previous
+	meta         image.LayerMeta
+	status       string // "cached" when reused by key, "empty"; else filled from publish
+	uncompressed int64
+	warning      string // set when a rebuild under a known key gave other bytes
+}
+
+// layers reuses every layer whose key a previous image carries (after
+// checking the previous image is telling the truth about it) and builds the
+// rest, concurrently within the CPU budget. A reused layer is never read,
+// tarred or compressed here.
+func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Previous, tmp string) ([]*builtLayer, error) {
+	out := make([]*builtLayer, len(res.Layers))
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	var mu sync.Mutex
+	for i, pl := range res.Layers {
+		bl := &builtLayer{plan: pl, meta: metaFor(res, pl)}
+		out[i] = bl
+		if pl.Empty {
+			bl.status = "empty"
+			continue
+		}
+		spec, err := o.layerSpec(res, pl)
+		if err != nil {
+			return out, err
+		}
+		g.Go(func() error {
+			if o.Output.Kind == "registry" {
+				if prev, prevL, ok := o.reusable(prevs, bl); ok {
+					mu.Lock()
+					bl.layer, bl.reused, bl.status = prevL.Layer, prev, "cached"
+					mu.Unlock()
+					return nil
+				}
+			}
+			o.logf("building layer %s (%d paths)", pl.Name, len(pl.Paths))
+			b, err := layer.Build(gctx, spec, layer.Options{TempDir: tmp})
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", pl.Name, err)
+			}
+			mu.Lock()
+			bl.built, bl.layer, bl.uncompressed = b, b, b.UncompressedSize()
+			mu.Unlock()
+			for _, prev := range prevs {
+				prevL, ok := prev.ByKey(pl.Key)
+				if !ok {
+					continue
+				}
+				d, err := b.Digest()
+				if err == nil && prevL.Descriptor.Digest != d {
+					msg := fmt.Sprintf("layer %s was rebuilt under key %s and gives %s, but %s has %s under the same key: the store's bytes are not reproducible (a non-deterministic build, or a store modified after registration)",
+						pl.Name, pl.Key, d, prev.Ref, prevL.Descriptor.Digest)
+					o.logf("WARNING: %s", msg)
+					mu.Lock()
+					bl.warning = msg
+					mu.Unlock()
+				}
+				break
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// reusable finds a previous layer with bl's key that can be trusted: its
+// recorded path list (when complete) is the planned one, and its blob is
+// present where it lives (checked with the library's HEAD, not downloaded).
+// A previous image written by someone else may carry any annotation; one
+// that lies falls back to a rebuild.
+func (o *Options) reusable(prevs []*image.Previous, bl *builtLayer) (*image.Previous, image.PreviousLayer, bool) {
+	for _, prev := range prevs {
+		prevL, ok := prev.ByKey(bl.plan.Key)
+		if !ok {
+			continue
+		}
+		if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, bl.plan.Paths) {
+			o.logf("not reusing layer %s from %s: its key matches but its recorded paths differ", bl.plan.Name, prev.Ref)
+			continue
+		}
+		if ex, ok := prevL.Layer.(interface{ Exists() (bool, error) }); ok {
+			present, err := ex.Exists()
+			if err != nil || !present {
+				o.logf("not reusing layer %s from %s: blob %s is not there", bl.plan.Name, prev.Ref, prevL.Descriptor.Digest)
+				continue
+			}
+		}
+		return prev, prevL, true
+	}
+	return nil, image.PreviousLayer{}, false
+}
+
+func samePaths(m image.LayerMeta, paths []string) bool {
+	got := make([]string, 0, len(m.Paths))
+	for _, p := range m.Paths {
+		got = append(got, p.Path)
+	}
+	slices.Sort(got)
+	return slices.Equal(got, paths)
+}
+
+// layerSpec is what layer.Build needs for a planned layer.
+func (o *Options) layerSpec(res *Resolved, pl layering.Layer) (layer.Spec, error) {
+	spec := layer.Spec{
+		Name:      pl.Name,
+		Paths:     pl.Paths,
+		StoreRoot: res.Plan.StoreRoot,
+		StoreDir:  res.Plan.StoreDir,
+		Perms:     layerPerms(res.Perms[pl.Name]),
+	}
+	if pl.Name == res.RootFilesLayer {
+		spec.Files = res.RootFiles
+	}
+	return spec, nil
+}
