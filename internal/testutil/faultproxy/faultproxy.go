@@ -1,0 +1,372 @@
+// Package faultproxy is a fault-injecting HTTP reverse proxy for tests. It
+// sits on loopback in front of a real registry (internal/testutil/registry)
+// and, at a configurable rate (seeded PRNG, deterministic for a given request
+// order) and/or on scripted rules (method + path regexp + nth occurrence),
+// answers 500/502/503, 429 with Retry-After, drops the connection in the
+// middle of a blob upload, stalls a response for a bounded time, or answers
+// 404 BLOB_UNKNOWN once for the first HEAD/GET of a blob after its upload (as
+// GHCR does transiently). It counts every fault it injected, per kind, so
+// tests can assert the faults really happened.
+//
+// The proxy listens on 127.0.0.1:PORT, which go-containerregistry treats as
+// an insecure (plain HTTP) registry automatically; push to Proxy.Host and
+// read back from the registry directly.
+package faultproxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Kind is a kind of injected fault.
+type Kind string
+
+// Fault kinds.
+const (
+	Status500   Kind = "500"
+	Status502   Kind = "502"
+	Status503   Kind = "503"
+	Status429   Kind = "429"          // Too Many Requests with Retry-After: 1
+	Drop        Kind = "drop"         // read part of the body, then close the connection without answering
+	Stall       Kind = "stall"        // wait Options.StallFor, then forward normally
+	BlobUnknown Kind = "blob-unknown" // 404 BLOB_UNKNOWN
+)
+
+// AllKinds are the kinds drawn from by random faults when Options.Kinds is empty.
+var AllKinds = []Kind{Status500, Status502, Status503, Status429, Drop, Stall}
+
+// Rule injects Kind into requests matching Method (empty = any) and Path
+// (nil = any). Nth (1-based) is the first matching occurrence to fault; 0
+// means the first. Times is how many consecutive matches from Nth on are
+// faulted; 0 means 1, and a negative value means every one (persistent).
+type Rule struct {
+	Method string
+	Path   *regexp.Regexp
+	Nth    int
+	Times  int
+	Kind   Kind
+
+	seen int
+}
+
+// Options configure a proxy.
+type Options struct {
+	Target string  // upstream base URL, "http://127.0.0.1:PORT"
+	Rate   float64 // fraction of requests (not matched by a rule) faulted at random
+	Seed   int64   // PRNG seed for random faults
+	Kinds  []Kind  // kinds drawn for random faults; empty = AllKinds
+	// BlobUnknownOnce answers 404 BLOB_UNKNOWN to the first HEAD/GET of each
+	// blob after the proxy saw its upload complete (201 to PUT ?digest=).
+	BlobUnknownOnce bool
+	StallFor        time.Duration // default 2s; always bounded by the request's context
+	Rules           []*Rule
+	// EchoAuth puts the request's Authorization header into the error body
+	// of status faults, like a misbehaving registry might.
+	EchoAuth bool
+}
+
+// Event is one injected fault.
+type Event struct {
+	Kind   Kind
+	Method string
+	Path   string
+}
+
+// Proxy is a running fault-injecting proxy.
+type Proxy struct {
+	Host string // "127.0.0.1:PORT"
+	URL  string // "http://127.0.0.1:PORT"
+
+	srv   *httptest.Server
+	rp    *httputil.ReverseProxy
+	opts  Options
+	mu    sync.Mutex
+	rnd   *rand.Rand
+	rate  float64
+	reqs  int
+	count map[Kind]int
+	log   []Event
+	// uploaded digests whose first HEAD/GET has not been faulted yet
+	pending map[string]bool
+}
+
+// Start starts a proxy and closes it at test cleanup.
+func Start(t testing.TB, o Options) *Proxy {
+	t.Helper()
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// New starts a proxy; call Close when done.
+func New(o Options) (*Proxy, error) {
+	u, err := url.Parse(o.Target)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("faultproxy: bad target %q", o.Target)
+	}
+	if o.StallFor <= 0 {
+		o.StallFor = 2 * time.Second
+	}
+	if len(o.Kinds) == 0 {
+		o.Kinds = AllKinds
+	}
+	p := &Proxy{
+		opts:    o,
+		rnd:     rand.New(rand.NewSource(o.Seed)),
+		rate:    o.Rate,
+		count:   map[Kind]int{},
+		pending: map[string]bool{},
+	}
+	p.rp = httputil.NewSingleHostReverseProxy(u)
+	p.rp.ErrorLog = log.New(io.Discard, "", 0)
+	// The registry's Location headers name its own host; rewrite them to
+	// the proxy so every follow-up request comes through here too.
+	p.rp.ModifyResponse = func(resp *http.Response) error {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			resp.Header.Set("Location", strings.Replace(loc, u.Host, p.Host, 1))
+		}
+		return nil
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.URL = p.srv.URL
+	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
+	return p, nil
+}
+
+// Close stops the proxy.
+func (p *Proxy) Close() {
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+}
+
+// Ref returns "HOST/repo" through the proxy.
+func (p *Proxy) Ref(repo string) string { return p.Host + "/" + repo }
+
+// SetRate changes the random fault rate (e.g. 0 to stop faulting).
+func (p *Proxy) SetRate(r float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rate = r
+}
+
+// Counts returns how many faults of each kind were injected.
+func (p *Proxy) Counts() map[Kind]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[Kind]int, len(p.count))
+	for k, v := range p.count {
+		out[k] = v
+	}
+	return out
+}
+
+// Faults returns the total number of injected faults.
+func (p *Proxy) Faults() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, v := range p.count {
+		n += v
+	}
+	return n
+}
+
+// Requests returns how many requests reached the proxy.
+func (p *Proxy) Requests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reqs
+}
+
+// Events returns every injected fault in order.
+func (p *Proxy) Events() []Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Event(nil), p.log...)
+}
+
+// Summary renders the counts as "kind=n" pairs, sorted by kind.
+func (p *Proxy) Summary() string {
+	c := p.Counts()
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "requests=%d faults=%d", p.Requests(), p.Faults())
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%d", k, c[Kind(k)])
+	}
+	return b.String()
+}
+
+var blobPath = regexp.MustCompile(`^/v2/.+/blobs/(sha256:[0-9a-f]{64})$`)
+
+// decide picks the fault for a request ("" = none) and records it.
+func (p *Proxy) decide(r *http.Request) Kind {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reqs++
+	k := p.pick(r)
+	if k != "" {
+		p.count[k]++
+		p.log = append(p.log, Event{Kind: k, Method: r.Method, Path: r.URL.Path})
+	}
+	return k
+}
+
+func (p *Proxy) pick(r *http.Request) Kind {
+	for _, rule := range p.opts.Rules {
+		if rule.Method != "" && rule.Method != r.Method {
+			continue
+		}
+		if rule.Path != nil && !rule.Path.MatchString(r.URL.Path) {
+			continue
+		}
+		rule.seen++
+		nth := max(rule.Nth, 1)
+		times := rule.Times
+		if times == 0 {
+			times = 1
+		}
+		if rule.seen >= nth && (times < 0 || rule.seen < nth+times) {
+			return rule.Kind
+		}
+	}
+	if p.opts.BlobUnknownOnce && (r.Method == http.MethodHead || r.Method == http.MethodGet) {
+		if m := blobPath.FindStringSubmatch(r.URL.Path); m != nil && p.pending[m[1]] {
+			delete(p.pending, m[1])
+			return BlobUnknown
+		}
+	}
+	if p.rate > 0 && p.rnd.Float64() < p.rate {
+		return p.opts.Kinds[p.rnd.Intn(len(p.opts.Kinds))]
+	}
+	return ""
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	switch k := p.decide(r); k {
+	case "":
+	case Status500, Status502, Status503, Status429:
+		p.status(w, r, k)
+		return
+	case BlobUnknown:
+		writeError(w, http.StatusNotFound, "BLOB_UNKNOWN", "blob unknown to registry", p.echo(r))
+		return
+	case Drop:
+		p.drop(w, r)
+		return
+	case Stall:
+		select {
+		case <-time.After(p.opts.StallFor):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	p.rp.ServeHTTP(rec, r)
+	if p.opts.BlobUnknownOnce && r.Method == http.MethodPut && rec.code == http.StatusCreated &&
+		strings.Contains(r.URL.Path, "/blobs/uploads/") {
+		if d := r.URL.Query().Get("digest"); d != "" {
+			p.mu.Lock()
+			p.pending[d] = true
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *Proxy) echo(r *http.Request) string {
+	if !p.opts.EchoAuth {
+		return ""
+	}
+	return "request had Authorization: " + r.Header.Get("Authorization")
+}
+
+func (p *Proxy) status(w http.ResponseWriter, r *http.Request, k Kind) {
+	switch k {
+	case Status429:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "injected: too many requests", p.echo(r))
+	case Status500:
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", "injected: internal server error", p.echo(r))
+	case Status502:
+		// A proxy in front of a registry answers HTML, not registry JSON.
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, "<html><body>502 Bad Gateway (injected) %s</body></html>", p.echo(r))
+	default:
+		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "injected: service unavailable", p.echo(r))
+	}
+}
+
+// drop reads part of the request body (for a blob upload: its first half or
+// 32 KiB, whichever is less) and closes the connection without answering.
+func (p *Proxy) drop(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil {
+		limit := int64(32 << 10)
+		if r.ContentLength > 0 && r.ContentLength/2 < limit {
+			limit = r.ContentLength / 2
+		}
+		_, _ = io.CopyN(io.Discard, r.Body, limit)
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	conn.Close()
+}
+
+func writeError(w http.ResponseWriter, code int, ecode, msg, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"errors":[{"code":%q,"message":%q,"detail":%q}]}`, ecode, strings.TrimSpace(msg+" "+detail), detail)
+	_, _ = w.Write(b.Bytes())
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(c int) {
+	s.code = c
+	s.ResponseWriter.WriteHeader(c)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush lets the reverse proxy stream.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
