@@ -58,6 +58,9 @@ type LayerMeta struct {
 	// Truncated is set when Paths was cut short to keep the history
 	// comment under MaxCommentBytes.
 	Truncated bool `json:"truncated,omitempty"`
+	// UncompressedSize is the layer's tar size, so later runs can report it
+	// for a reused layer without reading the blob.
+	UncompressedSize int64 `json:"uncompressedSize,omitempty"`
 }
 
 // PathSize is a store path and its NAR size.

@@ -174,11 +174,15 @@ func parseComment(s string) *LayerMeta {
 		Key       string          `json:"key"`
 		Paths     json.RawMessage `json:"paths"`
 		Truncated bool            `json:"truncated"`
+		Size      int64           `json:"uncompressedSize"`
 	}
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		return nil
 	}
 	m := &LayerMeta{Name: raw.Name, Key: raw.Key, Truncated: raw.Truncated}
+	if raw.Size > 0 {
+		m.UncompressedSize = raw.Size
+	}
 	var paths []json.RawMessage
 	if len(raw.Paths) > 0 && string(raw.Paths) != "null" {
 		if err := json.Unmarshal(raw.Paths, &paths); err != nil {
@@ -224,5 +228,6 @@ func mergeMeta(annKey, annName string, c *LayerMeta) LayerMeta {
 	}
 	m.Paths = c.Paths
 	m.Truncated = c.Truncated
+	m.UncompressedSize = c.UncompressedSize
 	return m
 }

@@ -56,6 +56,8 @@ func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Prev
 				if prev, prevL, ok := o.reusable(prevs, bl); ok {
 					mu.Lock()
 					bl.layer, bl.reused, bl.status = prevL.Layer, prev, "cached"
+					bl.uncompressed = prevL.Meta.UncompressedSize
+					bl.meta.UncompressedSize = prevL.Meta.UncompressedSize
 					mu.Unlock()
 					return nil
 				}
@@ -67,6 +69,7 @@ func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Prev
 			}
 			mu.Lock()
 			bl.built, bl.layer, bl.uncompressed = b, b, b.UncompressedSize()
+			bl.meta.UncompressedSize = b.UncompressedSize()
 			mu.Unlock()
 			for _, prev := range prevs {
 				prevL, ok := prev.ByKey(pl.Key)

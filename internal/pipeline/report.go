@@ -79,6 +79,9 @@ func newReport(o Options, res *Resolved, ls []*builtLayer, digest v1.Hash, targe
 		}
 		var next []report.LayerPaths
 		for _, bl := range ls {
+			if bl.plan.Empty {
+				continue
+			}
 			next = append(next, toLayerPaths(bl.meta))
 		}
 		r.Diff = report.ComputeDiff(prev, next)
