@@ -657,3 +657,104 @@ config:
 		t.Errorf("podman run = %q, want %q", got, want)
 	}
 }
+
+// pksPlan is a plan with one layer of every pk, optionally size-capped.
+func pksPlan(fx *nixfix.Fixture, maxSize string) string {
+	var deps []string
+	for i := 1; i <= contentsPaks; i++ {
+		deps = append(deps, fmt.Sprintf("%q", fx.Ref(fmt.Sprintf("pk%d", i))))
+	}
+	s := "version: 1\nlayers:\n  - name: pks\n    deps: [" + strings.Join(deps, ", ") + "]\n"
+	if maxSize != "" {
+		s += "    max-size: " + maxSize + "\n"
+	}
+	return s
+}
+
+// Test 5: a layer split under a tiny max-size, and a one-package change
+// that touches one part only.
+func TestE2EContentsSplitLayer(t *testing.T) {
+	testutil.Short(t)
+	fx := contentsFixture(t, nil)
+	whole := planCLI(t, writePlan(t, "whole.yaml", pksPlan(fx, "")))
+	splitFile := writePlan(t, "split.yaml", pksPlan(fx, "64KiB"))
+	split := planCLI(t, splitFile)
+
+	var wholePaths []string
+	for _, l := range whole.Layers {
+		if l.Name == "pks" {
+			wholePaths = l.Paths
+		}
+	}
+	if len(wholePaths) != contentsPaks {
+		t.Fatalf("unsplit pks layer holds %v, want the %d packages", wholePaths, contentsPaks)
+	}
+	seen := map[string]string{}
+	var parts []string
+	for _, l := range split.Layers {
+		if l.Group != "pks" {
+			continue
+		}
+		parts = append(parts, l.Name)
+		if l.NarSize > 64<<10 {
+			t.Errorf("part %s NAR size %d > max-size 65536", l.Name, l.NarSize)
+		}
+		if len(l.Paths) == 0 {
+			t.Errorf("part %s is empty", l.Name)
+		}
+		for _, p := range l.Paths {
+			if other, ok := seen[p]; ok {
+				t.Errorf("%s is in both %s and %s", p, other, l.Name)
+			}
+			seen[p] = l.Name
+		}
+	}
+	if len(parts) < 3 {
+		t.Fatalf("split into %v, want at least 3 parts", parts)
+	}
+	for i, name := range parts {
+		if want := fmt.Sprintf("pks-%d", i+1); name != want {
+			t.Errorf("part %d named %q, want %q", i, name, want)
+		}
+	}
+	var union []string
+	for p := range seen {
+		union = append(union, p)
+	}
+	if strings.Join(sortedCopy(union), " ") != strings.Join(sortedCopy(wholePaths), " ") {
+		t.Errorf("union of parts %v != unsplit layer %v", sortedCopy(union), wholePaths)
+	}
+
+	reg := registry.Start(t, registry.Options{})
+	ref := reg.Ref("contents/split:latest")
+	a := buildCLI(t, splitFile, ref)
+	for _, name := range parts {
+		if l := a.Layers[a.layer(t, name)]; l.Status != "pushed" {
+			t.Errorf("cold build: part %s status %q", name, l.Status)
+		}
+	}
+
+	// pk3 gets a new version: exactly one part changes.
+	fx2 := contentsFixture(t, map[string]string{"pk3": "1.1"})
+	split2File := writePlan(t, "split.yaml", pksPlan(fx2, "64KiB"))
+	b := buildCLI(t, split2File, ref)
+	var rebuilt []string
+	for _, l := range b.Layers {
+		if !strings.HasPrefix(l.Name, "pks-") {
+			continue
+		}
+		switch l.Status {
+		case "cached":
+			if l.Digest != a.Layers[a.layer(t, l.Name)].Digest {
+				t.Errorf("cached part %s has a new digest", l.Name)
+			}
+		case "pushed":
+			rebuilt = append(rebuilt, l.Name)
+		default:
+			t.Errorf("part %s status %q", l.Name, l.Status)
+		}
+	}
+	if len(rebuilt) != 1 {
+		t.Errorf("a one-package change rebuilt parts %v, want exactly one (layers %v → %v)", rebuilt, layerNames(a), layerNames(b))
+	}
+}
