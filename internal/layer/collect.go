@@ -148,7 +148,7 @@ func (c *collector) addStorePath(p string) error {
 		}
 		e := entry{
 			name:   p + hp[len(host):],
-			mode:   unixPerm(info.Mode()),
+			mode:   storeMode(info.Mode()),
 			origin: origin,
 		}
 		switch m := info.Mode(); {
@@ -300,6 +300,24 @@ func sortEntries(entries []entry, storeDir string) {
 		}
 		return strings.Compare(a.name, b.name)
 	})
+}
+
+// storeMode is the canonical mode of a store entry, as Nix itself leaves a
+// store path: 0444 files, 0555 executables and directories. A NAR records
+// only the executable bit, so anything else (a checkout's umask, a store tree
+// copied by hand) would change the layer's bytes without changing its key.
+// Setuid/setgid/sticky bits, which a real store never holds, are kept when a
+// store tree has them (documented), and plan perms apply afterwards.
+func storeMode(m fs.FileMode) int64 {
+	special := unixPerm(m) & 0o7000
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return 0o777
+	case m.IsDir(), m&0o111 != 0:
+		return 0o555 | special
+	default:
+		return 0o444 | special
+	}
 }
 
 // unixPerm converts fs.FileMode permission bits to Unix mode bits. Unix

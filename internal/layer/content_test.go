@@ -51,13 +51,13 @@ func TestTarContent(t *testing.T) {
 		{"nix/", tar.TypeDir, 0o755, "", ""},
 		{"nix/store/", tar.TypeDir, 0o755, "", ""},
 		{ra + "/", tar.TypeDir, 0o555, "", ""},
-		{ra + "/a/", tar.TypeDir, 0o750, "", ""},
+		{ra + "/a/", tar.TypeDir, 0o555, "", ""},
 		{ra + "/a-c", tar.TypeReg, 0o444, "", "ac"}, // byte order: "a" < "a-c" < "a/b"
-		{ra + "/a/b", tar.TypeReg, 0o644, "", "b"},
+		{ra + "/a/b", tar.TypeReg, 0o444, "", "b"},
 		{ra + "/bin/", tar.TypeDir, 0o555, "", ""},
 		{ra + "/bin/hello", tar.TypeReg, 0o555, "", "#!hello\n"},
-		{ra + "/bin/suid", tar.TypeReg, 0o4755, "", "s"},
-		{ra + "/share/", tar.TypeDir, 0o1775, "", ""},
+		{ra + "/bin/suid", tar.TypeReg, 0o4555, "", "s"},
+		{ra + "/share/", tar.TypeDir, 0o1555, "", ""},
 		{ra + "/share/dangling", tar.TypeSymlink, 0o777, "does-not-exist", ""},
 		{ra + "/share/hard", tar.TypeReg, 0o555, "", "#!hello\n"}, // hardlink → full regular file
 		{ra + "/share/link", tar.TypeSymlink, 0o777, "../bin/hello", ""},
