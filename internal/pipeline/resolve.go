@@ -258,14 +258,26 @@ func realise(ctx context.Context, p *plan.Plan, nixo NixOptions) (map[string][]s
 // layering specs.
 func specsFor(p *plan.Plan, roots map[string][]string) ([]layering.Spec, error) {
 	var specs []layering.Spec
+	auto := false
 	for _, l := range p.Layers {
 		s := layering.Spec{Name: l.Name, Roots: roots[l.Name], MaxSize: l.MaxSize}
 		if l.Auto != nil {
 			s.Auto = l.Auto.MaxLayers
+			auto = true
 		}
 		specs = append(specs, s)
 	}
-	specs = append(specs, layering.Spec{Name: RootLayer, Roots: roots[RootLayer]})
+	// The auto entry takes every path no explicit layer claims, which is
+	// exactly what the root layer would otherwise hold (the closures of the
+	// config's store paths and of the root deps): layering leaves a later
+	// spec's closure to that spec, so with auto the root spec claims no
+	// store paths and keeps only its files. Its roots still count in
+	// Options.AllRoots.
+	rootRoots := roots[RootLayer]
+	if auto {
+		rootRoots = nil
+	}
+	specs = append(specs, layering.Spec{Name: RootLayer, Roots: rootRoots})
 	return specs, nil
 }
 
