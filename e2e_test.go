@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/testutil"
@@ -341,5 +342,60 @@ func checkExactlyOnce(t *testing.T, r *cliReport, g *closure.Graph) {
 	sort.Strings(extra)
 	if len(extra) > 0 {
 		t.Errorf("layers hold paths outside the closure: %v", extra)
+	}
+}
+
+// The bundled example (closure graph + store tree, no Nix) gives the same
+// digest after every store file's mtime is touched and its permission bits
+// are changed beyond the executable bit (another checkout's umask), with one
+// or two CPUs, to an OCI layout and a docker archive alike.
+func TestE2EExampleDeterministicAcrossMtimesModesAndCPUs(t *testing.T) {
+	copyTree := func(dst string) {
+		t.Helper()
+		if out, err := exec.Command("cp", "-a", "testdata/example/.", dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+	}
+	build := func(dir string, gomaxprocs string) string {
+		t.Helper()
+		rep := filepath.Join(t.TempDir(), "r.json")
+		cmd := exec.Command(buildBinary(t), "build", "--plan", filepath.Join(dir, "nix-layers.yaml"), "--output", "oci:"+filepath.Join(t.TempDir(), "oci"), "--report", rep)
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+gomaxprocs)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+		return readReport(t, rep).Digest
+	}
+	a := t.TempDir()
+	copyTree(a)
+	want := build(a, "2")
+
+	b := t.TempDir()
+	copyTree(b)
+	stamp := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	filepath.Walk(filepath.Join(b, "store"), func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.Mode()&os.ModeSymlink != 0 {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			os.Chmod(p, info.Mode().Perm()|0o220) // group/owner writable, as under umask 002
+		}
+		return os.Chtimes(p, stamp, stamp)
+	})
+	if got := build(b, "1"); got != want {
+		t.Errorf("touched store with GOMAXPROCS=1: digest %s, want %s", got, want)
+	}
+
+	// Changing one file's content changes the digest (the test can fail).
+	c := t.TempDir()
+	copyTree(c)
+	matches, _ := filepath.Glob(filepath.Join(c, "store/nix/store/*-libshared-1.0/share/greeting.txt"))
+	if len(matches) != 1 {
+		t.Fatalf("example tree changed: %v", matches)
+	}
+	os.Chmod(matches[0], 0o644)
+	os.WriteFile(matches[0], []byte("tampered\n"), 0o644)
+	if got := build(c, "2"); got == want {
+		t.Error("a changed store file kept the digest")
 	}
 }
