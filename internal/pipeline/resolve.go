@@ -86,11 +86,7 @@ func finishLayers(res *Resolved, sources []rootfs.Source, allRoots []string) err
 			files = rc.files
 		}
 		perms := append([]plan.Perm(nil), groupPerms[l.Group]...)
-		for _, pm := range p.Perms {
-			if permMayMatch(pm.Regexp, l.Paths, files) {
-				perms = append(perms, pm)
-			}
-		}
+		perms = append(perms, permsMayMatch(p.Perms, p.StoreRoot, p.StoreDir, l.Paths, files)...)
 		res.Perms[l.Name] = perms
 		extra := permKey(perms)
 		if isRoot {

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"io/fs"
+	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -159,12 +161,89 @@ func unixMode(m uint32) fs.FileMode {
 	return mode
 }
 
-// permMayMatch reports whether a perm's regexp could match an entry of a
-// layer holding paths (or, for the root layer, files). It is conservative:
-// only a regexp anchored with a literal prefix that no path or file of the
-// layer shares is ruled out. Plan-level perms go into the key of exactly the
-// layers they may touch, so editing one does not rebuild every layer.
-func permMayMatch(re *regexp.Regexp, paths []string, files []layer.File) bool {
+// permsMayMatch returns the plan-level perms that match an entry of a layer
+// holding paths (or, for the root layer, files), in plan order. Plan-level
+// perms go into the key of exactly the layers they touch, so editing one
+// does not rebuild every layer. A perm anchored with a literal prefix that
+// no path or file shares is ruled out at once; the others are tested
+// against every entry the layer will hold (the store paths' files, walked
+// on disk under storeRoot, the files, and the parent directories layer.Build
+// adds). When a store path cannot be walked (a closure-graph plan without
+// the store), the remaining perms are kept: a key may then change more
+// often than needed, never less.
+func permsMayMatch(perms []plan.Perm, storeRoot, storeDir string, paths []string, files []layer.File) []plan.Perm {
+	if storeDir == "" {
+		storeDir = layer.DefaultStoreDir
+	}
+	// layer.Build writes the store dir and its parents into every layer.
+	var always []string
+	for d := storeDir; d != "/" && d != "."; d = path.Dir(d) {
+		always = append(always, d)
+	}
+	screen := append(append([]string(nil), always...), paths...)
+	var cand []plan.Perm
+	for _, pm := range perms {
+		if prefixMayMatch(pm.Regexp, screen, files) {
+			cand = append(cand, pm)
+		}
+	}
+	if len(cand) == 0 {
+		return nil
+	}
+	matched := make([]bool, len(cand))
+	left := len(cand)
+	test := func(name string) {
+		for i, pm := range cand {
+			if !matched[i] && pm.Regexp.MatchString(name) {
+				matched[i] = true
+				left--
+			}
+		}
+	}
+	for _, d := range always {
+		test(d)
+	}
+	for _, f := range files {
+		for d := f.Path; d != "/" && d != "."; d = path.Dir(d) {
+			test(d)
+		}
+	}
+	root := ""
+	if storeRoot != "" {
+		root = strings.TrimSuffix(filepath.Clean(storeRoot), "/")
+	}
+	for _, p := range paths {
+		if left == 0 {
+			break
+		}
+		host := root + p
+		err := filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			test(p + filepath.ToSlash(hp[len(host):]))
+			if left == 0 {
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if err != nil {
+			return cand // cannot see the store: keep every candidate
+		}
+	}
+	var out []plan.Perm
+	for i, pm := range cand {
+		if matched[i] {
+			out = append(out, pm)
+		}
+	}
+	return out
+}
+
+// prefixMayMatch is the cheap screen of permsMayMatch: only a regexp
+// anchored with a literal prefix that no path or file of the layer shares
+// is ruled out.
+func prefixMayMatch(re *regexp.Regexp, paths []string, files []layer.File) bool {
 	src := re.String()
 	if !strings.HasPrefix(src, "^") {
 		return true
