@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -85,7 +87,7 @@ func Registry(ctx context.Context, img v1.Image, ref name.Reference, tags []stri
 	}
 	addKeychainSecrets(obs, kc, ref.Context())
 	fail := func(format string, args ...any) (*Result, error) {
-		return nil, redactErr(fmt.Errorf(format, args...), obs.secretList())
+		return nil, redactErr(WithStatus(fmt.Errorf(format, args...)), obs.secretList())
 	}
 
 	digest, err := img.Digest()
@@ -187,6 +189,20 @@ func addKeychainSecrets(obs *observer, kc authn.Keychain, repo name.Repository) 
 	if cfg.Username != "" && cfg.Password != "" {
 		obs.addSecret(base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + cfg.Password)))
 	}
+}
+
+// WithStatus adds the HTTP status of a registry error to its text when the
+// registry's own message does not carry it (a JSON error body is printed
+// as its code and message only), so a failed push always names the answer.
+func WithStatus(err error) error {
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode == 0 {
+		return err
+	}
+	if strings.Contains(err.Error(), strconv.Itoa(terr.StatusCode)+" ") {
+		return err
+	}
+	return fmt.Errorf("%w (registry answered HTTP %d %s)", err, terr.StatusCode, http.StatusText(terr.StatusCode))
 }
 
 func isNotFoundOrForbidden(err error) bool {
