@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/plan"
@@ -237,9 +238,9 @@ func loadPrevious(ctx context.Context, ref name.Reference, cache []name.Referenc
 		refs = append([]name.Reference{ref}, cache...)
 	}
 	for _, r := range refs {
-		p, err := image.LoadPrevious(ctx, r, ropts...)
+		p, err := loadPreviousOnce(ctx, r, ropts, logf)
 		if err != nil {
-			return nil, fmt.Errorf("reading previous image %s: %w", r, err)
+			return nil, fmt.Errorf("reading previous image %s: %w", r, publish.WithStatus(err))
 		}
 		if p == nil {
 			logf("no previous image at %s", r)
@@ -249,6 +250,29 @@ func loadPrevious(ctx context.Context, ref name.Reference, cache []name.Referenc
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// loadPreviousOnce reads a previous image. A registry may answer "blob
+// unknown" for a while after an upload (GHCR does, transiently): such an
+// answer is retried, and if it persists the image is not used (its layers
+// are rebuilt and HEAD-checked on push), which is always safe.
+func loadPreviousOnce(ctx context.Context, r name.Reference, ropts []remote.Option, logf func(string, ...any)) (*image.Previous, error) {
+	for attempt := 1; ; attempt++ {
+		p, err := image.LoadPrevious(ctx, r, ropts...)
+		var terr *transport.Error
+		if err == nil || !errors.As(err, &terr) || terr.StatusCode != http.StatusNotFound {
+			return p, err
+		}
+		if attempt == 3 {
+			logf("warning: previous image %s is unreadable (%v); not reusing its layers", r, err)
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+	}
 }
 
 func (o *Options) keychain() authn.Keychain {
