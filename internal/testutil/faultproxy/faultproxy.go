@@ -55,6 +55,7 @@ var AllKinds = []Kind{Status500, Status502, Status503, Status429, Drop, Stall}
 type Rule struct {
 	Method string
 	Path   *regexp.Regexp
+	Query  *regexp.Regexp // matched against the raw query (e.g. "digest=sha256:…"); nil = any
 	Nth    int
 	Times  int
 	Kind   Kind
@@ -238,6 +239,9 @@ func (p *Proxy) pick(r *http.Request) Kind {
 			continue
 		}
 		if rule.Path != nil && !rule.Path.MatchString(r.URL.Path) {
+			continue
+		}
+		if rule.Query != nil && !rule.Query.MatchString(r.URL.RawQuery) {
 			continue
 		}
 		rule.seen++
