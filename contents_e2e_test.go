@@ -671,13 +671,19 @@ func pksPlan(fx *nixfix.Fixture, maxSize string) string {
 	return s
 }
 
+// pksTopPlan is pksPlan plus a layer above holding suite, which references
+// every pk.
+func pksTopPlan(fx *nixfix.Fixture, maxSize string) string {
+	return pksPlan(fx, maxSize) + fmt.Sprintf("  - name: top\n    deps: [%q]\n", fx.Ref("suite"))
+}
+
 // Test 5: a layer split under a tiny max-size, and a one-package change
 // that touches one part only.
 func TestE2EContentsSplitLayer(t *testing.T) {
 	testutil.Short(t)
 	fx := contentsFixture(t, nil)
 	whole := planCLI(t, writePlan(t, "whole.yaml", pksPlan(fx, "")))
-	splitFile := writePlan(t, "split.yaml", pksPlan(fx, "64KiB"))
+	splitFile := writePlan(t, "split.yaml", pksTopPlan(fx, "64KiB"))
 	split := planCLI(t, splitFile)
 
 	var wholePaths []string
@@ -736,7 +742,7 @@ func TestE2EContentsSplitLayer(t *testing.T) {
 
 	// pk3 gets a new version: exactly one part changes.
 	fx2 := contentsFixture(t, map[string]string{"pk3": "1.1"})
-	split2File := writePlan(t, "split.yaml", pksPlan(fx2, "64KiB"))
+	split2File := writePlan(t, "split.yaml", pksTopPlan(fx2, "64KiB"))
 	b := buildCLI(t, split2File, ref)
 	var rebuilt []string
 	for _, l := range b.Layers {
@@ -756,6 +762,10 @@ func TestE2EContentsSplitLayer(t *testing.T) {
 	}
 	if len(rebuilt) != 1 {
 		t.Errorf("a one-package change rebuilt parts %v, want exactly one (layers %v → %v)", rebuilt, layerNames(a), layerNames(b))
+	}
+	// The layer above references pk3, so it changes too.
+	if l := b.Layers[b.layer(t, "top")]; l.Status != "pushed" {
+		t.Errorf("layer top (suite references pk3) status %q, want pushed", l.Status)
 	}
 }
 
