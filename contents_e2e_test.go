@@ -731,7 +731,18 @@ func TestE2EContentsSplitLayer(t *testing.T) {
 		t.Errorf("union of parts %v != unsplit layer %v", sortedCopy(union), wholePaths)
 	}
 
+	// A single package over the limit: a clear error naming it, before
+	// anything is built or pushed.
 	reg := registry.Start(t, registry.Options{})
+	tiny := writePlan(t, "tiny.yaml", pksPlan(fx, "8KiB"))
+	_, _, err := runCLI(t, nil, "build", "--plan", tiny, "--image", reg.Ref("contents/tiny:latest"))
+	if err == nil || !strings.Contains(err.Error(), "-pk") || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a store path over max-size: error %v, want one naming the path and its size", err)
+	}
+	if cat, cerr := registryCatalog(reg); cerr != nil || strings.Contains(cat, "tiny") {
+		t.Errorf("refused build reached the registry: %s %v", cat, cerr)
+	}
+
 	ref := reg.Ref("contents/split:latest")
 	a := buildCLI(t, splitFile, ref)
 	for _, name := range parts {
