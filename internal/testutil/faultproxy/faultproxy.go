@@ -102,6 +102,7 @@ type Proxy struct {
 	log   []Event
 	// uploaded digests whose first HEAD/GET has not been faulted yet
 	pending map[string]bool
+	uploads map[string]int
 }
 
 // Start starts a proxy and closes it at test cleanup.
@@ -133,6 +134,7 @@ func New(o Options) (*Proxy, error) {
 		rate:    o.Rate,
 		count:   map[Kind]int{},
 		pending: map[string]bool{},
+		uploads: map[string]int{},
 	}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.rp.ErrorLog = log.New(io.Discard, "", 0)
@@ -193,6 +195,18 @@ func (p *Proxy) Requests() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.reqs
+}
+
+// Uploads returns, per blob digest, how many uploads completed (201 to
+// the final PUT ?digest=) through the proxy.
+func (p *Proxy) Uploads() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.uploads))
+	for k, v := range p.uploads {
+		out[k] = v
+	}
+	return out
 }
 
 // Events returns every injected fault in order.
@@ -287,11 +301,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	p.rp.ServeHTTP(rec, r)
-	if p.opts.BlobUnknownOnce && r.Method == http.MethodPut && rec.code == http.StatusCreated &&
-		strings.Contains(r.URL.Path, "/blobs/uploads/") {
+	if r.Method == http.MethodPut && rec.code == http.StatusCreated && strings.Contains(r.URL.Path, "/blobs/uploads/") {
 		if d := r.URL.Query().Get("digest"); d != "" {
 			p.mu.Lock()
-			p.pending[d] = true
+			p.uploads[d]++
+			if p.opts.BlobUnknownOnce {
+				p.pending[d] = true
+			}
 			p.mu.Unlock()
 		}
 	}
