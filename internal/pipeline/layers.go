@@ -76,6 +76,11 @@ func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Prev
 				if !ok {
 					continue
 				}
+				if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, pl.Paths) {
+					// Not a build of these paths (the key lies): its
+					// bytes say nothing about reproducibility.
+					continue
+				}
 				d, err := b.Digest()
 				if err == nil && prevL.Descriptor.Digest != d {
 					msg := fmt.Sprintf("layer %s was rebuilt under key %s and gives %s, but %s has %s under the same key: the store's bytes are not reproducible (a non-deterministic build, or a store modified after registration)",
