@@ -40,6 +40,7 @@ const (
 	Status502   Kind = "502"
 	Status503   Kind = "503"
 	Status429   Kind = "429"          // Too Many Requests with Retry-After: 1
+	Status400   Kind = "400"          // a non-retryable MANIFEST_INVALID (not in AllKinds)
 	Drop        Kind = "drop"         // read part of the body, then close the connection without answering
 	Stall       Kind = "stall"        // wait Options.StallFor, then forward normally
 	BlobUnknown Kind = "blob-unknown" // 404 BLOB_UNKNOWN
@@ -283,7 +284,7 @@ func (p *Proxy) pick(r *http.Request) Kind {
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	switch k := p.decide(r); k {
 	case "":
-	case Status500, Status502, Status503, Status429:
+	case Status500, Status502, Status503, Status429, Status400:
 		p.status(w, r, k)
 		return
 	case BlobUnknown:
@@ -325,6 +326,8 @@ func (p *Proxy) status(w http.ResponseWriter, r *http.Request, k Kind) {
 	case Status429:
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "injected: too many requests", p.echo(r))
+	case Status400:
+		writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "injected: manifest invalid", p.echo(r))
 	case Status500:
 		writeError(w, http.StatusInternalServerError, "UNKNOWN", "injected: internal server error", p.echo(r))
 	case Status502:
