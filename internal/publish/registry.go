@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -134,7 +137,7 @@ func Registry(ctx context.Context, img v1.Image, ref name.Reference, tags []stri
 		return fail("push %s: check current manifest: %w", ref, err)
 	}
 
-	if err := remote.Write(ref, img, opts...); err != nil {
+	if err := writeRetrying(ctx, ref, img, backoff, opts); err != nil {
 		return fail("push %s: %w", ref, err)
 	}
 	for _, tr := range tagRefs {
@@ -189,6 +192,53 @@ func addKeychainSecrets(obs *observer, kc authn.Keychain, repo name.Repository) 
 	if cfg.Username != "" && cfg.Password != "" {
 		obs.addSecret(base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + cfg.Password)))
 	}
+}
+
+// writeAttempts bounds whole-push retries on top of go-containerregistry's
+// own per-request (and per-blob-upload) budget.
+const writeAttempts = 3
+
+// writeRetrying runs remote.Write, and again (at most writeAttempts times)
+// when it failed transiently after exhausting the library's budget: a blob
+// upload is three requests retried together only 5 times, which 10% faulty
+// requests exhaust about once in 700 uploads. A retry is cheap and safe:
+// blobs already uploaded are found by HEAD, and the manifest is still
+// written only after every blob is present.
+func writeRetrying(ctx context.Context, ref name.Reference, img v1.Image, b remote.Backoff, opts []remote.Option) error {
+	for attempt := 1; ; attempt++ {
+		err := remote.Write(ref, img, opts...)
+		if err == nil || attempt == writeAttempts || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * b.Duration):
+		}
+	}
+}
+
+// transient reports whether err is a network failure or a registry answer
+// worth retrying (5xx, 429, 408).
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		for _, c := range RetryStatusCodes {
+			if terr.StatusCode == c {
+				return true
+			}
+		}
+		return terr.Temporary()
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) && nerr.Timeout()
 }
 
 // WithStatus adds the HTTP status of a registry error to its text when the
