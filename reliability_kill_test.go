@@ -66,8 +66,10 @@ func TestReliabilitySIGKILL(t *testing.T) {
 			<-done
 		}
 
-		// The tag is on a complete image: the old one or the new one.
-		got := tagDigest(t, reg, repo, "latest")
+		// The tag is on a complete image: the old one or the new one. The
+		// registry may still finish a manifest PUT the killed process had
+		// sent, so wait until the tag is stable before reading it.
+		got := settledTag(t, reg, repo, "latest")
 		switch got {
 		case cur:
 			killedOld++
@@ -121,6 +123,22 @@ func TestReliabilitySIGKILL(t *testing.T) {
 	if killedOld == 0 {
 		t.Errorf("no kill landed before the tag was written (%d kills): the test does not exercise interruption", n)
 	}
+}
+
+// settledTag reads the tag until three reads 100ms apart agree.
+func settledTag(t *testing.T, reg *registry.Registry, repo, tag string) string {
+	t.Helper()
+	last, same := tagDigest(t, reg, repo, tag), 0
+	for same < 2 {
+		time.Sleep(100 * time.Millisecond)
+		d := tagDigest(t, reg, repo, tag)
+		if d == last {
+			same++
+		} else {
+			last, same = d, 0
+		}
+	}
+	return last
 }
 
 // TestReliabilitySignals: SIGINT/SIGTERM during a push stop the run with a
