@@ -319,3 +319,18 @@ func uniqueKeepOrder(in []string) []string {
 	}
 	return out
 }
+
+// CurrentSystem asks Nix for the system it builds for (its `system`
+// setting, e.g. "x86_64-linux"), which decides the image's architecture.
+func (n *Nix) CurrentSystem(ctx context.Context) (string, error) {
+	args := n.args("eval", "--impure", "--raw", "--expr", "builtins.currentSystem")
+	stdout, stderr, err := n.run(ctx, args)
+	if err != nil {
+		return "", &NixError{Args: args, Stderr: TrimNixStderr(stderr), Err: err}
+	}
+	sys := strings.TrimSpace(string(stdout))
+	if sys == "" || !strings.Contains(sys, "-") {
+		return "", &NixError{Args: args, Err: fmt.Errorf("unexpected system %q", sys)}
+	}
+	return sys, nil
+}

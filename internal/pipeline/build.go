@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -91,10 +92,6 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 		}
 		cacheRefs = append(cacheRefs, r)
 	}
-	arch, err := image.ArchFromSystem(systemOrHost(o.System))
-	if err != nil {
-		return nil, err
-	}
 
 	// 1. plan → closure → layering (a bad plan fails before any build or
 	// network work; a base image is read, manifest and config only, after
@@ -110,6 +107,10 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 		return nil, o.redact(err)
 	}
 	res, err := resolvePlan(ctx, p, o.Nix, base)
+	if err != nil {
+		return nil, err
+	}
+	arch, err := o.architecture(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +315,22 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// architecture is the image's architecture: from --system, else from the
+// Nix system the closures were built for (asked from Nix), else this
+// machine's (a plan that reads a closure graph runs no Nix).
+func (o *Options) architecture(ctx context.Context, p *plan.Plan) (string, error) {
+	sys := o.System
+	if sys == "" && p.ClosureGraph == "" {
+		n := &closure.Nix{Bin: o.Nix.Bin, Dir: p.Dir, Env: o.Nix.Env}
+		s, err := n.CurrentSystem(ctx)
+		if err != nil {
+			return "", fmt.Errorf("asking nix for its system (set --system to skip): %w", err)
+		}
+		sys = s
+	}
+	return image.ArchFromSystem(systemOrHost(sys))
+}
 
 func systemOrHost(s string) string {
 	if s != "" {
