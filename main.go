@@ -21,7 +21,7 @@ func main() {
 	stop()
 	if err != nil {
 		if interrupted {
-			fmt.Fprintln(os.Stderr, "nix-layer-action: interrupted; nothing was tagged, temporary files removed")
+			fmt.Fprintln(os.Stderr, "nix-layer-action: interrupted: nothing was tagged (unless the manifest upload had already finished), temporary files removed")
 		}
 		if !errors.Is(err, errSilent) {
 			fmt.Fprintln(os.Stderr, "nix-layer-action:", err)
