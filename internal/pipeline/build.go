@@ -74,14 +74,11 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 	} else if o.Output.Kind == "registry" && o.Push {
 		return nil, errors.New("--image is required for registry output")
 	}
-	var extraTags []name.Tag
 	if ref != nil {
 		for _, t := range o.Tags {
-			tag, err := name.NewTag(ref.Context().String() + ":" + t)
-			if err != nil {
+			if _, err := name.NewTag(ref.Context().String() + ":" + t); err != nil {
 				return nil, fmt.Errorf("--tag %q: %w", t, err)
 			}
-			extraTags = append(extraTags, tag)
 		}
 	}
 	var cacheRefs []name.Reference
@@ -200,6 +197,15 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 		o.logf("push disabled: image %s not published", digest)
 		return rep, nil
 	}
+	if err := o.publish(ctx, img, ref, rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// publish writes the image to its destination and fills the report's
+// push figures.
+func (o *Options) publish(ctx context.Context, img v1.Image, ref name.Reference, rep *report.Report) error {
 	switch o.Output.Kind {
 	case "registry":
 		o.logf("pushing %s", ref)
@@ -207,15 +213,14 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 			Keychain: o.keychain(), Transport: o.Transport, Jobs: o.Jobs, Secrets: o.Secrets,
 		})
 		if err != nil {
-			return nil, o.redact(err)
+			return o.redact(err)
 		}
 		rep.Changed = pr.Changed
 		rep.BytesPushed = pr.BytesPushed
 		applyStatus(rep, pr.Status)
-		_ = extraTags
 	case "oci":
 		if _, err := publish.OCILayout(o.Output.Path, img, o.Image); err != nil {
-			return nil, err
+			return err
 		}
 		rep.Changed = true
 	case "docker-archive":
@@ -223,13 +228,13 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 			ref, _ = name.ParseReference("nix-layer-action:latest")
 		}
 		if _, err := publish.DockerArchive(o.Output.Path, img, ref); err != nil {
-			return nil, err
+			return err
 		}
 		rep.Changed = true
 	default:
-		return nil, fmt.Errorf("unknown output kind %q", o.Output.Kind)
+		return fmt.Errorf("unknown output kind %q", o.Output.Kind)
 	}
-	return rep, nil
+	return nil
 }
 
 func loadPrevious(ctx context.Context, ref name.Reference, cache []name.Reference, ropts []remote.Option, logf func(string, ...any)) ([]*image.Previous, error) {
