@@ -208,8 +208,10 @@ func TestE2EActionPushThenPullRequestCheck(t *testing.T) {
 		t.Errorf("bytes-pushed %s, report %d", push.outputs["bytes-pushed"], meta.BytesPushed)
 	}
 	checkSummaryTable(t, push.summary, []string{"base", "cuda", "torch", "paks", "app"}, "pushed")
-	if !strings.Contains(push.stdout, "::group::") {
-		t.Error("no log groups in the action log")
+	for _, g := range []string{"::group::Resolve plan and closures", "::group::Read previous images", "::group::Reuse or build layers", "::group::Publish registry", "::group::Outputs"} {
+		if !strings.Contains(push.stdout, g) {
+			t.Errorf("no %q log group in the action log", g)
+		}
 	}
 	// The label input reached the image, and the extra tag exists.
 	skopeo := testutil.RequireTool(t, "skopeo")

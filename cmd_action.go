@@ -18,7 +18,11 @@ func runAction(ctx context.Context, e env) error {
 		Getenv: e.Getenv,
 		Stdout: e.Stdout,
 		Build: func(ctx context.Context, req action.Request) (*report.Report, error) {
-			return pipeline.Build(ctx, actionOptions(e, req))
+			o := actionOptions(e, req)
+			if req.Debug {
+				enableDebug(e.Stdout, o.Secrets)
+			}
+			return pipeline.Build(ctx, o)
 		},
 	})
 	if err != nil {
@@ -52,7 +56,8 @@ func actionOptions(e env, req action.Request) pipeline.Options {
 		Nix:         pipeline.NixOptions{Env: nixEnv, Stderr: e.Stderr},
 		TempDir:     req.TempDir,
 		Created:     created,
-		Log:         e.Stderr,
+		Log:         e.Stdout, // inside the phase's log group
+		Phase:       req.Phase,
 		Keychain:    publish.Keychain(req.GitHubToken),
 		Secrets:     secrets,
 		Labels:      req.Labels,

@@ -35,6 +35,7 @@ type buildCmd struct {
 	system    string
 	jobs      int
 	nixBin    string
+	debug     bool
 }
 
 func (c *buildCmd) Name() string { return "build" }
@@ -56,6 +57,7 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.system, "system", "", "Nix system of the image, e.g. x86_64-linux (default: this machine)")
 	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	fs.BoolVar(&c.debug, "debug", false, "log every registry request and response (credentials redacted)")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "usage: nix-layer-action build --plan FILE --image REF [flags]")
 		fmt.Fprintln(c.Stderr)
@@ -102,6 +104,9 @@ func (c *buildCmd) Run(ctx context.Context, args []string) error {
 	var secrets []string
 	if token != "" {
 		secrets = append(secrets, token)
+	}
+	if c.debug {
+		enableDebug(c.Stderr, secrets)
 	}
 	rep, err := pipeline.Build(ctx, pipeline.Options{
 		PlanFile:  c.planFile,

@@ -7,8 +7,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/logs"
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/testutil"
@@ -306,6 +311,23 @@ func TestE2EBasicAuthRegistryAndDockerArchive(t *testing.T) {
 	}
 	if strings.Contains(stdout+stderr, "s3cret-canary") {
 		t.Error("password appears in the output")
+	}
+
+	// With --debug every registry exchange is logged, credentials redacted.
+	t.Cleanup(func() {
+		logs.Debug = log.New(io.Discard, "", 0)
+		logs.Warn = log.New(io.Discard, "", 0)
+	})
+	stdout, stderr, err = runCLI(t, nil, "build", "--plan", planFile, "--image", ref, "--debug")
+	if err != nil {
+		t.Fatalf("debug push: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "debug: ") || (!strings.Contains(stderr, "--> HEAD") && !strings.Contains(stderr, "--> GET")) {
+		t.Errorf("--debug logged no registry requests:\n%.2000s", stderr)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("ci:s3cret-canary"))
+	if strings.Contains(stdout+stderr, "s3cret-canary") || strings.Contains(stdout+stderr, basic) {
+		t.Error("the password appears in the --debug output")
 	}
 
 	archive := filepath.Join(t.TempDir(), "img.tar")

@@ -37,6 +37,11 @@ type Request struct {
 	Labels      map[string]string
 	Annotations map[string]string
 	TempDir     string // RUNNER_TEMP, may be ""
+	// Phase is set by Run: the builder calls it as each phase starts, and
+	// it opens a log group for the phase.
+	Phase func(name string)
+	// Debug is set when the runner's debug logging is on (RUNNER_DEBUG=1).
+	Debug bool
 }
 
 // Builder builds (and, with Push, publishes) the image. main wires the
@@ -110,6 +115,12 @@ func (r *runner) run(ctx context.Context) error {
 	}
 
 	r.gha.Group("Build " + s.req.Image)
+	// Each pipeline phase gets its own log group (groups cannot nest).
+	s.req.Phase = func(name string) {
+		r.gha.EndGroup()
+		r.gha.Group(name)
+	}
+	s.req.Debug = r.env("RUNNER_DEBUG") == "1"
 	rep, err := r.o.Build(ctx, s.req)
 	r.gha.EndGroup()
 	if err != nil {

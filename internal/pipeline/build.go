@@ -50,6 +50,15 @@ type Options struct {
 	Labels map[string]string
 	// Annotations are set on the image manifest.
 	Annotations map[string]string
+	// Phase, when set, is called as each phase starts (the action turns
+	// phases into log groups).
+	Phase func(name string)
+}
+
+func (o *Options) phase(name string) {
+	if o.Phase != nil {
+		o.Phase(name)
+	}
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -93,6 +102,7 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 	// 1. plan → closure → layering (a bad plan fails before any build or
 	// network work; a base image is read, manifest and config only, after
 	// the plan has been validated).
+	o.phase("Resolve plan and closures")
 	o.logf("resolving %s", o.PlanFile)
 	p, err := plan.Load(o.PlanFile)
 	if err != nil {
@@ -116,6 +126,7 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 	}
 
 	// 2. previous images: manifest + config only.
+	o.phase("Read previous images")
 	prevs, err := loadPrevious(ctx, ref, cacheRefs, ropts, o.logf)
 	if err != nil {
 		return nil, o.redact(err)
@@ -132,6 +143,7 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	defer os.RemoveAll(tmp)
 
+	o.phase("Reuse or build layers")
 	ls, err := o.layers(ctx, res, prevs, tmp)
 	defer func() {
 		for _, l := range ls {
@@ -197,6 +209,7 @@ func Build(ctx context.Context, o Options) (*report.Report, error) {
 		o.logf("push disabled: image %s not published", digest)
 		return rep, nil
 	}
+	o.phase("Publish " + o.Output.Kind)
 	if err := o.publish(ctx, img, ref, rep); err != nil {
 		return nil, err
 	}
