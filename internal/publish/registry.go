@@ -230,6 +230,15 @@ func transient(err error) bool {
 	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
+		// A manifest naming a blob the registry does not see yet: GHCR
+		// answers this for a while after the blob's upload. Another whole
+		// attempt HEAD-checks every blob again (uploading any that really
+		// is missing) before the manifest.
+		for _, d := range terr.Errors {
+			if d.Code == transport.ManifestBlobUnknownErrorCode || d.Code == transport.BlobUnknownErrorCode {
+				return true
+			}
+		}
 		for _, c := range RetryStatusCodes {
 			if terr.StatusCode == c {
 				return true

@@ -44,6 +44,10 @@ const (
 	Drop        Kind = "drop"         // read part of the body, then close the connection without answering
 	Stall       Kind = "stall"        // wait Options.StallFor, then forward normally
 	BlobUnknown Kind = "blob-unknown" // 404 BLOB_UNKNOWN
+	// ManifestBlobUnknown answers 400 MANIFEST_BLOB_UNKNOWN, as a registry
+	// does to a manifest PUT naming a blob it does not (yet) see; GHCR does
+	// this transiently right after the blob's upload.
+	ManifestBlobUnknown Kind = "manifest-blob-unknown"
 )
 
 // AllKinds are the kinds drawn from by random faults when Options.Kinds is empty.
@@ -289,6 +293,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case BlobUnknown:
 		writeError(w, http.StatusNotFound, "BLOB_UNKNOWN", "blob unknown to registry", p.echo(r))
+		return
+	case ManifestBlobUnknown:
+		writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", p.echo(r))
 		return
 	case Drop:
 		p.drop(w, r)
