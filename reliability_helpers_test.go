@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -130,20 +131,29 @@ func headBlob(t *testing.T, reg *registry.Registry, repo string, d v1.Hash) bool
 // the tag does not exist.
 func tagDigest(t *testing.T, reg *registry.Registry, repo, tag string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodHead, reg.URL()+"/v2/"+repo+"/manifests/"+tag, nil)
-	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// distribution's filesystem driver writes a tag's link file in place: a
+	// HEAD racing a manifest PUT still in flight in the registry (sent by a
+	// process we just killed) can read it half-written and answer 500
+	// "invalid checksum digest format". Ask again, a bounded number of times.
+	for attempt := 1; ; attempt++ {
+		req, _ := http.NewRequest(http.MethodHead, reg.URL()+"/v2/"+repo+"/manifests/"+tag, nil)
+		req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusNotFound:
+			return ""
+		case resp.StatusCode == http.StatusOK:
+			return resp.Header.Get("Docker-Content-Digest")
+		case resp.StatusCode >= 500 && attempt < 20:
+			time.Sleep(50 * time.Millisecond)
+		default:
+			t.Fatalf("HEAD manifest %s:%s = %d", repo, tag, resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return ""
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HEAD manifest %s:%s = %d", repo, tag, resp.StatusCode)
-	}
-	return resp.Header.Get("Docker-Content-Digest")
 }
 
 // pullVerify copies ref from the registry (directly, not via the proxy) with
