@@ -44,8 +44,13 @@ func (c *buildCmd) Synopsis() string {
 }
 
 func (c *buildCmd) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet("build", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := newFlagSet("build", c.Stderr,
+		"usage: nix-layer-action build --plan FILE --image REF [flags]",
+		"",
+		"Resolves the plan's Nix closures, assigns every store path to exactly one layer,",
+		"reuses layers whose key an existing image (--image, --cache-from) already has,",
+		"builds the rest once, and publishes the image. Registry credentials come from the",
+		"Docker config (~/.docker/config.json) and GITHUB_TOKEN for ghcr.io.")
 	fs.StringVar(&c.planFile, "plan", "", "layer plan file, YAML or JSON (required)")
 	fs.StringVar(&c.image, "image", "", "image reference to push to, e.g. ghcr.io/acme/app:latest (required for registry output)")
 	fs.StringVar(&c.output, "output", "registry", "where the image goes: registry | oci:DIR | docker-archive:FILE")
@@ -58,29 +63,13 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.BoolVar(&c.debug, "debug", false, "log every registry request and response (credentials redacted)")
-	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "usage: nix-layer-action build --plan FILE --image REF [flags]")
-		fmt.Fprintln(c.Stderr)
-		fmt.Fprintln(c.Stderr, "Resolves the plan's Nix closures, assigns every store path to exactly one layer,")
-		fmt.Fprintln(c.Stderr, "reuses layers whose key an existing image (--image, --cache-from) already has,")
-		fmt.Fprintln(c.Stderr, "builds the rest once, and publishes the image. Registry credentials come from the")
-		fmt.Fprintln(c.Stderr, "Docker config (~/.docker/config.json) and GITHUB_TOKEN for ghcr.io.")
-		fmt.Fprintln(c.Stderr)
-		fs.PrintDefaults()
-	}
 	return fs
 }
 
 func (c *buildCmd) Run(ctx context.Context, args []string) error {
 	fs := c.flags()
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errSilent
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("build: unexpected argument %q", fs.Arg(0))
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if c.planFile == "" {
 		return errors.New("build: --plan is required")
@@ -100,11 +89,7 @@ func (c *buildCmd) Run(ctx context.Context, args []string) error {
 	if tempDir == "" {
 		tempDir = c.Getenv("RUNNER_TEMP")
 	}
-	token := c.Getenv("GITHUB_TOKEN")
-	var secrets []string
-	if token != "" {
-		secrets = append(secrets, token)
-	}
+	token, secrets := c.token()
 	if c.debug {
 		enableDebug(c.Stderr, secrets)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -26,36 +25,24 @@ func (c *diffCmd) Synopsis() string {
 }
 
 func (c *diffCmd) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := newFlagSet("diff", c.Stderr,
+		"usage: nix-layer-action diff --plan FILE --against REF [--markdown FILE]",
+		"",
+		"Resolves the plan and compares each layer's store paths with the per-layer path",
+		"lists recorded in the published image's config: packages added, removed or",
+		"changed version, NAR size deltas, and which layers would be rebuilt.",
+		"Reads only the image's manifest and config; never pulls layer blobs.")
 	fs.StringVar(&c.planFile, "plan", "", "layer plan file (required)")
 	fs.StringVar(&c.against, "against", "", "published image to compare with, e.g. ghcr.io/acme/app:latest (required)")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the diff as PR-comment Markdown to this file")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
-	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "usage: nix-layer-action diff --plan FILE --against REF [--markdown FILE]")
-		fmt.Fprintln(c.Stderr)
-		fmt.Fprintln(c.Stderr, "Resolves the plan and compares each layer's store paths with the per-layer path")
-		fmt.Fprintln(c.Stderr, "lists recorded in the published image's config: packages added, removed or")
-		fmt.Fprintln(c.Stderr, "changed version, NAR size deltas, and which layers would be rebuilt.")
-		fmt.Fprintln(c.Stderr, "Reads only the image's manifest and config; never pulls layer blobs.")
-		fmt.Fprintln(c.Stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errSilent
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if c.planFile == "" || c.against == "" {
 		return errors.New("diff: --plan and --against are required")
 	}
-	token := c.Getenv("GITHUB_TOKEN")
-	var secrets []string
-	if token != "" {
-		secrets = []string{token}
-	}
+	token, secrets := c.token()
 	res, err := pipeline.Diff(ctx, pipeline.DiffOptions{
 		PlanFile: c.planFile,
 		Against:  c.against,

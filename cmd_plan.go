@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"text/tabwriter"
 
@@ -25,25 +24,17 @@ func (c *planCmd) Synopsis() string {
 }
 
 func (c *planCmd) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := newFlagSet("plan", c.Stderr,
+		"usage: nix-layer-action plan --plan FILE [--json]",
+		"",
+		"Realises the plan's installables, reads their closures and prints which store",
+		"paths each layer holds (after splitting and auto layering), with NAR sizes and",
+		"layer keys. Writes no layers and touches no registry.")
 	fs.StringVar(&c.planFile, "plan", "", "layer plan file, YAML or JSON (required)")
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON for machines")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
-	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "usage: nix-layer-action plan --plan FILE [--json]")
-		fmt.Fprintln(c.Stderr)
-		fmt.Fprintln(c.Stderr, "Realises the plan's installables, reads their closures and prints which store")
-		fmt.Fprintln(c.Stderr, "paths each layer holds (after splitting and auto layering), with NAR sizes and")
-		fmt.Fprintln(c.Stderr, "layer keys. Writes no layers and touches no registry.")
-		fmt.Fprintln(c.Stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errSilent
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if c.planFile == "" {
 		return errors.New("plan: --plan is required")

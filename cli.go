@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// newFlagSet is a command's own flag set; --help prints usage (a synopsis
+// line and a paragraph) followed by the flags.
+func newFlagSet(name string, w io.Writer, usage ...string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		for _, l := range usage {
+			fmt.Fprintln(w, l)
+		}
+		fmt.Fprintln(w)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; help reports that --help was answered (the
+// command then does nothing). A bad flag has already been reported by the
+// flag package, so it becomes errSilent.
+func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, errSilent
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return false, nil
+}
+
+// token returns GITHUB_TOKEN and the secrets to redact from every output.
+func (e env) token() (string, []string) {
+	t := e.Getenv("GITHUB_TOKEN")
+	if t == "" {
+		return "", nil
+	}
+	return t, []string{t}
+}
