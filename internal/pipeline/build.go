@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -72,6 +73,11 @@ func (o *Options) logf(format string, args ...any) {
 func Build(ctx context.Context, o Options) (*report.Report, error) {
 	if o.Output.Kind == "" {
 		o.Output.Kind = "registry"
+	}
+	if o.Log != nil {
+		// Layers are built and checked concurrently; their log lines must
+		// not interleave (or race on a writer that is not goroutine-safe).
+		o.Log = &lockedWriter{w: o.Log}
 	}
 	var ref name.Reference
 	if o.Image != "" {
@@ -312,6 +318,18 @@ func (o *Options) remoteOptions(ctx context.Context) []remote.Option {
 		opts = append(opts, remote.WithTransport(o.Transport))
 	}
 	return opts
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // redact removes secrets from an error's text, keeping it unwrappable.
