@@ -27,12 +27,47 @@ type builtLayer struct {
 	warning      string // set when a rebuild under a known key gave other bytes
 }
 
+// reuseChecks is how many reuse checks (one HEAD each, network-bound) run
+// at once; builds are bounded by the CPU budget instead.
+const reuseChecks = 8
+
 // layers reuses every layer whose key a previous image carries (after
 // checking the previous image is telling the truth about it) and builds the
 // rest, concurrently within the CPU budget. A reused layer is never read,
-// tarred or compressed here.
+// tarred or compressed here. The reuse checks all run first, side by side,
+// so a no-change run costs one round of HEADs, not one per build slot.
 func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Previous, tmp string) ([]*builtLayer, error) {
 	out := make([]*builtLayer, len(res.Layers))
+	for i, pl := range res.Layers {
+		out[i] = &builtLayer{plan: pl, meta: metaFor(res, pl)}
+		if pl.Empty {
+			out[i].status = "empty"
+		}
+	}
+
+	if o.Output.Kind == "registry" && len(prevs) > 0 {
+		var g errgroup.Group
+		g.SetLimit(reuseChecks)
+		for _, bl := range out {
+			if bl.plan.Empty {
+				continue
+			}
+			g.Go(func() error {
+				if prev, prevL, ok := o.reusable(prevs, bl); ok {
+					// Each goroutine writes only its own layer.
+					bl.layer, bl.reused, bl.status = prevL.Layer, prev, "cached"
+					bl.uncompressed = prevL.Meta.UncompressedSize
+					bl.meta.UncompressedSize = prevL.Meta.UncompressedSize
+				}
+				return nil
+			})
+		}
+		g.Wait()
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+	}
+
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
@@ -40,28 +75,16 @@ func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Prev
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	var mu sync.Mutex
-	for i, pl := range res.Layers {
-		bl := &builtLayer{plan: pl, meta: metaFor(res, pl)}
-		out[i] = bl
-		if pl.Empty {
-			bl.status = "empty"
+	for _, bl := range out {
+		if bl.plan.Empty || bl.layer != nil {
 			continue
 		}
+		pl := bl.plan
 		spec, err := o.layerSpec(res, pl)
 		if err != nil {
 			return out, err
 		}
 		g.Go(func() error {
-			if o.Output.Kind == "registry" {
-				if prev, prevL, ok := o.reusable(prevs, bl); ok {
-					mu.Lock()
-					bl.layer, bl.reused, bl.status = prevL.Layer, prev, "cached"
-					bl.uncompressed = prevL.Meta.UncompressedSize
-					bl.meta.UncompressedSize = prevL.Meta.UncompressedSize
-					mu.Unlock()
-					return nil
-				}
-			}
 			o.logf("building layer %s (%d paths)", pl.Name, len(pl.Paths))
 			b, err := layer.Build(gctx, spec, layer.Options{TempDir: tmp})
 			if err != nil {
@@ -71,26 +94,11 @@ func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Prev
 			bl.built, bl.layer, bl.uncompressed = b, b, b.UncompressedSize()
 			bl.meta.UncompressedSize = b.UncompressedSize()
 			mu.Unlock()
-			for _, prev := range prevs {
-				prevL, ok := prev.ByKey(pl.Key)
-				if !ok {
-					continue
-				}
-				if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, pl.Paths) {
-					// Not a build of these paths (the key lies): its
-					// bytes say nothing about reproducibility.
-					continue
-				}
-				d, err := b.Digest()
-				if err == nil && prevL.Descriptor.Digest != d {
-					msg := fmt.Sprintf("layer %s was rebuilt under key %s and gives %s, but %s has %s under the same key: the store's bytes are not reproducible (a non-deterministic build, or a store modified after registration)",
-						pl.Name, pl.Key, d, prev.Ref, prevL.Descriptor.Digest)
-					o.logf("WARNING: %s", msg)
-					mu.Lock()
-					bl.warning = msg
-					mu.Unlock()
-				}
-				break
+			if msg := reproducibilityWarning(prevs, pl, b); msg != "" {
+				o.logf("WARNING: %s", msg)
+				mu.Lock()
+				bl.warning = msg
+				mu.Unlock()
 			}
 			return nil
 		})
@@ -99,6 +107,29 @@ func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Prev
 		return out, err
 	}
 	return out, nil
+}
+
+// reproducibilityWarning says so when a layer rebuilt under a key a previous
+// image already had comes out with other bytes than that image's layer.
+func reproducibilityWarning(prevs []*image.Previous, pl layering.Layer, b *layer.Built) string {
+	for _, prev := range prevs {
+		prevL, ok := prev.ByKey(pl.Key)
+		if !ok {
+			continue
+		}
+		if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, pl.Paths) {
+			// Not a build of these paths (the key lies): its bytes say
+			// nothing about reproducibility.
+			continue
+		}
+		d, err := b.Digest()
+		if err == nil && prevL.Descriptor.Digest != d {
+			return fmt.Sprintf("layer %s was rebuilt under key %s and gives %s, but %s has %s under the same key: the store's bytes are not reproducible (a non-deterministic build, or a store modified after registration)",
+				pl.Name, pl.Key, d, prev.Ref, prevL.Descriptor.Digest)
+		}
+		return ""
+	}
+	return ""
 }
 
 // reusable finds a previous layer with bl's key that can be trusted: its
