@@ -63,17 +63,12 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 
 	budget := o.maxBytes() - len(head) - len(tableHead) - len(tail) - truncationReserve
 
-	var rows strings.Builder
-	shown := 0
+	all := make([]string, len(r.Layers))
 	for i, l := range r.Layers {
-		row := r.mdRow(i, l)
-		if len(row) > budget {
-			break
-		}
-		budget -= len(row)
-		rows.WriteString(row)
-		shown++
+		all[i] = r.mdRow(i, l)
 	}
+	var rows strings.Builder
+	shown, budget := fitRows(&rows, all, budget)
 	if shown < len(r.Layers) {
 		fmt.Fprintf(&rows, "| … | *%d more layers not shown (summary size limit)* | | | | | |\n", len(r.Layers)-shown)
 	}
@@ -249,4 +244,18 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// fitRows writes rows in order while they fit in budget bytes and returns
+// how many it wrote and the budget left; the caller notes the rest as not
+// shown.
+func fitRows(b *strings.Builder, rows []string, budget int) (shown, left int) {
+	for i, row := range rows {
+		if len(row) > budget {
+			return i, budget
+		}
+		budget -= len(row)
+		b.WriteString(row)
+	}
+	return len(rows), budget
 }

@@ -72,17 +72,12 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 	var table strings.Builder
 	table.WriteString(tableHead)
 	budget := limit - head.Len() - len(tableHead) - truncationReserve
-	shown := 0
-	for _, l := range d.Layers {
-		row := fmt.Sprintf("| `%s` | %s | %d | %d | %d | %s |\n", mdCode(l.Name), l.State,
+	all := make([]string, len(d.Layers))
+	for i, l := range d.Layers {
+		all[i] = fmt.Sprintf("| `%s` | %s | %d | %d | %d | %s |\n", mdCode(l.Name), l.State,
 			len(l.Added), len(l.Removed), len(l.Changed), SignedSize(l.SizeDelta))
-		if len(row) > budget {
-			break
-		}
-		budget -= len(row)
-		table.WriteString(row)
-		shown++
 	}
+	shown, budget := fitRows(&table, all, budget)
 	if shown < len(d.Layers) {
 		fmt.Fprintf(&table, "| … and %d more | | | | | |\n", len(d.Layers)-shown)
 	}
