@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/pipeline"
-	"github.com/org/nix-layer-action/internal/report"
 )
 
 type planCmd struct {
@@ -82,9 +82,9 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 		n++
 		total += l.NarSize
 		paths += len(l.Paths)
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), report.HumanSize(l.NarSize), shortKey(l.Key))
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), bytesize.Format(l.NarSize), shortKey(l.Key))
 	}
-	fmt.Fprintf(tw, "\t%d layers\t%d\t%s\t\n", n, paths, report.HumanSize(total))
+	fmt.Fprintf(tw, "\t%d layers\t%d\t%s\t\n", n, paths, bytesize.Format(total))
 	return tw.Flush()
 }
 

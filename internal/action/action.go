@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -149,7 +150,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	if policyErr == nil {
-		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", report.HumanSize(s.maxLayerSize), orNone(s.maxGrowth))
+		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", bytesize.Format(s.maxLayerSize), orNone(s.maxGrowth))
 	}
 	r.gha.EndGroup()
 

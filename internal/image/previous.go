@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // Previous is an image already in the registry, read for layer reuse.
@@ -191,7 +192,7 @@ func parseComment(s string) *LayerMeta {
 	}
 	for _, p := range paths {
 		var ps PathSize
-		if err := json.Unmarshal(p, &ps); err != nil || !validPath(ps.Path) || ps.NarSize < 0 {
+		if err := json.Unmarshal(p, &ps); err != nil || !nixpath.Valid(ps.Path) || ps.NarSize < 0 {
 			// One bad entry makes the list untrustworthy as a whole.
 			m.Paths = nil
 			m.Truncated = true
@@ -200,10 +201,6 @@ func parseComment(s string) *LayerMeta {
 		m.Paths = append(m.Paths, ps)
 	}
 	return m
-}
-
-func validPath(p string) bool {
-	return strings.HasPrefix(p, "/") && len(p) <= 4096 && utf8.ValidString(p) && !strings.ContainsRune(p, 0)
 }
 
 // mergeMeta combines descriptor annotations with the history comment. The

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/fsmode"
 )
 
 // srcKind says where the contents of a regular file come from.
@@ -184,7 +186,7 @@ func (c *collector) addFiles(files []File) error {
 		if f.UID < 0 || f.GID < 0 {
 			return fmt.Errorf("%s: negative uid/gid %d/%d", where, f.UID, f.GID)
 		}
-		e := entry{name: f.Path, mode: unixPerm(f.Mode), uid: f.UID, gid: f.GID, origin: where}
+		e := entry{name: f.Path, mode: unixMode(f.Mode), uid: f.UID, gid: f.GID, origin: where}
 		switch m := f.Mode; {
 		case m.IsRegular():
 			if f.Linkname != "" {
@@ -272,7 +274,7 @@ func applyPerms(entries []entry, perms []Perm) {
 				continue
 			}
 			if p.Mode != nil && e.typ != tar.TypeSymlink {
-				e.mode = unixPerm(*p.Mode)
+				e.mode = unixMode(*p.Mode)
 			}
 			if p.UID != nil {
 				e.uid = *p.UID
@@ -309,7 +311,7 @@ func sortEntries(entries []entry, storeDir string) {
 // Setuid/setgid/sticky bits, which a real store never holds, are kept when a
 // store tree has them (documented), and plan perms apply afterwards.
 func storeMode(m fs.FileMode) int64 {
-	special := unixPerm(m) & 0o7000
+	special := unixMode(m) & 0o7000
 	switch {
 	case m&fs.ModeSymlink != 0:
 		return 0o777
@@ -320,18 +322,5 @@ func storeMode(m fs.FileMode) int64 {
 	}
 }
 
-// unixPerm converts fs.FileMode permission bits to Unix mode bits. Unix
-// setuid/setgid/sticky bits (0o7000, unused by fs.FileMode) are accepted too.
-func unixPerm(m fs.FileMode) int64 {
-	mode := int64(m.Perm()) | int64(m&0o7000)
-	if m&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
-	return mode
-}
+// unixMode is m's permission and special bits as a tar header mode.
+func unixMode(m fs.FileMode) int64 { return int64(fsmode.ToUnix(m)) }

@@ -176,7 +176,7 @@ func TestTooLargeErrorMessage(t *testing.T) {
 	if tl.Path != p("cuda") || tl.Size != 12_345_678_901 || tl.Limit != DefaultMaxLayerSize {
 		t.Errorf("fields %+v", tl)
 	}
-	for _, s := range []string{p("cuda"), "12.3 GB", "10 GB", `layer "gpu"`} {
+	for _, s := range []string{p("cuda"), "12345678901 bytes", "10000000000 bytes", `layer "gpu"`} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("message %q lacks %q", err, s)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // splitInfos is a random DAG of n paths plus "env", which references all of
@@ -128,7 +129,7 @@ func TestSplitNotNeeded(t *testing.T) {
 func rehash(infos []closure.PathInfo, i int, seed string) []closure.PathInfo {
 	out := make([]closure.PathInfo, len(infos))
 	old := infos[i].Path
-	nw := storePath(seed, storeName(old))
+	nw := storePath(seed, nixpath.Name(old))
 	for j, in := range infos {
 		in.References = slices.Clone(in.References)
 		for k, r := range in.References {
@@ -262,7 +263,7 @@ func TestSplitTooLarge(t *testing.T) {
 	if want := min(infos[3].Path, infos[7].Path); tl.Path != want || tl.Size != 5000 || tl.Limit != 1000 {
 		t.Errorf("got %+v, want path %s size 5000 limit 1000", tl, want)
 	}
-	if !strings.Contains(err.Error(), "5 kB") || !strings.Contains(err.Error(), tl.Path) {
+	if !strings.Contains(err.Error(), "5000 bytes") || !strings.Contains(err.Error(), tl.Path) {
 		t.Errorf("message %q should name the path and its size", err)
 	}
 }

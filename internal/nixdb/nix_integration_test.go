@@ -14,6 +14,7 @@ import (
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/nixdb"
+	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/rootfs"
 	"github.com/org/nix-layer-action/internal/testutil"
 	"github.com/org/nix-layer-action/internal/testutil/nixfix"
@@ -78,7 +79,7 @@ func TestNixVerifiesGeneratedDB(t *testing.T) {
 			t.Errorf("references of %s = %v, want %v", info.Path, got, want)
 		}
 		out, err = run("-q", "--hash", info.Path)
-		if norm, _ := nixdb.NormalizeHash(info.NarHash); err != nil || strings.TrimSpace(out) != norm {
+		if norm, _ := nixpath.NormalizeHash(info.NarHash); err != nil || strings.TrimSpace(out) != norm {
 			t.Errorf("nix-store -q --hash %s = %q (%v), want %s", info.Path, out, err, norm)
 		}
 	}

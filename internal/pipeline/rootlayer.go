@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/fsmode"
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/nixdb"
@@ -139,26 +140,12 @@ func layerPerms(perms []plan.Perm) []layer.Perm {
 	for _, pm := range perms {
 		lp := layer.Perm{Regexp: pm.Regexp, UID: pm.UID, GID: pm.GID}
 		if pm.Mode != nil {
-			m := unixMode(*pm.Mode)
+			m := fsmode.FromUnix(*pm.Mode)
 			lp.Mode = &m
 		}
 		out = append(out, lp)
 	}
 	return out
-}
-
-func unixMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
 }
 
 // permsMayMatch returns the plan-level perms that match an entry of a layer

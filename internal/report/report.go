@@ -12,6 +12,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/org/nix-layer-action/internal/bytesize"
 )
 
 // Layer statuses.
@@ -142,14 +144,14 @@ func (r *Report) Table(w io.Writer) error {
 			status = StatusEmpty
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t\n", i+1, l.Name, len(l.Paths),
-			HumanSize(l.UncompressedSize), HumanSize(l.Size), status)
+			bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size), status)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: writing table: %w", err)
 	}
 	layers, pushed, cached := r.Counts()
 	fmt.Fprintf(&b, "image size: %s in %d layers (%d pushed, %d cached), uploaded %s\n",
-		HumanSize(r.TotalSize()), layers, pushed, cached, HumanSize(r.BytesPushed))
+		bytesize.Format(r.TotalSize()), layers, pushed, cached, bytesize.Format(r.BytesPushed))
 	if r.Image != "" {
 		fmt.Fprintf(&b, "image: %s\n", r.Image)
 	}
@@ -158,51 +160,6 @@ func (r *Report) Table(w io.Writer) error {
 		return fmt.Errorf("report: writing table: %w", err)
 	}
 	return nil
-}
-
-// HumanSize formats n bytes with binary units: "512 B", "1.5 KiB", "3.2 GiB".
-func HumanSize(n int64) string {
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	s := humanAbs(n)
-	if neg {
-		return "-" + s
-	}
-	return s
-}
-
-func humanAbs(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(n) / unit
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	// Avoid "1024.0 KiB" from rounding.
-	if fmt.Sprintf("%.1f", v) == "1024.0" && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
-
-// SignedSize formats a size delta: "+1.5 MiB", "-12 B", "±0".
-func SignedSize(n int64) string {
-	switch {
-	case n > 0:
-		return "+" + HumanSize(n)
-	case n < 0:
-		return HumanSize(n)
-	default:
-		return "±0"
-	}
 }
 
 // ShortDigest shortens "sha256:<64 hex>" to "sha256:<12 hex>"; other strings

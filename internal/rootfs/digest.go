@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/org/nix-layer-action/internal/fsmode"
 	"github.com/org/nix-layer-action/internal/layer"
 )
 
@@ -47,15 +48,6 @@ func modeString(m fs.FileMode) string {
 	case !m.IsRegular():
 		t = "?" + fmt.Sprint(uint32(m.Type()))
 	}
-	perm := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		perm |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		perm |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		perm |= 0o1000
-	}
+	perm := fsmode.ToUnix(m)
 	return fmt.Sprintf("%s%04o", t, perm)
 }

@@ -15,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 busybox=${BUSYBOX:-$(command -v busybox)}
 export NIX_CONFIG="experimental-features = nix-command flakes
 substituters =
-sandbox = false"
+sandbox = false
+build-users-group ="
 
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT

@@ -1,4 +1,7 @@
-package plan
+// Package bytesize parses and formats byte sizes: the one place that knows
+// size units. Sizes are written by users in decimal or binary units
+// ("10GB", "512MiB"); they are shown in binary units ("1.5 GiB").
+package bytesize
 
 import (
 	"fmt"
@@ -34,12 +37,12 @@ var sizeUnits = map[string]int64{
 	"pib": 1 << 50,
 }
 
-// ParseSize parses a byte size: a plain integer number of bytes ("123"), or
+// Parse parses a byte size: a plain integer number of bytes ("123"), or
 // a number with a unit, decimal ("10GB", "1.5G", "500MB", "1K") or binary
 // ("512MiB", "2GiB"). Units are case-insensitive; a space may separate
 // number and unit. Fractions are allowed when the result is a whole number
 // of bytes. Negative, empty, overflowing or malformed sizes are errors.
-func ParseSize(s string) (int64, error) {
+func Parse(s string) (int64, error) {
 	q := quoteShort(s)
 	in := strings.TrimSpace(s)
 	if in == "" {
@@ -104,4 +107,58 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// Format formats n bytes with binary units: "512 B", "1.5 KiB", "3.2 GiB".
+func Format(n int64) string {
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	s := formatAbs(n)
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+func formatAbs(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v := float64(n) / unit
+	i := 0
+	for v >= unit && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	// Avoid "1024.0 KiB" from rounding.
+	if fmt.Sprintf("%.1f", v) == "1024.0" && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// FormatSigned formats a size delta: "+1.5 MiB", "-12 B", "±0".
+func FormatSigned(n int64) string {
+	switch {
+	case n > 0:
+		return "+" + Format(n)
+	case n < 0:
+		return Format(n)
+	default:
+		return "±0"
+	}
+}
+
+// FormatExact is Format followed by the exact count, for messages about
+// limits: "9.3 GiB (10000000000 bytes)".
+func FormatExact(n int64) string {
+	if n < 1024 && n > -1024 {
+		return Format(n)
+	}
+	return fmt.Sprintf("%s (%d bytes)", Format(n), n)
 }
