@@ -173,7 +173,7 @@ func TestImageContentsThroughLayer(t *testing.T) {
 		infos = append(infos, info)
 	}
 
-	rootFiles, err := rootfs.Collect([]rootfs.Source{{Label: ".#busybox", StorePath: busybox}}, "")
+	rootFiles, err := rootfs.Collect([]rootfs.Source{{Label: ".#busybox", StorePath: busybox}}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,11 @@ func TestImageContentsThroughLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := layer.Build(context.Background(), layer.Spec{Name: "root", Paths: paths, Files: files}, layer.Options{TempDir: t.TempDir()})
+	var sps []layer.StorePath
+	for _, in := range infos {
+		sps = append(sps, layer.StorePath{Path: in.Path, NarHash: in.NarHash, NarSize: in.NarSize})
+	}
+	l, err := layer.Build(context.Background(), layer.Spec{Name: "root", Paths: sps, Files: files}, layer.DirSource{}, layer.Options{TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func (r *Report) mdRow(i int, l Layer) string {
 		unc, comp, delta = "–", "–", "–"
 	}
 	return fmt.Sprintf("| %d | `%s` | %d | %s | %s | %s | %s |\n",
-		i+1, mdCode(l.Name), len(l.Paths), unc, comp, delta, mdText(status))
+		i+1, mdCode(l.Name), len(l.Paths), unc, comp, delta, mdText(string(status)))
 }
 
 func (r *Report) mdDelta(l Layer) string {

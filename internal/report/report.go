@@ -16,14 +16,18 @@ import (
 	"github.com/org/nix-layer-action/internal/bytesize"
 )
 
+// Status is what happened to a layer in a build.
+type Status string
+
 // Layer statuses.
 const (
-	StatusPushed  = "pushed"  // blob uploaded by this run
-	StatusCached  = "cached"  // layer reused from the previous image (same key), not rebuilt
-	StatusExists  = "exists"  // blob already present in the registry
-	StatusMounted = "mounted" // blob cross-repository mounted
-	StatusEmpty   = "empty"   // nothing left for the layer; not part of the image
-	StatusBuilt   = "built"   // built but not pushed (push: false / local output)
+	StatusPushed  Status = "pushed"  // blob uploaded by this run
+	StatusCached  Status = "cached"  // layer reused from the previous image (same key), not rebuilt
+	StatusExists  Status = "exists"  // blob already present in the registry
+	StatusMounted Status = "mounted" // blob cross-repository mounted
+	StatusEmpty   Status = "empty"   // nothing left for the layer; not part of the image
+	StatusBuilt   Status = "built"   // built but not pushed (push: false / local output)
+	StatusBase    Status = "base"    // a layer of the from: image, not yet published
 )
 
 // Report is the result of one build.
@@ -56,7 +60,7 @@ type Layer struct {
 	UncompressedSize int64    `json:"uncompressedSize"` // tar size
 	Paths            []string `json:"paths"`
 	Key              string   `json:"key"`
-	Status           string   `json:"status"`
+	Status           Status   `json:"status"`
 
 	Empty     bool       `json:"empty,omitempty"`
 	Previous  *PrevLayer `json:"previous,omitempty"` // same-named layer of the previous image, if any
