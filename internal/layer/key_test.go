@@ -106,14 +106,14 @@ func TestKeyInsensitivity(t *testing.T) {
 	_, b16, sri := hashes(1)
 	_, _, sriB := hashes(2)
 	variants := map[string]func(*Spec){
-		"name":           func(s *Spec) { s.Name = "other" },
-		"nar size":       func(s *Spec) { s.Paths[0].NarSize = 99 },
-		"path order":     func(s *Spec) { s.Paths[0], s.Paths[1] = s.Paths[1], s.Paths[0] },
-		"duplicate path": func(s *Spec) { s.Paths = append(s.Paths, s.Paths[0]) },
-		"base16 hash":    func(s *Spec) { s.Paths[0].NarHash = b16 },
-		"SRI hashes":     func(s *Spec) { s.Paths[0].NarHash, s.Paths[1].NarHash = sri, sriB },
+		"name":            func(s *Spec) { s.Name = "other" },
+		"nar size":        func(s *Spec) { s.Paths[0].NarSize = 99 },
+		"path order":      func(s *Spec) { s.Paths[0], s.Paths[1] = s.Paths[1], s.Paths[0] },
+		"duplicate path":  func(s *Spec) { s.Paths = append(s.Paths, s.Paths[0]) },
+		"base16 hash":     func(s *Spec) { s.Paths[0].NarHash = b16 },
+		"SRI hashes":      func(s *Spec) { s.Paths[0].NarHash, s.Paths[1].NarHash = sri, sriB },
 		"explicit format": func(s *Spec) { s.Format = DefaultFormat },
-		"source file":    func(s *Spec) { s.Files[0].Data, s.Files[0].Source = nil, src },
+		"source file":     func(s *Spec) { s.Files[0].Data, s.Files[0].Source = nil, src },
 		"file order": func(s *Spec) {
 			s.Files = append([]File{{Path: "/tmp", Mode: fs.ModeDir | 0o777}}, s.Files...)
 		},
