@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -17,18 +16,18 @@ const (
 	defaultUnknownStall = 512      // response body bytes sent before StallBody when the length is unknown
 )
 
-// misbehave applies rule to the request. It either answers (handled) or
-// returns the writer the normal path should use.
+// misbehave applies rule to the request. It either answers (handled),
+// aborts it (the stalls, which do not return), or returns the writer the
+// normal path should use.
 func (s *Server) misbehave(w http.ResponseWriter, r *http.Request, rule *Rule) (http.ResponseWriter, bool) {
 	switch rule.Behaviour {
 	case StallHeaders:
-		s.wait(r)
-		return w, true
+		s.stall(r)
 	case StallUpload:
 		s.stallUpload(r, rule.After)
-		return w, true
 	case StallBody:
-		return &stallWriter{ResponseWriter: w, after: rule.After, stall: func() { s.wait(r) }}, false
+		// Stalls inside Write, once the headers and part of the body are out.
+		return &stallWriter{ResponseWriter: w, after: rule.After, stall: func() { s.stall(r) }}, false
 	case EchoAuth401:
 		w.Header().Set("WWW-Authenticate", `Basic realm="hostile"`)
 		echoAuth(w, r, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
@@ -40,7 +39,15 @@ func (s *Server) misbehave(w http.ResponseWriter, r *http.Request, rule *Rule) (
 	return w, false
 }
 
-// stallUpload reads part of the request body, then waits without answering.
+// stall waits until the client goes away or the server closes, then
+// aborts the response: the client never sees it complete (returning would
+// let net/http answer 200 or finish a short body).
+func (s *Server) stall(r *http.Request) {
+	s.wait(r)
+	panic(http.ErrAbortHandler)
+}
+
+// stallUpload reads part of the request body, then stalls without answering.
 func (s *Server) stallUpload(r *http.Request, after int64) {
 	n := after
 	if n <= 0 {
@@ -52,11 +59,8 @@ func (s *Server) stallUpload(r *http.Request, after int64) {
 	if r.Body != nil {
 		_, _ = io.CopyN(io.Discard, r.Body, n)
 	}
-	s.wait(r)
+	s.stall(r)
 }
-
-// errStalled ends a stalled response once the stall is over.
-var errStalled = errors.New("hostile: response stalled")
 
 // stallWriter passes the status and headers, then `after` body bytes
 // (default: half the Content-Length), flushes, and stalls.
@@ -65,7 +69,6 @@ type stallWriter struct {
 	after   int64
 	stall   func()
 	sized   bool
-	stalled bool
 }
 
 func (s *stallWriter) WriteHeader(code int) {
@@ -85,27 +88,19 @@ func (s *stallWriter) Write(p []byte) (int, error) {
 	if !s.sized {
 		s.WriteHeader(http.StatusOK)
 	}
-	if s.stalled {
-		return 0, errStalled
-	}
 	if int64(len(p)) <= s.after {
 		n, err := s.ResponseWriter.Write(p)
 		s.after -= int64(n)
 		return n, err
 	}
-	n, _ := s.ResponseWriter.Write(p[:s.after])
+	_, _ = s.ResponseWriter.Write(p[:s.after])
 	_ = http.NewResponseController(s.ResponseWriter).Flush()
-	s.stalled = true
-	s.stall()
-	return n, errStalled
+	s.stall() // does not return
+	return 0, nil
 }
 
-// Flush passes flushes through until the stall.
-func (s *stallWriter) Flush() {
-	if !s.stalled {
-		_ = http.NewResponseController(s.ResponseWriter).Flush()
-	}
-}
+// Flush sends buffered data to the client.
+func (s *stallWriter) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
 
 // Unwrap lets http.ResponseController reach the connection.
 func (s *stallWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
