@@ -66,9 +66,9 @@ func (s *Server) stallUpload(r *http.Request, after int64) {
 // (default: half the Content-Length), flushes, and stalls.
 type stallWriter struct {
 	http.ResponseWriter
-	after   int64
-	stall   func()
-	sized   bool
+	after int64
+	stall func()
+	sized bool
 }
 
 func (s *stallWriter) WriteHeader(code int) {
