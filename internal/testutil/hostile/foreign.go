@@ -247,3 +247,13 @@ func mustHash(s string) v1.Hash {
 	}
 	return h
 }
+
+// PathsOf turns store paths as `plan --json` lists them (without per-path
+// NAR sizes) into a LayerSpec path list whose NarSize is 0.
+func PathsOf(paths ...string) []PathSize {
+	out := make([]PathSize, len(paths))
+	for i, p := range paths {
+		out[i] = PathSize{Path: p}
+	}
+	return out
+}

@@ -20,11 +20,12 @@ func testLayers() []LayerSpec {
 			{Path: "/nix/store/" + strings.Repeat("0", 32) + "-glibc-2.40", NarSize: 30 << 20},
 			{Path: "/nix/store/" + strings.Repeat("1", 32) + "-bash-5.2", NarSize: 5 << 20},
 		}},
-		{Name: "app", Key: "sha256:" + strings.Repeat("b", 64), Paths: []PathSize{
-			{Path: "/nix/store/" + strings.Repeat("2", 32) + "-hello-2.12", NarSize: 1 << 20},
-			{Path: "/nix/store/" + strings.Repeat("3", 32) + "-libiconv-109", NarSize: 2 << 20},
-			{Path: "/nix/store/" + strings.Repeat("4", 32) + "-hello-data", NarSize: 3 << 10},
-		}},
+		// As from `plan --json`: paths without NAR sizes.
+		{Name: "app", Key: "sha256:" + strings.Repeat("b", 64), Paths: PathsOf(
+			"/nix/store/"+strings.Repeat("2", 32)+"-hello-2.12",
+			"/nix/store/"+strings.Repeat("3", 32)+"-libiconv-109",
+			"/nix/store/"+strings.Repeat("4", 32)+"-hello-data",
+		)},
 	}
 }
 

@@ -71,6 +71,7 @@ type stallWriter struct {
 	sized bool
 }
 
+// WriteHeader sizes the part to send from the Content-Length.
 func (s *stallWriter) WriteHeader(code int) {
 	if !s.sized {
 		s.sized = true
@@ -84,6 +85,7 @@ func (s *stallWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Write passes bytes until the part is sent, then stalls (never returns).
 func (s *stallWriter) Write(p []byte) (int, error) {
 	if !s.sized {
 		s.WriteHeader(http.StatusOK)

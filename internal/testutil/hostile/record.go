@@ -185,6 +185,7 @@ type countingBody struct {
 	rec *record
 }
 
+// Read reads and counts.
 func (c *countingBody) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
 	c.rec.in.Add(int64(n))
@@ -197,6 +198,7 @@ type countingWriter struct {
 	rec *record
 }
 
+// WriteHeader records the final status.
 func (c *countingWriter) WriteHeader(code int) {
 	if code >= 200 {
 		c.rec.status.CompareAndSwap(0, int64(code))
@@ -204,6 +206,7 @@ func (c *countingWriter) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
+// Write writes and counts.
 func (c *countingWriter) Write(p []byte) (int, error) {
 	c.rec.status.CompareAndSwap(0, http.StatusOK)
 	n, err := c.ResponseWriter.Write(p)
