@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -144,6 +145,12 @@ func TestRedirectAltHostnames(t *testing.T) {
 		name    string
 		refused bool
 	}{{"127.0.0.1", false}, {"localhost", false}, {"127.0.0.2", true}} {
+		if l, err := net.Listen("tcp", tc.name+":0"); err != nil {
+			t.Logf("%s: cannot listen here (%v); skipped", tc.name, err)
+			continue
+		} else {
+			l.Close()
+		}
 		s := Start(t, Options{Backend: reg.URL(), Redirect: RedirectUploadStart, AltHostname: tc.name})
 		if !strings.HasPrefix(s.AltHost, tc.name+":") || s.AltHost == s.Host {
 			t.Fatalf("AltHost = %q for %q (Host %q)", s.AltHost, tc.name, s.Host)
@@ -187,5 +194,23 @@ func TestRedirectSkopeoCopy(t *testing.T) {
 	skopeo(t, "copy", "--insecure-policy", "--src-tls-verify=false", "docker://"+s.Ref("redir/skopeo:v1"), "oci:"+out)
 	if n := len(s.Requests().On(Primary).To(EndpointBlob).Filter(func(r Request) bool { return r.Status == http.StatusTemporaryRedirect })); n == 0 {
 		t.Fatalf("skopeo's pull was not redirected:\n%s", s.Requests())
+	}
+}
+
+// Canned blobs are redirected too, and the second host serves them.
+func TestRedirectCannedBlob(t *testing.T) {
+	s := Start(t, Options{Redirect: RedirectBlobGet})
+	served := s.Serve(t, "redir/canned", "v1", Shape{Kind: ConfigNotJSON})
+	img, err := remote.Image(mustRef(t, served.Ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := img.RawConfigFile(); err != nil || digestOf(raw) != served.ConfigDigest {
+		t.Fatalf("config %q, err %v", raw, err)
+	}
+	blobs := s.Requests().To(EndpointBlob)
+	if len(blobs) != 2 || blobs[0].Listener != Primary || blobs[0].Status != http.StatusTemporaryRedirect ||
+		blobs[1].Listener != Alt || blobs[1].Status != http.StatusOK || blobs[1].BytesOut != served.ConfigSize {
+		t.Fatalf("want a 307 on the registry host, then the config from the second host:\n%s", blobs)
 	}
 }

@@ -233,13 +233,14 @@ func (s *Server) handler(l Listener) http.Handler {
 	})
 }
 
-// serve answers a request normally: canned content, a blob redirect, the
-// backend, or (without one) a minimal registry that knows nothing.
+// serve answers a request normally: a blob redirect, canned content (on
+// either listener), the backend, or (without one) a minimal registry that
+// knows nothing.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, l Listener) {
-	if s.serveCanned(w, r) {
+	if l == Primary && s.redirectBlobGet(w, r) {
 		return
 	}
-	if l == Primary && s.redirectBlobGet(w, r) {
+	if s.serveCanned(w, r) {
 		return
 	}
 	if s.proxy != nil {
