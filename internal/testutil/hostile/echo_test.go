@@ -33,7 +33,7 @@ func TestEchoAuth401(t *testing.T) {
 		}
 	}
 	// The ping was challenged without credentials; the manifest GET carried them.
-	reqs := s.Requests()
+	reqs := s.Settled(t)
 	if len(reqs) != 2 || reqs[0].Endpoint() != EndpointPing || reqs[0].Auth || !reqs[1].Auth || reqs[1].Endpoint() != EndpointManifest {
 		t.Fatalf("want an unauthenticated ping, then an authenticated manifest GET:\n%s", reqs)
 	}
@@ -98,7 +98,7 @@ func TestEchoAuth403ThroughGGCRAndSkopeo(t *testing.T) {
 	if !strings.Contains(out, BasicAuthorization(echoUser, echoPassword)[len("Basic "):]) {
 		t.Fatalf("skopeo's error does not repeat the credential:\n%s", out)
 	}
-	if n := len(s.Requests().To(EndpointManifest).Filter(func(r Request) bool { return r.Auth && r.Status == http.StatusForbidden })); n < 2 {
-		t.Fatalf("want authenticated 403 manifest requests from both clients:\n%s", s.Requests())
+	if n := len(s.Settled(t).To(EndpointManifest).Filter(func(r Request) bool { return r.Auth && r.Status == http.StatusForbidden })); n < 2 {
+		t.Fatalf("want authenticated 403 manifest requests from both clients:\n%s", s.Settled(t))
 	}
 }

@@ -21,8 +21,8 @@ func TestRequestsAreCounted(t *testing.T) {
 	if err := remote.Write(mustRef(t, s.Ref("count/x:v1")), img); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Requests().Where(http.MethodPut, `/manifests/v1$`)) != 1 {
-		t.Fatalf("push not seen:\n%s", s.Requests())
+	if len(s.Settled(t).Where(http.MethodPut, `/manifests/v1$`)) != 1 {
+		t.Fatalf("push not seen:\n%s", s.Settled(t))
 	}
 	s.Reset()
 	if len(s.Requests()) != 0 {
@@ -46,7 +46,7 @@ func TestRequestsAreCounted(t *testing.T) {
 		"GET /v2/", "GET /v2/count/x/manifests/v1", "GET /v2/count/x/blobs/" + cfg.String(),
 		"GET /v2/", "HEAD /v2/count/x/manifests/v1",
 	}
-	reqs := s.Requests()
+	reqs := s.Settled(t)
 	if !slices.Equal(reqs.Calls(), want) {
 		t.Fatalf("calls:\n%s\nwant %q", reqs, want)
 	}

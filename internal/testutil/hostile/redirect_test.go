@@ -54,10 +54,10 @@ func TestRedirectUploadsAndBlobGets(t *testing.T) {
 	s := Start(t, Options{Backend: reg.URL(), Redirect: RedirectUploadStart | RedirectBlobGet})
 	img := randomImage(t)
 	if err := remote.Write(mustRef(t, s.Ref("redir/up:v1")), img); err != nil {
-		t.Fatalf("push through redirecting registry: %v\n%s", err, s.Requests())
+		t.Fatalf("push through redirecting registry: %v\n%s", err, s.Settled(t))
 	}
 	requireSameImage(t, reg.Ref("redir/up:v1"), img)
-	reqs := s.Requests()
+	reqs := s.Settled(t)
 	alt, primary := reqs.On(Alt), reqs.On(Primary)
 	if got, want := alt.BytesIn(), blobBytes(t, img); got != want || s.BytesReceived(Alt) != want {
 		t.Errorf("the second host received %d bytes, want every blob's %d:\n%s", got, want, reqs)
@@ -82,10 +82,10 @@ func TestRedirectUploadsAndBlobGets(t *testing.T) {
 		d, _ := l.Digest()
 		size, _ := l.Size()
 		if err := readDigest(l.Compressed, d.String(), size); err != nil {
-			t.Fatalf("pull through blob redirects: %v\n%s", err, s.Requests())
+			t.Fatalf("pull through blob redirects: %v\n%s", err, s.Settled(t))
 		}
 	}
-	reqs = s.Requests()
+	reqs = s.Settled(t)
 	if got := reqs.On(Primary).To(EndpointBlob).Filter(func(r Request) bool { return r.Status != http.StatusTemporaryRedirect }); len(got) != 0 {
 		t.Errorf("blob GETs the registry host answered itself:\n%s", got)
 	}
@@ -102,7 +102,7 @@ func TestRedirectUploadCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireSameImage(t, reg.Ref("redir/commit:v1"), img)
-	reqs := s.Requests()
+	reqs := s.Settled(t)
 	if len(reqs.On(Alt)) != 3 || len(reqs.On(Alt).Where(http.MethodPut, "/blobs/uploads/")) != 3 || reqs.On(Alt).BytesIn() != 0 {
 		t.Fatalf("want exactly the 3 (empty) commit PUTs on the second host:\n%s", reqs)
 	}
@@ -125,10 +125,10 @@ func TestRedirectWithAuthBackend(t *testing.T) {
 
 	s := Start(t, Options{Backend: reg.URL(), Redirect: RedirectUploadStart, AltAuthorization: BasicAuthorization("u", "p")})
 	if err := remote.Write(mustRef(t, s.Ref("redir/auth:v1")), img, auth); err != nil {
-		t.Fatalf("push: %v\n%s", err, s.Requests())
+		t.Fatalf("push: %v\n%s", err, s.Settled(t))
 	}
 	requireSameImage(t, reg.Ref("redir/auth:v1"), img, auth)
-	reqs := s.Requests()
+	reqs := s.Settled(t)
 	if leaked := reqs.On(Alt).Filter(func(r Request) bool { return r.Auth }); len(leaked) != 0 || len(reqs.On(Alt)) == 0 {
 		t.Fatalf("credentials sent to the second host (or nothing went there):\n%s", reqs)
 	}
@@ -159,7 +159,7 @@ func TestRedirectAltHostnames(t *testing.T) {
 		if refused := err != nil && strings.Contains(err.Error(), "SSRF"); refused != tc.refused {
 			t.Errorf("%s: push err = %v, want refused: %v", tc.name, err, tc.refused)
 		}
-		if n := len(s.Requests().On(Alt)); (n == 0) != tc.refused {
+		if n := len(s.Settled(t).On(Alt)); (n == 0) != tc.refused {
 			t.Errorf("%s: %d requests reached the second host", tc.name, n)
 		}
 	}
@@ -187,13 +187,13 @@ func TestRedirectSkopeoCopy(t *testing.T) {
 	if err != nil || len(got.Layers) != len(m.Layers) || got.Layers[0].Digest != m.Layers[0].Digest {
 		t.Fatalf("skopeo's image in the registry: %+v, err %v", got, err)
 	}
-	if alt := s.Requests().On(Alt); alt.BytesIn() < blobBytes(t, img) {
-		t.Fatalf("the second host received %d bytes, want at least %d:\n%s", alt.BytesIn(), blobBytes(t, img), s.Requests())
+	if alt := s.Settled(t).On(Alt); alt.BytesIn() < blobBytes(t, img) {
+		t.Fatalf("the second host received %d bytes, want at least %d:\n%s", alt.BytesIn(), blobBytes(t, img), s.Settled(t))
 	}
 	out := t.TempDir()
 	skopeo(t, "copy", "--insecure-policy", "--src-tls-verify=false", "docker://"+s.Ref("redir/skopeo:v1"), "oci:"+out)
-	if n := len(s.Requests().On(Primary).To(EndpointBlob).Filter(func(r Request) bool { return r.Status == http.StatusTemporaryRedirect })); n == 0 {
-		t.Fatalf("skopeo's pull was not redirected:\n%s", s.Requests())
+	if n := len(s.Settled(t).On(Primary).To(EndpointBlob).Filter(func(r Request) bool { return r.Status == http.StatusTemporaryRedirect })); n == 0 {
+		t.Fatalf("skopeo's pull was not redirected:\n%s", s.Settled(t))
 	}
 }
 
@@ -208,7 +208,7 @@ func TestRedirectCannedBlob(t *testing.T) {
 	if raw, err := img.RawConfigFile(); err != nil || digestOf(raw) != served.ConfigDigest {
 		t.Fatalf("config %q, err %v", raw, err)
 	}
-	blobs := s.Requests().To(EndpointBlob)
+	blobs := s.Settled(t).To(EndpointBlob)
 	if len(blobs) != 2 || blobs[0].Listener != Primary || blobs[0].Status != http.StatusTemporaryRedirect ||
 		blobs[1].Listener != Alt || blobs[1].Status != http.StatusOK || blobs[1].BytesOut != served.ConfigSize {
 		t.Fatalf("want a 307 on the registry host, then the config from the second host:\n%s", blobs)

@@ -87,3 +87,8 @@ func (r *Rule) fire() bool {
 	}
 	return r.seen >= nth && (times < 0 || r.seen < nth+times)
 }
+
+// stalls reports whether b holds a request until the client or test ends.
+func (b Behaviour) stalls() bool {
+	return b == StallHeaders || b == StallBody || b == StallUpload
+}

@@ -171,7 +171,8 @@ func (s *Server) AddRule(r *Rule) {
 	s.rules = append(s.rules, r)
 }
 
-// Requests returns a snapshot of every request recorded since Start or Reset.
+// Requests returns a snapshot of every request recorded since Start or
+// Reset, including those still running (see Settled).
 func (s *Server) Requests() Requests {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,6 +183,27 @@ func (s *Server) Requests() Requests {
 	return out
 }
 
+// Settled waits until every recorded request has been handled, except
+// those a stall holds, and returns the snapshot. Use it rather than
+// Requests once a client is done: a client can have read a whole response
+// before the server's handler returns and its counters are final. The test
+// fails if that takes more than 10 s.
+func (s *Server) Settled(t testing.TB) Requests {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rs := s.Requests()
+		busy := rs.Filter(func(r Request) bool { return !r.Done && !r.Behaviour.stalls() })
+		if len(busy) == 0 {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hostile: requests still running after 10 s:\n%s", busy)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // Reset forgets the recorded requests (rules keep their counts).
 func (s *Server) Reset() {
 	s.mu.Lock()
@@ -189,7 +211,8 @@ func (s *Server) Reset() {
 	s.reqs = nil
 }
 
-// BytesReceived sums the request body bytes received on listener l.
+// BytesReceived sums the request body bytes received on listener l (by
+// the requests recorded so far; see Settled).
 func (s *Server) BytesReceived(l Listener) int64 { return s.Requests().On(l).BytesIn() }
 
 // begin records a request and picks its behaviour (first affecting rule wins).

@@ -165,8 +165,8 @@ func TestHugeConfigIsStreamed(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
 		t.Fatalf("serving a %d-byte config allocated %d bytes: it is not streamed", size, alloc)
 	}
-	if got := s.Requests().To(EndpointBlob); len(got) != 1 || got[0].BytesOut != size {
-		t.Fatalf("requests:\n%s", s.Requests())
+	if got := s.Settled(t).To(EndpointBlob); len(got) != 1 || got[0].BytesOut != size {
+		t.Fatalf("requests:\n%s", s.Settled(t))
 	}
 }
 

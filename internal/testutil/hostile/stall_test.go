@@ -128,7 +128,7 @@ func TestStallBodySendsHalf(t *testing.T) {
 	if _, err := img.RawConfigFile(); err == nil {
 		t.Fatal("ggcr read a config whose body stalls")
 	}
-	got := s.Requests().Where(http.MethodGet, `/blobs/`)
+	got := s.Settled(t).Where(http.MethodGet, `/blobs/`)
 	if len(got) != 2 {
 		t.Fatalf("want 2 blob GETs:\n%s", got)
 	}
@@ -154,7 +154,7 @@ func TestStallBodyOfProxiedManifest(t *testing.T) {
 	if err == nil {
 		t.Fatal("ggcr read a manifest whose body stalls")
 	}
-	got := s.Requests().Where(http.MethodGet, `/manifests/`)
+	got := s.Settled(t).Where(http.MethodGet, `/manifests/`)
 	if len(got) != 1 || got[0].Status != http.StatusOK || got[0].BytesOut != int64(len(raw)/2) {
 		t.Fatalf("want one 200 manifest GET cut at %d of %d bytes:\n%s", len(raw)/2, len(raw), got)
 	}
@@ -173,7 +173,7 @@ func TestStallUploadStopsReading(t *testing.T) {
 	}
 	// Config (small, read whole) and layer PATCHes run side by side; the
 	// layer's stops at 10000 bytes. None is answered.
-	patches := s.Requests().Where(http.MethodPatch, "")
+	patches := s.Settled(t).Where(http.MethodPatch, "")
 	var most int64
 	for _, p := range patches {
 		if p.Behaviour != StallUpload || p.Status != 0 {
