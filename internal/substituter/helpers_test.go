@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -117,10 +118,11 @@ func (fc *fakeCache) narinfoText(fp *fakePath, fileSize int, fileHash []byte, si
 	var b strings.Builder
 	fmt.Fprintf(&b, "StorePath: %s\nURL: %s\nCompression: %s\n", fp.path, fp.file, fc.compression)
 	fmt.Fprintf(&b, "FileHash: sha256:%s\nFileSize: %d\n", nixbase32.EncodeToString(fileHash), fileSize)
-	fmt.Fprintf(&b, "NarHash: %s\nNarSize: %d\nReferences:", fp.narHash, len(fp.nar))
+	var bases []string
 	for _, r := range sortedCopy(fp.refs) {
-		b.WriteString(" " + filepath.Base(r))
+		bases = append(bases, filepath.Base(r))
 	}
+	fmt.Fprintf(&b, "NarHash: %s\nNarSize: %d\nReferences: %s", fp.narHash, len(fp.nar), strings.Join(bases, " "))
 	b.WriteString("\nDeriver: " + nixbase32.EncodeToString(make([]byte, 20)) + "-x.drv\n")
 	if sign {
 		sig, err := fc.sk.Sign(nil, fingerprintOf(fp))
@@ -363,4 +365,17 @@ func (fc *fakeCache) chain() (a, b, c, d string) {
 	a = fc.add("a-1.0", []byte("a content"), b, c)
 	d = fc.add("d-1.0", []byte("d content"))
 	return a, b, c, d
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func removeIn(dir, rel string) error { return os.Remove(filepath.Join(dir, rel)) }
+
+func readFile(t testing.TB, dir, rel string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }

@@ -45,7 +45,13 @@ func parseNarinfo(data []byte, want, storeDir string) (*parsedNarinfo, error) {
 	var kept bytes.Buffer
 	for line := range strings.SplitSeq(string(data), "\n") {
 		line = strings.TrimSuffix(line, "\r")
+		if strings.HasSuffix(line, ":") && !strings.Contains(line, ": ") {
+			line += " " // "References:" with the trailing space stripped
+		}
 		k, v, ok := strings.Cut(line, ": ")
+		if !ok && line != "" {
+			return nil, fmt.Errorf("malformed line %q", truncate(line, 80))
+		}
 		if k == "Sig" {
 			if _, err := signature.ParseSignature(v); err != nil {
 				continue // Nix keeps it but it can never verify; go-nix would reject the narinfo
@@ -194,4 +200,11 @@ func validNameChar(r rune) bool {
 		return true
 	}
 	return strings.ContainsRune("+-._?=", r)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
