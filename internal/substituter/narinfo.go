@@ -81,6 +81,9 @@ func parseNarinfo(data []byte, want, storeDir string) (*parsedNarinfo, error) {
 	if ni.NarSize == 0 || ni.NarSize > 1<<62 {
 		return nil, fmt.Errorf("NarSize %d out of range", ni.NarSize)
 	}
+	if len(ni.NarHash.Digest()) != 32 {
+		return nil, fmt.Errorf("NarHash %q does not decode to 32 bytes", ni.NarHash.String())
+	}
 	p := &parsedNarinfo{ni: ni, digest: ni.NarHash.Digest()}
 	p.narHash = "sha256:" + nixbase32.EncodeToString(p.digest)
 	for _, r := range ni.References {
@@ -152,6 +155,9 @@ func NormalizeNarHash(s string) (string, error) {
 	}
 	if h.Algo() != nixhash.SHA256 {
 		return "", fmt.Errorf("NAR hash %q: not SHA-256", s)
+	}
+	if len(h.Digest()) != 32 { // go-nix accepts 44 base64 chars without padding (33 bytes)
+		return "", fmt.Errorf("NAR hash %q: does not decode to 32 bytes", s)
 	}
 	return "sha256:" + nixbase32.EncodeToString(h.Digest()), nil
 }

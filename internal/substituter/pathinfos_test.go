@@ -306,8 +306,10 @@ func TestPathInfosNarinfoSpellings(t *testing.T) {
 			t.Errorf("NormalizeNarHash(%s) = %s, %v", in, n, err)
 		}
 	}
-	if _, err := NormalizeNarHash("sha1:" + strings.Repeat("0", 40)); err == nil {
-		t.Error("NormalizeNarHash accepted sha1")
+	for _, bad := range []string{"sha1:" + strings.Repeat("0", 40), "sha256:" + strings.Repeat("0", 44), "sha256:xyz", "nohash"} {
+		if _, err := NormalizeNarHash(bad); err == nil {
+			t.Errorf("NormalizeNarHash accepted %q", bad)
+		}
 	}
 }
 
