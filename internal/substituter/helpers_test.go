@@ -379,3 +379,8 @@ func readFile(t testing.TB, dir, rel string) string {
 	}
 	return string(data)
 }
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
