@@ -316,7 +316,9 @@ func TestPathInfosNarinfoSpellings(t *testing.T) {
 func TestPathInfosBadNarinfo(t *testing.T) {
 	fc := newFakeCache(t, "none")
 	cases := map[string]func(string) string{
-		"wrong StorePath":  func(s string) string { return strings.Replace(s, "StorePath: /nix/store/", "StorePath: /nix/store/0", 1) },
+		"wrong StorePath": func(s string) string {
+			return strings.Replace(s, "StorePath: /nix/store/", "StorePath: /nix/store/0", 1)
+		},
 		"no NarHash":       func(s string) string { return dropLine(s, "NarHash: ") },
 		"no URL":           func(s string) string { return dropLine(s, "URL: ") },
 		"bad reference":    func(s string) string { return strings.Replace(s, "References:", "References: ../../etc", 1) },

@@ -148,4 +148,3 @@ func TestContextCancelStopsLookups(t *testing.T) {
 		t.Fatalf("after cancel: %v", err)
 	}
 }
-
