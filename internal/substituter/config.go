@@ -51,6 +51,7 @@ type ConfigError struct {
 	Msg   string
 }
 
+// Error describes the failure.
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("nix config %s:%d: %s", e.Label, e.Line, e.Msg)
 }

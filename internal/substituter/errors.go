@@ -12,6 +12,7 @@ type MissingError struct {
 	Paths []string // sorted
 }
 
+// Error describes the failure.
 func (e *MissingError) Error() string {
 	const show = 5
 	if len(e.Paths) <= show {
@@ -30,6 +31,7 @@ type SignatureError struct {
 	Reason string
 }
 
+// Error describes the failure.
 func (e *SignatureError) Error() string {
 	return fmt.Sprintf("substituter: narinfo of %s from %s: %s", e.Path, e.Cache, e.Reason)
 }
@@ -42,10 +44,12 @@ type NarinfoError struct {
 	Err   error
 }
 
+// Error describes the failure.
 func (e *NarinfoError) Error() string {
 	return fmt.Sprintf("substituter: bad narinfo for %s from %s: %v", e.Path, e.Cache, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *NarinfoError) Unwrap() error { return e.Err }
 
 // CacheError reports a substituter that cannot be used: a bad URL, an
@@ -55,10 +59,12 @@ type CacheError struct {
 	Err   error
 }
 
+// Error describes the failure.
 func (e *CacheError) Error() string {
 	return fmt.Sprintf("substituter: binary cache %s: %v", e.Cache, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *CacheError) Unwrap() error { return e.Err }
 
 // RequestError reports a failed request to a cache after retries: a
@@ -72,6 +78,7 @@ type RequestError struct {
 	Err      error
 }
 
+// Error describes the failure.
 func (e *RequestError) Error() string {
 	msg := fmt.Sprintf("substituter: %s %s (cache %s)", e.Method, e.URL, e.Cache)
 	if e.Status != 0 {
@@ -86,6 +93,7 @@ func (e *RequestError) Error() string {
 	return msg
 }
 
+// Unwrap returns the underlying error.
 func (e *RequestError) Unwrap() error { return e.Err }
 
 // TimeoutError reports a cache that stalled: no response headers within
@@ -97,6 +105,7 @@ type TimeoutError struct {
 	After time.Duration
 }
 
+// Error describes the failure.
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("substituter: GET %s (cache %s): stalled: no %s for %s", e.URL, e.Cache, e.Phase, e.After)
 }
@@ -117,6 +126,7 @@ type HashMismatchError struct {
 	GotSize  int64
 }
 
+// Error describes the failure.
 func (e *HashMismatchError) Error() string {
 	if e.GotSize != e.WantSize {
 		return fmt.Sprintf("substituter: NAR of %s from %s: size mismatch: narinfo says %d bytes, got %d (hash %s)",
@@ -135,10 +145,12 @@ type NARError struct {
 	Err   error
 }
 
+// Error describes the failure.
 func (e *NARError) Error() string {
 	return fmt.Sprintf("substituter: NAR of %s from %s (%s): %v", e.Path, e.Cache, e.URL, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *NARError) Unwrap() error { return e.Err }
 
 // UnsupportedCompressionError reports a narinfo Compression this package
@@ -149,6 +161,7 @@ type UnsupportedCompressionError struct {
 	Compression string
 }
 
+// Error describes the failure.
 func (e *UnsupportedCompressionError) Error() string {
 	return fmt.Sprintf("substituter: NAR of %s from %s: unsupported compression %q", e.Path, e.Cache, e.Compression)
 }
@@ -160,6 +173,7 @@ type InvalidPathError struct {
 	Reason string
 }
 
+// Error describes the failure.
 func (e *InvalidPathError) Error() string {
 	return fmt.Sprintf("substituter: %q is not a store path: %s", e.Path, e.Reason)
 }

@@ -105,6 +105,8 @@ type narReader struct {
 	closed   bool
 }
 
+// Read returns decompressed NAR bytes; at the end io.EOF only if the
+// content matched the narinfo.
 func (r *narReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/substituter"
+	"github.com/org/nix-layer-action/internal/testutil"
 	"github.com/org/nix-layer-action/internal/testutil/binarycache"
 	"github.com/org/nix-layer-action/internal/testutil/nixfix"
 )
@@ -289,4 +290,52 @@ func TestCacheDamage(t *testing.T) {
 	if r := binarycache.Nix(t, nil, "path-info", "--store", srvA.URL, pak1); r.Err == nil {
 		t.Errorf("nix path-info --store finds %s after DeleteNarinfo", pak1)
 	}
+}
+
+// BenchmarkClosureFromCache fetches the whole fixture closure from nginx
+// (xz cache): the substituter (metadata, then every NAR decompressed and
+// verified; pure-Go xz and xz -d) against `nix copy --from` into a fresh
+// store. -binarycache.cudamib sets the size of the (very compressible)
+// cuda blob.
+func BenchmarkClosureFromCache(b *testing.B) {
+	fx := binarycache.BuildFixture(b, nixfix.Options{Packages: 2, CudaSize: int64(*benchCudaMiB) << 20})
+	c := binarycache.NewCache(b, fx.Roots, binarycache.CacheOptions{})
+	srv := binarycache.Serve(b, c.Dir)
+	var narBytes int64
+	for _, in := range binarycache.HostPathInfos(b, fx.Roots...) {
+		narBytes += in.NarSize
+	}
+	fetch := func(b *testing.B, opts ...substituter.Option) {
+		b.SetBytes(narBytes)
+		for b.Loop() {
+			cl := client(b, c, srv.URL, opts...)
+			infos, err := cl.PathInfos(context.Background(), fx.Roots)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, in := range infos {
+				rc, err := cl.OpenNAR(context.Background(), in.Path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, rc); err != nil {
+					b.Fatal(err)
+				}
+				rc.Close()
+			}
+		}
+	}
+	b.Run("substituter-go-xz", func(b *testing.B) { fetch(b) })
+	b.Run("substituter-xz-command", func(b *testing.B) { fetch(b, substituter.WithXZCommand(testutil.RequireTool(b, "xz"))) })
+	b.Run("nix-copy-fresh-store", func(b *testing.B) {
+		b.SetBytes(narBytes)
+		for b.Loop() {
+			fresh := binarycache.NewFreshStore(b)
+			if r := fresh.Run(b, trustConfig(c, srv.URL), append([]string{"nix", "copy", "--from", srv.URL}, fx.Roots...)...); r.Err != nil {
+				b.Fatal(r.Err, r.Stderr)
+			}
+		}
+	})
+	tr := binarycache.Summarize(srv.Requests(b))
+	b.Logf("%d paths, %d NAR bytes; nginx over all runs: %v", len(fx.Closure), narBytes, tr)
 }
