@@ -42,27 +42,11 @@ func knownNarinfoKey(k string) bool {
 // URL present, references valid store path names. Lines Nix would ignore
 // (unknown keys) are ignored.
 func parseNarinfo(data []byte, want, storeDir string) (*parsedNarinfo, error) {
-	var kept bytes.Buffer
-	for line := range strings.SplitSeq(string(data), "\n") {
-		line = strings.TrimSuffix(line, "\r")
-		if strings.HasSuffix(line, ":") && !strings.Contains(line, ": ") {
-			line += " " // "References:" with the trailing space stripped
-		}
-		k, v, ok := strings.Cut(line, ": ")
-		if !ok && line != "" {
-			return nil, fmt.Errorf("malformed line %q", truncate(line, 80))
-		}
-		if k == "Sig" {
-			if _, err := signature.ParseSignature(v); err != nil {
-				continue // Nix keeps it but it can never verify; go-nix would reject the narinfo
-			}
-		}
-		if ok && knownNarinfoKey(k) {
-			kept.WriteString(line)
-			kept.WriteByte('\n')
-		}
+	kept, err := nixCompatibleLines(data)
+	if err != nil {
+		return nil, err
 	}
-	ni, err := narinfo.Parse(&kept)
+	ni, err := narinfo.Parse(kept)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +82,35 @@ func parseNarinfo(data []byte, want, storeDir string) (*parsedNarinfo, error) {
 	sort.Strings(p.refs)
 	p.refs = slices.Compact(p.refs)
 	return p, nil
+}
+
+// nixCompatibleLines prepares narinfo text for go-nix's strict parser the
+// way Nix's own parser reads it: unknown keys and signatures that cannot
+// even be decoded are dropped (Nix ignores the former, and the latter can
+// never verify), "Key:" without a value gets its space back, and a line
+// without a "key: value" separator is an error.
+func nixCompatibleLines(data []byte) (*bytes.Buffer, error) {
+	kept := &bytes.Buffer{}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.HasSuffix(line, ":") && !strings.Contains(line, ": ") {
+			line += " " // "References:" with the trailing space stripped
+		}
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok && line != "" {
+			return nil, fmt.Errorf("malformed line %q", truncate(line, 80))
+		}
+		if k == "Sig" {
+			if _, err := signature.ParseSignature(v); err != nil {
+				continue // Nix keeps it but it can never verify; go-nix would reject the narinfo
+			}
+		}
+		if ok && knownNarinfoKey(k) {
+			kept.WriteString(line)
+			kept.WriteByte('\n')
+		}
+	}
+	return kept, nil
 }
 
 // fingerprint is the text Nix signs: "1;<path>;sha256:<nix32>;<narSize>;"

@@ -121,7 +121,8 @@ func WithRetries(n int, initial, max time.Duration) Option {
 
 // WithLogger receives one line per notable event (a skipped substituter, a
 // retry, a rejected signature when another cache is tried). Text is
-// redacted of credentials. Default: discard.
+// redacted of credentials. It may be called from several goroutines at
+// once. Default: discard.
 func WithLogger(logf func(format string, args ...any)) Option {
 	return func(o *options) error {
 		if logf == nil {
