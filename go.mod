@@ -3,6 +3,7 @@ module github.com/org/nix-layer-action
 go 1.26.8
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/go-github/v62 v62.0.0
 	github.com/klauspost/compress v1.20.3
@@ -10,6 +11,7 @@ require (
 	github.com/nix-community/go-nix v0.0.0-20250101154619-4bdde671e0a1
 	github.com/rhysd/actionlint v1.7.12
 	github.com/sethvargo/go-githubactions v1.3.1
+	github.com/ulikunitz/xz v0.5.17
 	golang.org/x/crypto v0.56.0
 	golang.org/x/sync v0.25.0
 	gopkg.in/yaml.v3 v3.0.1
