@@ -14,6 +14,7 @@ type DuplicatePlatformError struct {
 	Digests  [2]v1.Hash
 }
 
+// Error implements error.
 func (e *DuplicatePlatformError) Error() string {
 	return fmt.Sprintf("multiarch: images %s and %s are both for platform %s; each platform may appear once",
 		e.Digests[0], e.Digests[1], e.Platform)
@@ -25,6 +26,7 @@ type IndexInputError struct {
 	Digest v1.Hash
 }
 
+// Error implements error.
 func (e *IndexInputError) Error() string {
 	return fmt.Sprintf("multiarch: %s is an image index, not a per-platform image; merge the images it lists instead (FindPlatform picks one out)", e.Digest)
 }
@@ -36,6 +38,7 @@ type NotImageError struct {
 	MediaType types.MediaType
 }
 
+// Error implements error.
 func (e *NotImageError) Error() string {
 	return fmt.Sprintf("multiarch: %s has media type %q, not an OCI or Docker image manifest", e.Digest, e.MediaType)
 }
@@ -47,6 +50,7 @@ type MissingPlatformError struct {
 	Platform string // what the config says, possibly ""
 }
 
+// Error implements error.
 func (e *MissingPlatformError) Error() string {
 	return fmt.Sprintf("multiarch: image %s has no os/architecture in its config (got %q)", e.Digest, e.Platform)
 }
@@ -58,6 +62,7 @@ type PlatformNotFoundError struct {
 	Available []string // platforms present, in index order
 }
 
+// Error implements error.
 func (e *PlatformNotFoundError) Error() string {
 	if len(e.Available) == 0 {
 		return fmt.Sprintf("multiarch: no image for platform %s (none has a platform)", e.Want)

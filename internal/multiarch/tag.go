@@ -56,6 +56,8 @@ func holds(ref name.Reference, digest v1.Hash, ropts []remote.Option) (bool, err
 	return false, fmt.Errorf("multiarch: check %s: %w", ref, err)
 }
 
+// isAbsent is the same check internal/publish makes (isNotFoundOrForbidden,
+// unexported there); the registry-client package should own one copy.
 func isAbsent(err error) bool {
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
@@ -110,5 +112,8 @@ type rawManifest struct {
 	mt  types.MediaType
 }
 
-func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
+// RawManifest implements remote.Taggable.
+func (r rawManifest) RawManifest() ([]byte, error) { return r.raw, nil }
+
+// MediaType gives the Content-Type of the PUT.
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }

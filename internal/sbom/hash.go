@@ -15,10 +15,12 @@ type NarHashError struct {
 	Err     error
 }
 
+// Error implements error.
 func (e *NarHashError) Error() string {
 	return fmt.Sprintf("sbom: NAR hash %q of %s: %v", e.NarHash, e.Path, e.Err)
 }
 
+// Unwrap returns the parse error.
 func (e *NarHashError) Unwrap() error { return e.Err }
 
 // NarHashHex returns the lower-case hex SHA-256 digest of a NAR hash

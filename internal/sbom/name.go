@@ -26,6 +26,7 @@ type StorePathError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *StorePathError) Error() string {
 	return fmt.Sprintf("sbom: %q is not a store path: %s", e.Path, e.Reason)
 }

@@ -49,9 +49,12 @@ const ToolName = "nix-layer-action"
 
 // Property names written on components.
 const (
+	// PropStorePath holds the component's store path.
 	PropStorePath = "nix:store_path"
-	PropNarSize   = "nix:nar_size"
-	PropOutput    = "nix:output"
+	// PropNarSize holds the NAR size in bytes, in decimal.
+	PropNarSize = "nix:nar_size"
+	// PropOutput holds the multi-output suffix, when there is one.
+	PropOutput = "nix:output"
 )
 
 // Graph is the part of *closure.Graph the SBOM needs.
@@ -88,6 +91,7 @@ type OptionsError struct {
 	Field, Reason string
 }
 
+// Error implements error.
 func (e *OptionsError) Error() string {
 	return fmt.Sprintf("sbom: option %s: %s", e.Field, e.Reason)
 }
