@@ -31,6 +31,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -105,6 +106,9 @@ func (o Options) validate() error {
 	switch {
 	case o.ImageName == "":
 		return &OptionsError{Field: "ImageName", Reason: "is required"}
+	case strings.HasPrefix(o.ImageName, "/"):
+		// Store paths are the components' bom-refs; the image's must differ.
+		return &OptionsError{Field: "ImageName", Reason: fmt.Sprintf("%q starts with \"/\"", o.ImageName)}
 	case o.ImageDigest != "" && !digestRE.MatchString(o.ImageDigest):
 		return &OptionsError{Field: "ImageDigest", Reason: fmt.Sprintf("%q is not sha256:<64 lower-case hex>", o.ImageDigest)}
 	case o.SerialNumber != "" && !serialRE.MatchString(o.SerialNumber):

@@ -223,15 +223,19 @@ func TestGolden(t *testing.T) {
 
 func TestGenerateErrors(t *testing.T) {
 	f := newFixture(t)
-	for field, opts := range map[string]Options{
-		"ImageName":    {},
-		"ImageDigest":  {ImageName: "a", ImageDigest: "sha256:ABC"},
-		"SerialNumber": {ImageName: "a", SerialNumber: "3e671687-395b-41f5-a30f-a58921a69b79"},
+	for _, c := range []struct {
+		field string
+		opts  Options
+	}{
+		{"ImageName", Options{}},
+		{"ImageName", Options{ImageName: "/nix/store/x"}},
+		{"ImageDigest", Options{ImageName: "a", ImageDigest: "sha256:ABC"}},
+		{"SerialNumber", Options{ImageName: "a", SerialNumber: "3e671687-395b-41f5-a30f-a58921a69b79"}},
 	} {
-		_, err := Generate(f.g, []string{f.app}, opts)
+		_, err := Generate(f.g, []string{f.app}, c.opts)
 		var oerr *OptionsError
-		if !errors.As(err, &oerr) || oerr.Field != field {
-			t.Errorf("%s: err = %v, want *OptionsError for it", field, err)
+		if !errors.As(err, &oerr) || oerr.Field != c.field {
+			t.Errorf("%+v: err = %v, want *OptionsError for %s", c.opts, err, c.field)
 		}
 	}
 	_, err := Generate(f.g, []string{sp("missing-1")}, testOptions())
