@@ -2,15 +2,13 @@ package multiarch
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/org/nix-layer-action/internal/regclient"
 )
 
 // push writes res.Manifest to every tag (or by digest without tags),
@@ -56,23 +54,9 @@ func holds(ref name.Reference, digest v1.Hash, ropts []remote.Option) (bool, err
 	return false, fmt.Errorf("multiarch: check %s: %w", ref, err)
 }
 
-// isAbsent is the same check internal/publish makes (isNotFoundOrForbidden,
-// unexported there); the registry-client package should own one copy.
-func isAbsent(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound || terr.StatusCode == http.StatusForbidden {
-		return true
-	}
-	for _, d := range terr.Errors {
-		if d.Code == transport.NameUnknownErrorCode || d.Code == transport.ManifestUnknownErrorCode {
-			return true
-		}
-	}
-	return false
-}
+// isAbsent reports an answer meaning "nothing there (for us)": not found,
+// or denied (GHCR answers 403 for a repository that does not exist yet).
+func isAbsent(err error) bool { return regclient.IsNotFound(err) || regclient.IsDenied(err) }
 
 // Tag points tag at digest, an image or index already in tag's
 // repository, so a digest can be pushed and smoke-tested before any tag

@@ -135,11 +135,11 @@ func Name(p string) string {
 	return b
 }
 
-// ParseDrvName splits a derivation name as Nix's builtins.parseDrvName
-// does: the version starts after the first "-" that is followed by a
-// character that is not a letter ("python3.11-numpy-1.26.4" →
-// "python3.11-numpy", "1.26.4"; "glibc-2.39-52" → "glibc", "2.39-52";
-// "foo-bar" → "foo-bar", "").
+// ParseDrvName splits s exactly as Nix's builtins.parseDrvName does: the
+// name is everything before the first '-' that is followed by a character
+// other than an ASCII letter, and the version is everything after that
+// dash ("python3.11-numpy-1.26.4" → "python3.11-numpy", "1.26.4";
+// "glibc-2.39-52" → "glibc", "2.39-52"; "foo-bar" → "foo-bar", "").
 func ParseDrvName(s string) (name, version string) {
 	for i := 0; i+1 < len(s); i++ {
 		if s[i] == '-' && !isLetter(s[i+1]) {
@@ -150,12 +150,6 @@ func ParseDrvName(s string) (name, version string) {
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
-// PackageName splits store path p (or a bare store path name) into package
-// name and version with ParseDrvName.
-func PackageName(p string) (name, version string) {
-	return ParseDrvName(Name(p))
-}
 
 // HashError reports a NAR hash that cannot be read.
 type HashError struct {
@@ -186,6 +180,9 @@ func SHA256Digest(h string) ([]byte, error) {
 	parsed, err := nixhash.ParseAny(h, &algo)
 	if err != nil {
 		return nil, &HashError{Hash: h, Err: err}
+	}
+	if len(parsed.Digest()) != 32 { // go-nix accepts 44 base64 characters without padding (33 bytes)
+		return nil, &HashError{Hash: h, Err: fmt.Errorf("decodes to %d bytes, not 32", len(parsed.Digest()))}
 	}
 	if !strings.HasPrefix(h, "sha256:") && !strings.HasPrefix(h, "sha256-") {
 		return nil, &HashError{Hash: h, Err: fmt.Errorf(`want "sha256:…" or "sha256-…"`)}

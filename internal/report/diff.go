@@ -192,21 +192,11 @@ func sortPkgs(p []Package) {
 	})
 }
 
-// knownOutputs are output names Nix appends to a store path name
-// ("openssl-3.0.13-dev").
-var knownOutputs = map[string]bool{
-	"bin": true, "dev": true, "lib": true, "out": true, "man": true, "doc": true,
-	"info": true, "static": true, "debug": true, "devdoc": true, "py": true,
-	"dist": true, "modules": true, "terminfo": true, "python": true,
-}
-
 // NewPackage parses a store path into a Package.
 func NewPackage(p PathSize) Package {
 	name, version := nixpath.PackageName(p.Path)
 	pk := Package{Name: name, Version: version, Path: p.Path, NarSize: p.NarSize}
-	if i := strings.LastIndexByte(version, '-'); i >= 0 && knownOutputs[version[i+1:]] {
-		pk.Version, pk.Output = version[:i], version[i+1:]
-	}
+	pk.Version, pk.Output = nixpath.SplitOutput(version)
 	return pk
 }
 

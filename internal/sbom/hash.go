@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"github.com/nix-community/go-nix/pkg/nixhash"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // NarHashError reports a NAR hash that is not a SHA-256 in one of the
@@ -25,14 +25,13 @@ func (e *NarHashError) Unwrap() error { return e.Err }
 
 // NarHashHex returns the lower-case hex SHA-256 digest of a NAR hash
 // written as "sha256:<nix-base32>" (nix path-info, exportReferencesGraph),
-// SRI "sha256-<base64>" (Nix ≥ 2.4 JSON), "sha256:<base16>", or a bare
-// base16/nix-base32 digest. Any other algorithm is refused: Nix always
+// SRI "sha256-<base64>" (Nix ≥ 2.4 JSON) or "sha256:<base16>"
+// (nixpath.SHA256Digest). Any other algorithm is refused: Nix always
 // hashes NARs with SHA-256.
 func NarHashHex(s string) (string, error) {
-	algo := nixhash.SHA256
-	h, err := nixhash.ParseAny(s, &algo)
+	digest, err := nixpath.SHA256Digest(s)
 	if err != nil {
 		return "", &NarHashError{NarHash: s, Err: err}
 	}
-	return hex.EncodeToString(h.Digest()), nil
+	return hex.EncodeToString(digest), nil
 }

@@ -3,6 +3,7 @@ package sbom
 import (
 	"strings"
 
+	"github.com/org/nix-layer-action/internal/nixpath"
 	packageurl "github.com/package-url/packageurl-go"
 )
 
@@ -15,7 +16,7 @@ import (
 // Syft, sbomnix and bombon we leave the namespace out and name the package
 // as its store path does; the output qualifier matches both the proposal
 // and Syft. The store path itself is the component's bom-ref.
-func nixPURL(p PackageName) string {
+func nixPURL(p nixpath.Package) string {
 	var q packageurl.Qualifiers
 	if p.Output != "" {
 		q = packageurl.Qualifiers{{Key: "output", Value: p.Output}}

@@ -7,7 +7,7 @@
 //   - bom-ref: the store path;
 //   - name, version: the store path name split like builtins.parseDrvName,
 //     with a multi-output suffix ("-dev", "-lib", "-bin", "-man", …; see
-//     SplitOutput) moved from the version into the "nix:output" property
+//     nixpath.SplitOutput) moved from the version into the "nix:output" property
 //     and the purl's output qualifier, so glibc-2.39-52-bin is glibc
 //     2.39-52, output bin. A name without a version keeps any suffix;
 //   - purl: pkg:nix/<name>@<version>[?output=<output>] (see nixPURL for
@@ -37,6 +37,7 @@ import (
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // SpecVersion is the CycloneDX specification version written.
@@ -119,7 +120,7 @@ func (o Options) validate() error {
 
 // Generate builds the SBOM of the closure of roots in g. It fails with an
 // *OptionsError for bad options, a *closure.UnknownPathError for a root
-// not in g, a *StorePathError for a path that is not a store path, and a
+// not in g, a *nixpath.PathError for a path that is not a store path, and a
 // *NarHashError for a NAR hash it cannot read.
 func Generate(g Graph, roots []string, opts Options) (*cdx.BOM, error) {
 	if err := opts.validate(); err != nil {
@@ -191,7 +192,7 @@ func imageComponent(opts Options) cdx.Component {
 }
 
 func pathComponent(info closure.PathInfo) (cdx.Component, error) {
-	pn, err := ParseStorePath(info.Path)
+	pn, err := nixpath.ParsePackage(info.Path)
 	if err != nil {
 		return cdx.Component{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden.cdx.json")
@@ -247,9 +248,9 @@ func TestGenerateErrors(t *testing.T) {
 	bad := "/nix/store/not-a-store-path"
 	g, _ := closure.NewGraph([]closure.PathInfo{{Path: bad, NarHash: "sha256:" + helloNix32}})
 	_, err = Generate(g, []string{bad}, testOptions())
-	var perr *StorePathError
+	var perr *nixpath.PathError
 	if !errors.As(err, &perr) || perr.Path != bad {
-		t.Errorf("bad store path: err = %v, want *StorePathError", err)
+		t.Errorf("bad store path: err = %v, want *nixpath.PathError", err)
 	}
 
 	p := sp("x-1")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nix-community/go-nix/pkg/narinfo/signature"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // FuzzParseConfig: any text either parses or fails with a *ConfigError
@@ -81,7 +82,7 @@ Sig: test-1:r0EGA9eskryyW2hST1l0qm4/LHf5yEmSTB/hKhg3t0Kg0wGVIY5DZfSHe2Rjg25OK/ml
 		if err != nil {
 			return
 		}
-		if n, err := NormalizeNarHash(p.narHash); err != nil || n != p.narHash {
+		if n, err := nixpath.NormalizeHash(p.narHash); err != nil || n != p.narHash {
 			t.Fatalf("NarHash %q not canonical", p.narHash)
 		}
 		if len(p.digest) != 32 {

@@ -157,24 +157,6 @@ func (p *parsedNarinfo) pathInfo() closure.PathInfo {
 	}
 }
 
-// NormalizeNarHash returns a SHA-256 NAR hash in the canonical spelling
-// "sha256:<nix32>", accepting any spelling Nix prints or accepts:
-// "sha256:<nix32>", "sha256:<base16>", "sha256:<base64>" or SRI
-// "sha256-<base64>".
-func NormalizeNarHash(s string) (string, error) {
-	h, err := nixhash.ParseAny(s, nil)
-	if err != nil {
-		return "", fmt.Errorf("NAR hash %q: %w", s, err)
-	}
-	if h.Algo() != nixhash.SHA256 {
-		return "", fmt.Errorf("NAR hash %q: not SHA-256", s)
-	}
-	if len(h.Digest()) != 32 { // go-nix accepts 44 base64 chars without padding (33 bytes)
-		return "", fmt.Errorf("NAR hash %q: does not decode to 32 bytes", s)
-	}
-	return "sha256:" + nixbase32.EncodeToString(h.Digest()), nil
-}
-
 // splitStorePath checks that p is "<storeDir>/<32 nix32 chars>-<name>"
 // and returns the hash part.
 func splitStorePath(p, storeDir string) (string, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 func TestPathInfosClosure(t *testing.T) {
@@ -302,12 +303,12 @@ func TestPathInfosNarinfoSpellings(t *testing.T) {
 		t.Errorf("got %+v, want NarHash %s", got, fc.paths[p].narHash)
 	}
 	for _, in := range []string{"sha256-" + b64(digest), "sha256:" + hex.EncodeToString(digest), fc.paths[p].narHash} {
-		if n, err := NormalizeNarHash(in); err != nil || n != fc.paths[p].narHash {
-			t.Errorf("NormalizeNarHash(%s) = %s, %v", in, n, err)
+		if n, err := nixpath.NormalizeHash(in); err != nil || n != fc.paths[p].narHash {
+			t.Errorf("nixpath.NormalizeHash(%s) = %s, %v", in, n, err)
 		}
 	}
 	for _, bad := range []string{"sha1:" + strings.Repeat("0", 40), "sha256:" + strings.Repeat("0", 44), "sha256:xyz", "nohash"} {
-		if _, err := NormalizeNarHash(bad); err == nil {
+		if _, err := nixpath.NormalizeHash(bad); err == nil {
 			t.Errorf("NormalizeNarHash accepted %q", bad)
 		}
 	}

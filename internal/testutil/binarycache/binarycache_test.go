@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/substituter"
 	"github.com/org/nix-layer-action/internal/testutil"
 	"github.com/org/nix-layer-action/internal/testutil/binarycache"
@@ -144,7 +145,7 @@ func TestNixPathInfoMatchesSubstituter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range raw {
-		if n, _ := substituter.NormalizeNarHash(in.NarHash); n != in.NarHash {
+		if n, _ := nixpath.NormalizeHash(in.NarHash); n != in.NarHash {
 			t.Errorf("%s: NarHash %q is not in the canonical spelling", in.Path, in.NarHash)
 		}
 	}
@@ -173,7 +174,7 @@ func normalize(t testing.TB, in []closure.PathInfo) []closure.PathInfo {
 	var out []closure.PathInfo
 	for _, p := range g.Paths() {
 		info, _ := g.Info(p)
-		h, err := substituter.NormalizeNarHash(info.NarHash)
+		h, err := nixpath.NormalizeHash(info.NarHash)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
-package sbom
+package nixpath
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nix-community/go-nix/pkg/nixbase32"
 	"github.com/org/nix-layer-action/internal/testutil"
 )
 
@@ -37,7 +39,7 @@ var drvNameCases = []struct{ in, name, version string }{
 	{"", "", ""},
 }
 
-func TestParseDrvName(t *testing.T) {
+func TestParseDrvNameNixCases(t *testing.T) {
 	for _, c := range drvNameCases {
 		name, version := ParseDrvName(c.in)
 		if name != c.name || version != c.version {
@@ -106,28 +108,28 @@ func TestSplitOutput(t *testing.T) {
 	}
 }
 
-func TestParseStorePath(t *testing.T) {
+func TestParsePackage(t *testing.T) {
 	p := sp("glibc-2.39-52-bin")
-	got, err := ParseStorePath(p)
+	got, err := ParsePackage(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := PackageName{StoreHash: p[len("/nix/store/") : len("/nix/store/")+32], Name: "glibc", Version: "2.39-52", Output: "bin"}
+	want := Package{StoreHash: p[len("/nix/store/") : len("/nix/store/")+32], Name: "glibc", Version: "2.39-52", Output: "bin"}
 	if got != want {
-		t.Fatalf("ParseStorePath(%s) = %+v, want %+v", p, got, want)
+		t.Fatalf("ParsePackage(%s) = %+v, want %+v", p, got, want)
 	}
 	// Another store directory works the same.
 	other := "/opt/store/" + p[len("/nix/store/"):]
-	if got2, err := ParseStorePath(other); err != nil || got2 != want {
-		t.Fatalf("ParseStorePath(%s) = %+v, %v", other, got2, err)
+	if got2, err := ParsePackage(other); err != nil || got2 != want {
+		t.Fatalf("ParsePackage(%s) = %+v, %v", other, got2, err)
 	}
 	// A versionless name keeps a suffix-like ending.
-	if got3, err := ParseStorePath(sp("etc-dev")); err != nil || got3.Name != "etc-dev" || got3.Output != "" {
+	if got3, err := ParsePackage(sp("etc-dev")); err != nil || got3.Name != "etc-dev" || got3.Output != "" {
 		t.Fatalf("versionless: %+v, %v", got3, err)
 	}
 }
 
-func TestParseStorePathRejects(t *testing.T) {
+func TestParsePackageRejects(t *testing.T) {
 	good := sp("hello-1.0")
 	hash := good[len("/nix/store/") : len("/nix/store/")+32]
 	for _, bad := range []string{
@@ -141,10 +143,17 @@ func TestParseStorePathRejects(t *testing.T) {
 		"/nix/store/" + hash + "_hello-1.0",       // no dash after hash
 		"/hello",                                  // no store directory
 	} {
-		_, err := ParseStorePath(bad)
-		var perr *StorePathError
+		_, err := ParsePackage(bad)
+		var perr *PathError
 		if !errors.As(err, &perr) {
-			t.Errorf("ParseStorePath(%q) err = %v, want *StorePathError", bad, err)
+			t.Errorf("ParsePackage(%q) err = %v, want *PathError", bad, err)
 		}
 	}
+}
+
+// sp returns a syntactically valid store path for name, its hash derived
+// from name so fixtures are stable.
+func sp(name string) string {
+	sum := sha256.Sum256([]byte("store path " + name))
+	return "/nix/store/" + nixbase32.EncodeToString(sum[:20]) + "-" + name
 }

@@ -1,4 +1,4 @@
-package sbom
+package nixpath
 
 import (
 	"fmt"
@@ -7,32 +7,28 @@ import (
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 )
 
-// storeHashLen is the length of the nix-base32 hash that starts a store
-// path's base name (20 bytes).
-const storeHashLen = 32
-
 // knownOutputs are the output names nixpkgs' multiple-outputs machinery
 // (pkgs/build-support/setup-hooks/multiple-outputs.sh, separateDebugInfo,
 // Python's "dist") appends to a store path name. "out" is never appended.
 var knownOutputs = map[string]bool{
 	"bin": true, "debug": true, "dev": true, "devdoc": true, "devman": true,
 	"dist": true, "doc": true, "info": true, "lib": true, "man": true,
-	"static": true,
+	"static": true, "py": true, "python": true, "modules": true, "terminfo": true,
 }
 
-// StorePathError reports a path that is not "<storeDir>/<hash>-<name>".
-type StorePathError struct {
+// PathError reports a path that is not "<storeDir>/<hash>-<name>".
+type PathError struct {
 	Path   string
 	Reason string
 }
 
 // Error implements error.
-func (e *StorePathError) Error() string {
-	return fmt.Sprintf("sbom: %q is not a store path: %s", e.Path, e.Reason)
+func (e *PathError) Error() string {
+	return fmt.Sprintf("%q is not a store path: %s", e.Path, e.Reason)
 }
 
-// PackageName is what a store path's name says about its package.
-type PackageName struct {
+// Package is what a store path's name says about its package.
+type Package struct {
 	// StoreHash is the nix-base32 hash at the start of the base name.
 	StoreHash string
 	// Name is the package name as builtins.parseDrvName returns it.
@@ -46,23 +42,6 @@ type PackageName struct {
 	Output string
 }
 
-// ParseDrvName splits s exactly as Nix's builtins.parseDrvName does: the
-// name is everything before the first '-' that is followed by a character
-// other than an ASCII letter, and the version is everything after that
-// dash. Without such a dash the version is "".
-func ParseDrvName(s string) (name, version string) {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == '-' && !isASCIILetter(s[i+1]) {
-			return s[:i], s[i+1:]
-		}
-	}
-	return s, ""
-}
-
-func isASCIILetter(c byte) bool {
-	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
-}
-
 // SplitOutput removes a known multi-output suffix ("-dev", "-lib", …)
 // from a parseDrvName version: "3.0.13-dev" → ("3.0.13", "dev"). A version
 // that is nothing but the suffix, or ends in an unknown word, is kept whole.
@@ -74,22 +53,29 @@ func SplitOutput(version string) (rest, output string) {
 	return version[:i], version[i+1:]
 }
 
-// ParseStorePath parses an absolute store path (any store directory) into
+// ParsePackage parses an absolute store path (any store directory) into
 // its package name, version and output.
-func ParseStorePath(path string) (PackageName, error) {
+func ParsePackage(path string) (Package, error) {
 	slash := strings.LastIndexByte(path, '/')
 	if slash <= 0 || path[0] != '/' {
-		return PackageName{}, &StorePathError{Path: path, Reason: "not an absolute path below a store directory"}
+		return Package{}, &PathError{Path: path, Reason: "not an absolute path below a store directory"}
 	}
 	base := path[slash+1:]
-	if len(base) < storeHashLen+2 || base[storeHashLen] != '-' {
-		return PackageName{}, &StorePathError{Path: path, Reason: "base name is not <32-character hash>-<name>"}
+	if len(base) < HashLen+2 || base[HashLen] != '-' {
+		return Package{}, &PathError{Path: path, Reason: "base name is not <32-character hash>-<name>"}
 	}
-	hash := base[:storeHashLen]
+	hash := base[:HashLen]
 	if err := nixbase32.ValidateString(hash); err != nil {
-		return PackageName{}, &StorePathError{Path: path, Reason: "hash is not nix-base32: " + err.Error()}
+		return Package{}, &PathError{Path: path, Reason: "hash is not nix-base32: " + err.Error()}
 	}
-	name, version := ParseDrvName(base[storeHashLen+1:])
+	name, version := ParseDrvName(base[HashLen+1:])
 	version, output := SplitOutput(version)
-	return PackageName{StoreHash: hash, Name: name, Version: version, Output: output}, nil
+	return Package{StoreHash: hash, Name: name, Version: version, Output: output}, nil
+}
+
+// PackageName splits store path p, or anything shaped like one (a bare
+// store path name, a path in another store), into package name and
+// version with ParseDrvName, leniently: for names recorded by others.
+func PackageName(p string) (name, version string) {
+	return ParseDrvName(Name(p))
 }
