@@ -31,11 +31,13 @@ import (
 
 // cliReport mirrors the --report JSON shape the issue fixes.
 type cliReport struct {
-	Image       string `json:"image"`
-	Digest      string `json:"digest"`
-	Changed     bool   `json:"changed"`
-	BytesPushed int64  `json:"bytesPushed"`
-	Layers      []struct {
+	Image        string   `json:"image"`
+	Digest       string   `json:"digest"`
+	Changed      bool     `json:"changed"`
+	BytesPushed  int64    `json:"bytesPushed"`
+	Warnings     []string `json:"warnings"`
+	SupersededBy string   `json:"supersededBy"`
+	Layers       []struct {
 		Name             string   `json:"name"`
 		Digest           string   `json:"digest"`
 		DiffID           string   `json:"diffID"`

@@ -46,7 +46,12 @@ func TestReliabilityLyingPrevious(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		meta := image.LayerMeta{Name: "mid", Key: mid.Key}
+		// Recorded digest, size and diffID agree with the blob: the liar is
+		// self-consistent, as one written by this tool would be.
+		ld, _ := l.Digest()
+		ldiff, _ := l.DiffID()
+		lsize, _ := l.Size()
+		meta := image.LayerMeta{Name: "mid", Key: mid.Key, Digest: ld.String(), Size: lsize, DiffID: ldiff.String()}
 		for _, p := range paths {
 			meta.Paths = append(meta.Paths, image.PathSize{Path: p, NarSize: 1})
 		}

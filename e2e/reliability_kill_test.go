@@ -272,10 +272,21 @@ func TestReliabilityConcurrentPushes(t *testing.T) {
 	}
 
 	// Same tag, different plans.
-	both(repo, "latest", "latest")
+	same := both(repo, "latest", "latest")
 	got := tagDigest(t, reg, repo, "latest")
 	if got != dA && got != dB {
 		t.Fatalf("tag on %s, neither %s nor %s", got, dA, dB)
+	}
+	// Whichever run was superseded (when its check after the push came
+	// after the other's manifest) says so, naming what the tag holds; the
+	// winner never does.
+	for _, r := range same {
+		switch {
+		case r.Digest == got && r.SupersededBy != "":
+			t.Errorf("the run whose image is at the tag says it was superseded by %s", r.SupersededBy)
+		case r.SupersededBy != "" && r.SupersededBy != got:
+			t.Errorf("superseded by %s, but the tag holds %s", r.SupersededBy, got)
+		}
 	}
 	if pulled := pullVerify(t, reg, repo+":latest"); pulled != got {
 		t.Fatalf("pulled %s, tag says %s", pulled, got)

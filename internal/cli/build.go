@@ -30,7 +30,7 @@ type buildCmd struct {
 	system    string
 	jobs      int
 	nixBin    string
-	debug     bool
+	registry  registryFlags
 }
 
 func (c *buildCmd) Name() string { return "build" }
@@ -57,7 +57,7 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.system, "system", "", "Nix system of the image, e.g. x86_64-linux (default: this machine)")
 	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
-	fs.BoolVar(&c.debug, "debug", false, "log every registry request and response (credentials redacted)")
+	c.registry.add(fs)
 	return fs
 }
 
@@ -68,7 +68,7 @@ func (c *buildCmd) Run(ctx context.Context, args []string) error {
 	if c.planFile == "" {
 		return errors.New("build: --plan is required")
 	}
-	s, err := c.newSession(c.debug)
+	s, err := c.newSession(c.registry)
 	if err != nil {
 		return err
 	}
@@ -159,14 +159,18 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 	return p, nil
 }
 
+// maxEpoch is 9999-12-31T23:59:59Z: RFC 3339 (the image config's time
+// format) has four-digit years.
+const maxEpoch = 253402300799
+
 // sourceDateEpoch parses SOURCE_DATE_EPOCH; empty means the fixed default.
 func sourceDateEpoch(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a non-negative integer", v)
+	if err != nil || n < 0 || n > maxEpoch {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds from 0 to %d (the end of year 9999, the last an image config can hold)", v, maxEpoch)
 	}
 	return time.Unix(n, 0).UTC(), nil
 }

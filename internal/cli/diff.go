@@ -18,6 +18,7 @@ type diffCmd struct {
 	against  string
 	markdown string
 	nixBin   string
+	registry registryFlags
 }
 
 func (c *diffCmd) Name() string { return "diff" }
@@ -37,6 +38,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.against, "against", "", "published image to compare with, e.g. ghcr.io/acme/app:latest (required)")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the diff as PR-comment Markdown to this file")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	c.registry.add(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -47,7 +49,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("diff: --against %q: %w", c.against, err)
 	}
-	s, err := c.newSession(false)
+	s, err := c.newSession(c.registry)
 	if err != nil {
 		return err
 	}

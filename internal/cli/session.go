@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
+	"time"
 
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/secrets"
@@ -18,9 +20,22 @@ type session struct {
 	client  *regclient.Client
 }
 
+// registryFlags are the registry options every command that talks to a
+// registry takes.
+type registryFlags struct {
+	debug   bool
+	timeout time.Duration
+}
+
+func (r *registryFlags) add(fs *flag.FlagSet) {
+	fs.BoolVar(&r.debug, "debug", false, "log every registry request and response (credentials redacted)")
+	fs.DurationVar(&r.timeout, "registry-timeout", regclient.DefaultTimeouts.Idle,
+		"give up on a registry request that makes no progress (no response headers, no bytes moving) for this long; retried within the retry budget")
+}
+
 // newSession starts a run with GITHUB_TOKEN as its first secret (and the
 // ghcr.io credential), and, with debug, a log of every registry request.
-func (e Env) newSession(debug bool) (*session, error) {
+func (e Env) newSession(rf registryFlags) (*session, error) {
 	token := e.Getenv("GITHUB_TOKEN")
 	s := &session{secrets: secrets.New(token)}
 	s.log = s.secrets.Writer(e.Stderr)
@@ -29,8 +44,14 @@ func (e Env) newSession(debug bool) (*session, error) {
 		regclient.WithSecrets(s.secrets),
 		regclient.WithUserAgent(userAgent),
 	}
-	if debug {
+	if rf.debug {
 		opts = append(opts, regclient.WithDebug(e.Stderr))
+	}
+	if rf.timeout > 0 {
+		t := regclient.DefaultTimeouts
+		t.Header, t.Idle = rf.timeout, rf.timeout
+		t.Connect = min(t.Connect, rf.timeout)
+		opts = append(opts, regclient.WithTimeouts(t))
 	}
 	c, err := regclient.New(opts...)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -94,10 +95,11 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 	cmd.Env = append(os.Environ(), n.Env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
 	if n.Stderr != nil {
-		cmd.Stderr = io.MultiWriter(&stderr, n.Stderr)
-	} else {
-		cmd.Stderr = &stderr
+		live := &progressOnly{w: n.Stderr}
+		defer live.flush()
+		cmd.Stderr = io.MultiWriter(&stderr, live)
 	}
 	err := cmd.Run()
 	if err == nil && ctx.Err() != nil {
@@ -115,9 +117,8 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 // (evaluation only, nothing left to build), whose results are in argument
 // order, matched by drvPath.
 //
-// On failure it returns a *NixError with Nix's error lines. When several
-// installables were given, each is then rebuilt alone to name exactly the
-// failing one(s).
+// On failure it returns a *NixError with Nix's error lines, naming the
+// failing installable(s) from that one run's output (see buildFailure).
 func (n *Nix) Build(ctx context.Context, installables []string) (map[string][]string, error) {
 	inst := uniqueKeepOrder(installables)
 	if len(inst) == 0 {
@@ -219,49 +220,83 @@ func outputPaths(r buildResult) []string {
 	return paths
 }
 
-// buildFailure builds the *NixError for a failed build, re-running each
-// installable alone (only on this error path) when there were several.
-// A single failing store-path dep that Nix cannot find gets an
-// *InvalidPathError as Err.
+// buildFailure builds the *NixError for a failed build from that one
+// run's output: Nix names what failed — an attribute an installable
+// evaluates ("does not provide attribute 'x'"), a store path it cannot
+// find, or the derivations whose builds failed (mapped back to
+// installables with one evaluation-only `nix build --dry-run --json`).
+// Nothing is built again. A single failing store-path dep that Nix cannot
+// find gets an *InvalidPathError as Err.
 func (n *Nix) buildFailure(ctx context.Context, inst, args []string, stderr string, runErr error) error {
-	ne := n.buildFailureDeps(ctx, inst, args, stderr, runErr)
+	msg := TrimNixStderr(stderr)
+	ne := &NixError{Deps: inst, Args: args, Stderr: msg, Err: runErr}
+	if len(inst) > 1 && ctx.Err() == nil {
+		if failed := n.failedDeps(ctx, inst, stderr); len(failed) > 0 {
+			ne.Deps = failed
+		}
+	}
 	if len(ne.Deps) == 1 && strings.HasPrefix(ne.Deps[0], "/") && !strings.Contains(ne.Deps[0], "#") &&
-		(strings.Contains(ne.Stderr, "no substituter") || strings.Contains(ne.Stderr, "is not valid")) {
+		(strings.Contains(msg, "no substituter") || strings.Contains(msg, "is not valid") || strings.Contains(msg, "don't know how to build")) {
 		ne.Err = &InvalidPathError{Path: ne.Deps[0]}
 	}
 	return ne
 }
 
-func (n *Nix) buildFailureDeps(ctx context.Context, inst, args []string, stderr string, runErr error) *NixError {
-	msg := TrimNixStderr(stderr)
-	if len(inst) == 1 || ctx.Err() != nil {
-		return &NixError{Deps: inst, Args: args, Stderr: msg, Err: runErr}
-	}
-	var failed, msgs []string
-	var lastArgs []string
-	var lastErr error
+// failedDeps attributes a failed build to the installables Nix's stderr
+// names, directly or through the derivations that failed.
+func (n *Nix) failedDeps(ctx context.Context, inst []string, stderr string) []string {
+	var failed []string
 	for _, i := range inst {
-		a := n.args("build", "--no-link", "--json", i)
-		_, se, err := n.run(ctx, a)
-		if ctx.Err() != nil {
-			return &NixError{Deps: inst, Args: args, Stderr: msg, Err: ctx.Err()}
-		}
-		if err != nil {
+		if namedInStderr(i, stderr) {
 			failed = append(failed, i)
-			if m := TrimNixStderr(se); m != "" {
-				msgs = append(msgs, m)
-			}
-			lastArgs, lastErr = a, err
 		}
 	}
-	switch len(failed) {
-	case 0: // only fails together; report the combined call
-		return &NixError{Deps: inst, Args: args, Stderr: msg, Err: runErr}
-	case 1:
-		return &NixError{Deps: failed, Args: lastArgs, Stderr: strings.Join(msgs, "\n"), Err: lastErr}
-	default:
-		return &NixError{Deps: failed, Args: args, Stderr: strings.Join(msgs, "\n"), Err: runErr}
+	if len(failed) > 0 {
+		return failed
 	}
+	drvs := failedDrvs(stderr)
+	if len(drvs) == 0 {
+		return nil
+	}
+	var flakes []string
+	for _, i := range inst {
+		if strings.Contains(i, "#") {
+			flakes = append(flakes, i)
+		}
+	}
+	args := n.args("build", append([]string{"--dry-run", "--no-link", "--json"}, flakes...)...)
+	stdout, _, err := n.run(ctx, args)
+	var dry []buildResult
+	if err != nil || json.Unmarshal(stdout, &dry) != nil || len(dry) != len(flakes) {
+		return nil
+	}
+	for k, r := range dry {
+		if drvs[r.DrvPath] {
+			failed = append(failed, flakes[k])
+		}
+	}
+	return failed
+}
+
+// namedInStderr reports whether Nix's message quotes installable i: its
+// attribute ('attr' or '….attr') or, for a store path, the path itself.
+func namedInStderr(i, stderr string) bool {
+	ref, attr, ok := strings.Cut(i, "#")
+	if !ok {
+		return strings.Contains(stderr, "'"+strings.TrimSuffix(ref, "/")+"'") || strings.Contains(stderr, " "+ref+"\n")
+	}
+	return strings.Contains(stderr, "'"+attr+"'") || strings.Contains(stderr, "."+attr+"'")
+}
+
+var failedDrvRE = regexp.MustCompile(`(?:builder for|dependencies of derivation|build of) '(/[^']+\.drv)'`)
+
+// failedDrvs collects the derivations Nix reports as failed.
+func failedDrvs(stderr string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range failedDrvRE.FindAllStringSubmatch(stderr, -1) {
+		out[m[1]] = true
+	}
+	return out
 }
 
 // PathInfo queries the closures of paths with ONE

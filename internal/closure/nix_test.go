@@ -27,6 +27,18 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ $dry = 0 ]; then
+  for i in $items; do
+    case "$i" in
+      *#fail*) n=${i#*#}
+               echo "error: builder for '/nix/store/d-$n.drv' failed with exit code 1;" >&2
+               echo "       last 1 log lines:" >&2
+               echo "       > fails on purpose" >&2
+               failed=1 ;;
+    esac
+  done
+  [ -n "$failed" ] && exit 1
+fi
 for i in $items; do
   case "$i" in
     *#bad*) echo "building '/nix/store/x.drv'..." >&2
@@ -121,16 +133,27 @@ func TestBuildFailureNamesFailingDep(t *testing.T) {
 	if !strings.Contains(err.Error(), "nix build failed for x#bad1: error: flake") {
 		t.Fatalf("Error() = %q", err)
 	}
-	if c := calls(); len(c) != 4 {
-		t.Fatalf("want 1 combined + 3 individual calls, got %q", c)
+	// Attributed from the one run's message: nothing is built again.
+	if c := calls(); len(c) != 1 {
+		t.Fatalf("want exactly one nix call, got %q", c)
 	}
+}
 
-	_, err = n.Build(context.Background(), []string{"x#bad1", "x#ok", "x#bad2"})
-	if !errors.As(err, &ne) || !reflect.DeepEqual(ne.Deps, []string{"x#bad1", "x#bad2"}) {
-		t.Fatalf("two failures: %v", err)
+// A failing builder is attributed through one evaluation-only call that
+// maps derivations to installables; nothing is built twice.
+func TestBuildFailureAttributesFailedDerivation(t *testing.T) {
+	n, calls := newFake(t)
+	_, err := n.Build(context.Background(), []string{"x#a", "x#fail1", "x#c"})
+	var ne *NixError
+	if !errors.As(err, &ne) || !reflect.DeepEqual(ne.Deps, []string{"x#fail1"}) {
+		t.Fatalf("error = %v, want *NixError for x#fail1", err)
 	}
-	if !strings.Contains(ne.Stderr, "'bad1'") || !strings.Contains(ne.Stderr, "'bad2'") {
-		t.Fatalf("Stderr = %q", ne.Stderr)
+	if !strings.Contains(ne.Stderr, "fails on purpose") || strings.Count(err.Error(), "fails on purpose") != 1 {
+		t.Errorf("Error() = %q", err)
+	}
+	c := calls()
+	if len(c) != 2 || strings.Contains(c[0], "--dry-run") || !strings.Contains(c[1], "--dry-run") {
+		t.Fatalf("want the build and one --dry-run evaluation, got %q", c)
 	}
 }
 
@@ -165,5 +188,17 @@ func TestTrimNixStderr(t *testing.T) {
 	}
 	if got := TrimNixStderr("a\n\nb\nc\nd\ne\nf\n"); got != "b\nc\nd\ne\nf" {
 		t.Fatalf("fallback = %q", got)
+	}
+}
+
+func TestProgressOnlyDropsErrorBlocks(t *testing.T) {
+	var out strings.Builder
+	p := &progressOnly{w: &out}
+	for _, chunk := range []string{"building '/nix/store/a.drv'...\nerr", "or: builder for x failed\n       > log line\n", "warning: dirty\nlast"} {
+		p.Write([]byte(chunk))
+	}
+	p.flush()
+	if got := out.String(); got != "building '/nix/store/a.drv'...\nwarning: dirty\nlast" {
+		t.Errorf("passed through %q", got)
 	}
 }

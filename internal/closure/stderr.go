@@ -1,6 +1,8 @@
 package closure
 
 import (
+	"bytes"
+	"io"
 	"regexp"
 	"strings"
 )
@@ -42,4 +44,45 @@ func TrimNixStderr(stderr string) string {
 		out = out[:len(out)-1]
 	}
 	return strings.Join(out, "\n")
+}
+
+// progressOnly passes Nix's stderr through line by line without its error
+// blocks: those are reported once, in the *NixError, not twice.
+type progressOnly struct {
+	w       io.Writer
+	pending []byte
+	inError bool
+}
+
+func (p *progressOnly) Write(b []byte) (int, error) {
+	p.pending = append(p.pending, b...)
+	for {
+		i := bytes.IndexByte(p.pending, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		p.line(p.pending[:i+1])
+		p.pending = p.pending[i+1:]
+	}
+}
+
+func (p *progressOnly) line(l []byte) {
+	plain := ansiRE.ReplaceAll(l, nil)
+	switch {
+	case bytes.HasPrefix(plain, []byte("error:")) || bytes.HasPrefix(plain, []byte("error (")):
+		p.inError = true
+		return
+	case p.inError && (bytes.HasPrefix(plain, []byte(" ")) || bytes.HasPrefix(plain, []byte("\t"))):
+		return
+	}
+	p.inError = false
+	_, _ = p.w.Write(l)
+}
+
+// flush passes on an unterminated last line.
+func (p *progressOnly) flush() {
+	if len(p.pending) > 0 {
+		p.line(p.pending)
+		p.pending = nil
+	}
 }

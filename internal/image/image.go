@@ -61,6 +61,12 @@ type LayerMeta struct {
 	// UncompressedSize is the layer's tar size, so later runs can report it
 	// for a reused layer without reading the blob.
 	UncompressedSize int64 `json:"uncompressedSize,omitempty"`
+	// Digest, Size and DiffID record the blob as built: a later run reuses
+	// the layer only when the manifest descriptor and the config's diffID
+	// still say the same.
+	Digest string `json:"digest,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	DiffID string `json:"diffID,omitempty"`
 }
 
 // PathSize is a store path and its NAR size.

@@ -40,6 +40,8 @@ type PreviousLayer struct {
 	// is fetched only if read. remote.Write can mount it across repositories.
 	Layer      v1.Layer
 	Descriptor v1.Descriptor
+	// ConfigDiffID is the layer's diffID as the image's config lists it.
+	ConfigDiffID v1.Hash
 }
 
 // ByKey returns the first layer whose Meta.Key is key.
@@ -99,7 +101,7 @@ func LoadPrevious(ctx context.Context, c *regclient.Client, ref name.Reference) 
 		if err != nil {
 			return nil, fmt.Errorf("%s: layer %s: %w", ref, desc.Digest, err)
 		}
-		p.Layers = append(p.Layers, PreviousLayer{Meta: metas[i], Layer: l, Descriptor: desc})
+		p.Layers = append(p.Layers, PreviousLayer{Meta: metas[i], Layer: l, Descriptor: desc, ConfigDiffID: cf.RootFS.DiffIDs[i]})
 	}
 	return p, nil
 }
@@ -161,14 +163,20 @@ func parseComment(s string) *LayerMeta {
 		Key       string          `json:"key"`
 		Paths     json.RawMessage `json:"paths"`
 		Truncated bool            `json:"truncated"`
-		Size      int64           `json:"uncompressedSize"`
+		USize     int64           `json:"uncompressedSize"`
+		Digest    string          `json:"digest"`
+		Size      int64           `json:"size"`
+		DiffID    string          `json:"diffID"`
 	}
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		return nil
 	}
 	m := &LayerMeta{Name: raw.Name, Key: raw.Key, Truncated: raw.Truncated}
-	if raw.Size > 0 {
-		m.UncompressedSize = raw.Size
+	if raw.USize > 0 {
+		m.UncompressedSize = raw.USize
+	}
+	if keyRE.MatchString(raw.Digest) && keyRE.MatchString(raw.DiffID) && raw.Size > 0 {
+		m.Digest, m.Size, m.DiffID = raw.Digest, raw.Size, raw.DiffID
 	}
 	var paths []json.RawMessage
 	if len(raw.Paths) > 0 && string(raw.Paths) != "null" {
@@ -212,5 +220,6 @@ func mergeMeta(annKey, annName string, c *LayerMeta) LayerMeta {
 	m.Paths = c.Paths
 	m.Truncated = c.Truncated
 	m.UncompressedSize = c.UncompressedSize
+	m.Digest, m.Size, m.DiffID = c.Digest, c.Size, c.DiffID
 	return m
 }

@@ -148,6 +148,12 @@ func (r *run) publish(ctx context.Context, pub publish.Publisher, img v1.Image, 
 	rep.Changed = res.Changed
 	rep.BytesPushed = res.BytesPushed
 	applyStatus(rep, res.Status)
+	if res.SupersededBy != "" {
+		rep.SupersededBy = res.SupersededBy
+		w := fmt.Sprintf("%s now holds %s, not this run's %s: another run pushed to it after this one", pub.Destination(), res.SupersededBy, rep.Digest)
+		rep.Warnings = append(rep.Warnings, w)
+		r.log.printf("warning: %s", w)
+	}
 	return nil
 }
 

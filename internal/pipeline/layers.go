@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -61,11 +60,12 @@ func (r *run) reuse(ctx context.Context, ls []*imageLayer) {
 			continue
 		}
 		g.Go(func() error {
-			if prevL, ok := r.reusable(ctx, il); ok {
+			if l, prevL, ok := r.reusable(ctx, il); ok {
 				// Each goroutine writes only its own layer.
-				il.layer, il.status = prevL.Layer, report.StatusCached
+				il.layer, il.status = l, report.StatusCached
 				il.uncompressed = prevL.Meta.UncompressedSize
 				il.meta.UncompressedSize = prevL.Meta.UncompressedSize
+				il.meta.Digest, il.meta.Size, il.meta.DiffID = prevL.Meta.Digest, prevL.Meta.Size, prevL.Meta.DiffID
 			}
 			return nil
 		})
@@ -94,6 +94,10 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			// Each goroutine writes only its own layer.
 			il.built, il.layer, il.uncompressed = b, b, b.UncompressedSize()
 			il.meta.UncompressedSize = b.UncompressedSize()
+			d, _ := b.Digest()
+			diffID, _ := b.DiffID()
+			size, _ := b.Size()
+			il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
 			if msg := reproducibilityWarning(r.prevs, il.plan, b); msg != "" {
 				r.log.printf("WARNING: %s", msg)
 				il.warning = msg
@@ -119,9 +123,9 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built)
 		if !ok {
 			continue
 		}
-		if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, pl.Paths) {
-			// Not a build of these paths (the key lies): its bytes say
-			// nothing about reproducibility.
+		if verify(prevL, pl.Paths) != "" {
+			// Not provably a build of these paths: its bytes say nothing
+			// about reproducibility.
 			continue
 		}
 		d, err := b.Digest()
@@ -132,42 +136,6 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built)
 		return ""
 	}
 	return ""
-}
-
-// reusable finds a previous layer with il's key that can be trusted: its
-// recorded path list (when complete) is the planned one, and its blob is
-// present where it lives (checked with the library's HEAD, not downloaded).
-// A previous image written by someone else may carry any annotation; one
-// that lies falls back to a rebuild.
-func (r *run) reusable(_ context.Context, il *imageLayer) (image.PreviousLayer, bool) {
-	for _, prev := range r.prevs {
-		prevL, ok := prev.ByKey(il.plan.Key)
-		if !ok {
-			continue
-		}
-		if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, il.plan.Paths) {
-			r.log.printf("not reusing layer %s from %s: its key matches but its recorded paths differ", il.plan.Name, prev.Ref)
-			continue
-		}
-		if ex, ok := prevL.Layer.(interface{ Exists() (bool, error) }); ok {
-			present, err := ex.Exists()
-			if err != nil || !present {
-				r.log.printf("not reusing layer %s from %s: blob %s is not there", il.plan.Name, prev.Ref, prevL.Descriptor.Digest)
-				continue
-			}
-		}
-		return prevL, true
-	}
-	return image.PreviousLayer{}, false
-}
-
-func samePaths(m image.LayerMeta, paths []string) bool {
-	got := make([]string, 0, len(m.Paths))
-	for _, p := range m.Paths {
-		got = append(got, p.Path)
-	}
-	slices.Sort(got)
-	return slices.Equal(got, paths)
 }
 
 // metaFor is what the image records about a layer so later runs (and PR

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -18,26 +19,32 @@ import (
 var errNoRegistry = errors.New("pipeline: a registry client is required to read images")
 
 // readPrevious reads every image in refs (manifest and config only). A
-// missing image is skipped; an image a registry answers "blob unknown" for
-// (GHCR does, for a while after an upload) is retried, and if that persists
-// it is not used: its layers are rebuilt, which is always safe.
+// previous image is an optimisation: one that is missing, or that cannot
+// be read as an image of ours (an index without our platform, schema 1, a
+// config that is not JSON or too large, a registry that refuses or stalls)
+// is named in a warning and not used — every layer it could have supplied
+// is rebuilt, and the push then repairs the tag. Only cancellation stops
+// the run. An image a registry answers "blob unknown" for (GHCR does, for a
+// while after an upload) is retried first.
 func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Reference, log *logger) ([]*image.Previous, error) {
 	if len(refs) > 0 && c == nil {
 		return nil, errNoRegistry
 	}
 	var out []*image.Previous
 	for _, r := range refs {
-		p, err := readPreviousOnce(ctx, c, r, log)
-		if err != nil {
-			return nil, fmt.Errorf("previous image: %w", regclient.WithStatus(err))
-		}
-		if p == nil {
+		p, err := readPreviousOnce(ctx, c, r)
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			log.printf("warning: previous image %s is not reused: %v; its layers are rebuilt", r, c.Err(err))
+			continue
+		case p == nil:
 			log.printf("no previous image at %s", r)
 			continue
-		}
-		if p.Unusable != "" {
-			log.printf("warning: previous image %s (%s) is not reused: %s", r, p.Digest, p.Unusable)
-		} else {
+		case p.Unusable != "":
+			log.printf("warning: previous image %s (%s) is not reused: %s; its layers are rebuilt", r, p.Digest, p.Unusable)
+		default:
 			log.printf("previous image %s: %s (%d layers)", r, p.Digest, len(p.Layers))
 		}
 		out = append(out, p)
@@ -45,15 +52,11 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 	return out, nil
 }
 
-func readPreviousOnce(ctx context.Context, c *regclient.Client, r name.Reference, log *logger) (*image.Previous, error) {
+func readPreviousOnce(ctx context.Context, c *regclient.Client, r name.Reference) (*image.Previous, error) {
 	for attempt := 1; ; attempt++ {
 		p, err := image.LoadPrevious(ctx, c, r)
-		if err == nil || !regclient.IsNotFound(err) {
+		if err == nil || !regclient.IsBlobUnknown(err) && !regclient.IsNotFound(err) || attempt == 3 {
 			return p, err
-		}
-		if attempt == 3 {
-			log.printf("warning: previous image %s is unreadable (%v); not reusing its layers", r, err)
-			return nil, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -95,18 +98,32 @@ func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan) (*image.Pr
 	return base, nil
 }
 
-// baseExclude returns the store paths a base image already holds (as
-// recorded by nix-layer-action in the base's own metadata; a foreign base
-// carries no such record, and its files simply lie below ours) and its
-// layer count.
-func baseExclude(base *image.Previous) (map[string]bool, int) {
+// baseExclude returns the store paths a base image already holds, as
+// recorded by nix-layer-action in the base's own metadata, and the base's
+// layer count. Only path lists that prove they are ours and complete
+// (verify) are used; others are named in a warning and their paths are not
+// subtracted (their files simply lie below ours, as a foreign base's do).
+func baseExclude(base *image.Previous) (map[string]bool, int, []string) {
 	if base == nil {
-		return nil, 0
+		return nil, 0, nil
 	}
 	ex := map[string]bool{}
-	for _, l := range base.Layers {
+	var warnings []string
+	for i, l := range base.Layers {
+		if l.Meta.Key == "" {
+			continue // not ours: nothing recorded to subtract
+		}
+		var paths []string
 		for _, p := range l.Meta.Paths {
-			ex[p.Path] = true
+			paths = append(paths, p.Path)
+		}
+		slices.Sort(paths)
+		if why := verify(l, paths); why != "" {
+			warnings = append(warnings, fmt.Sprintf("base image %s layer %d (%s): %s; its store paths are not subtracted from this image's layers", base.Ref, i+1, l.Meta.Name, why))
+			continue
+		}
+		for _, p := range paths {
+			ex[p] = true
 		}
 	}
 	m, err := base.Image.Manifest()
@@ -114,7 +131,7 @@ func baseExclude(base *image.Previous) (map[string]bool, int) {
 	if err == nil {
 		n = len(m.Layers)
 	}
-	return ex, n
+	return ex, n, warnings
 }
 
 // baseLayers are the base image's layers, first in the report.

@@ -62,7 +62,7 @@ func resolve(ctx context.Context, p *plan.Plan, nix NixOptions, base *image.Prev
 		return nil, err
 	}
 	all := allRoots(roots)
-	exclude, baseLayers := baseExclude(base)
+	exclude, baseLayers, baseWarnings := baseExclude(base)
 	layers, err := layering.Assign(graph, layeringSpecs(p, roots), layering.Options{
 		MaxLayerSize: p.MaxLayerSize,
 		AllRoots:     all,
@@ -71,7 +71,7 @@ func resolve(ctx context.Context, p *plan.Plan, nix NixOptions, base *image.Prev
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.File, err)
 	}
-	res := &Resolved{Plan: p, Graph: graph, Roots: roots, Base: base}
+	res := &Resolved{Plan: p, Graph: graph, Roots: roots, Base: base, Warnings: baseWarnings}
 	files, err := rootFiles(p, sources, graph, all, layers)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func realise(ctx context.Context, p *plan.Plan, nixo NixOptions) (map[string][]s
 		}
 		var err error
 		if built, err = n.Build(ctx, inst); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, attribute(p, err)
 		}
 	}
 	pathsOf := func(deps []plan.Dep) []string {
@@ -177,7 +177,11 @@ func closureGraph(ctx context.Context, p *plan.Plan, n *closure.Nix, all []strin
 		}
 		return g, nil
 	case len(all) > 0:
-		return n.PathInfo(ctx, all)
+		g, err := n.PathInfo(ctx, all)
+		if err != nil {
+			return nil, attribute(p, err)
+		}
+		return g, nil
 	default:
 		return closure.NewGraph(nil)
 	}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -122,11 +123,8 @@ func (p *parser) resolveFlakeRef(raw, ref string) (string, string) {
 	case path == "." || path == ".." || strings.HasPrefix(path, "./") || strings.HasPrefix(path, "../") ||
 		scheme != "" && path != "":
 		abs := filepath.Join(p.dir, path)
-		rel, err := filepath.Rel(p.dir, abs)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-			if !p.allowOutside {
-				return "", fmt.Sprintf("dep %q: flake ref %q points outside the plan directory %s; set allow-outside-workspace: true to allow this", raw, ref, p.dir)
-			}
+		if !p.allowOutside && outside(p.dir, filepath.Join(abs, queryDir(query))) {
+			return "", fmt.Sprintf("dep %q: flake ref %q points outside the plan directory %s; set allow-outside-workspace: true to allow this", raw, ref, p.dir)
 		}
 		return scheme + abs + query, ""
 	case scheme != "":
@@ -142,6 +140,31 @@ func (p *parser) resolveFlakeRef(raw, ref string) (string, string) {
 		return "", fmt.Sprintf("dep %q: flake ref %q is neither a path (start it with ./ or /) nor a registry name like nixpkgs", raw, ref)
 	}
 	return ref, ""
+}
+
+// queryDir is the dir= parameter of a flake ref's query ("?dir=sub&rev=…"):
+// the subdirectory of the flake Nix reads.
+func queryDir(query string) string {
+	v, err := url.ParseQuery(strings.TrimPrefix(query, "?"))
+	if err != nil {
+		return ""
+	}
+	return v.Get("dir")
+}
+
+// outside reports whether the directory target Nix would read lies outside
+// dir, judged both as written and with symlinks resolved (where they exist).
+func outside(dir, target string) bool {
+	climbs := func(base, t string) bool {
+		rel, err := filepath.Rel(base, t)
+		return err != nil || rel == ".." || strings.HasPrefix(rel, "../")
+	}
+	if climbs(dir, filepath.Clean(target)) {
+		return true
+	}
+	rd, err1 := filepath.EvalSymlinks(dir)
+	rt, err2 := filepath.EvalSymlinks(target)
+	return err1 == nil && err2 == nil && climbs(rd, rt)
 }
 
 func validScheme(s string) bool {

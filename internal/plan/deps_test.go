@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -37,6 +39,10 @@ func TestDeps(t *testing.T) {
 		{raw: "../x#a", err: "points outside the plan directory /proj/sub"},
 		{raw: "./a/../../x#a", err: "points outside"},
 		{raw: "path:../x#a", err: "points outside"},
+		{raw: ".?dir=..#x", err: "points outside"},
+		{raw: "path:.?dir=../other#x", err: "points outside"},
+		{raw: "./a?rev=abc&dir=../..#x", err: "points outside"},
+		{raw: ".?dir=..#x", allowOutside: true, kind: Installable, value: "/proj/sub?dir=..#x"},
 		{raw: "../x#a", allowOutside: true, kind: Installable, value: "/proj/x#a"},
 		{raw: "path:../../x#a", allowOutside: true, kind: Installable, value: "path:/x#a"},
 		{raw: "", err: "is neither a store path nor an installable"},
@@ -70,6 +76,25 @@ func TestDeps(t *testing.T) {
 		if msg != "" || !reflect.DeepEqual(d, want) {
 			t.Errorf("parseDep(%q) = %+v, %q; want %+v", tt.raw, d, msg, want)
 		}
+	}
+}
+
+// A symlink inside the plan directory that leads out of it is outside.
+func TestDepsSymlinkOutside(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "ws")
+	if err := os.MkdirAll(filepath.Join(dir, "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(root, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	p := &parser{dir: dir, storeDir: DefaultStoreDir}
+	if _, msg := p.parseDep("./link#x", 3); !strings.Contains(msg, "points outside") {
+		t.Errorf("./link (→ %s): %q, want it refused", root, msg)
+	}
+	if _, msg := p.parseDep("./inside#x", 3); msg != "" {
+		t.Errorf("./inside: %q", msg)
 	}
 }
 

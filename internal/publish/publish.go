@@ -32,6 +32,10 @@ type Result struct {
 	BytesPushed int64                            // blob bytes (layers and config) actually sent
 	Status      map[v1.Hash]regclient.BlobStatus // every layer and the config, for registries
 	Changed     bool                             // the destination held something else (or nothing) before
+	// SupersededBy is the digest the registry's reference holds after the
+	// push when another run pushed to it in the meantime ("" when it holds
+	// this image).
+	SupersededBy string
 }
 
 // Kind is a kind of destination.

@@ -94,6 +94,10 @@ func (r *Registry) publish(ctx context.Context, img v1.Image) (*Result, error) {
 			return nil, fmt.Errorf("tag %s: %w", tr.TagStr(), err)
 		}
 	}
+	superseded, err := r.supersededBy(opts, digest)
+	if err != nil {
+		return nil, err
+	}
 	status := make(map[v1.Hash]regclient.BlobStatus, len(want))
 	for _, h := range want {
 		// remote.Write succeeded, so a blob it neither uploaded nor
@@ -104,7 +108,24 @@ func (r *Registry) publish(ctx context.Context, img v1.Image) (*Result, error) {
 			status[h] = s
 		}
 	}
-	return &Result{Digest: digest, BytesPushed: r.client.Uploaded() - before, Status: status, Changed: changed}, nil
+	return &Result{Digest: digest, BytesPushed: r.client.Uploaded() - before, Status: status, Changed: changed, SupersededBy: superseded}, nil
+}
+
+// supersededBy checks the reference after the push: another run that
+// pushed to it in the meantime wins, and the result says so ("" when the
+// reference holds digest). A reference by digest cannot be superseded.
+func (r *Registry) supersededBy(opts []remote.Option, digest v1.Hash) (string, error) {
+	if _, byDigest := r.ref.(name.Digest); byDigest {
+		return "", nil
+	}
+	d, err := remote.Head(r.ref, opts...)
+	if err != nil {
+		return "", fmt.Errorf("check %s after the push: %w", r.ref, err)
+	}
+	if d.Digest != digest {
+		return d.Digest.String(), nil
+	}
+	return "", nil
 }
 
 // blobDigests lists the digests of img's layers and config.

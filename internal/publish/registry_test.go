@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -336,4 +337,44 @@ func run(t *testing.T, bin string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
+}
+
+// racer pushes another image to the tag right after our manifest PUT, as a
+// concurrent run would.
+type racer struct {
+	next  http.RoundTripper
+	other v1.Image
+	ref   name.Reference
+	done  bool
+}
+
+func (r *racer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err == nil && req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") && !r.done {
+		r.done = true
+		if werr := remote.Write(r.ref, r.other); werr != nil {
+			return nil, werr
+		}
+	}
+	return resp, err
+}
+
+func TestRegistryReportsSupersededTag(t *testing.T) {
+	host := memHost(t)
+	r := ref(t, host+"/race/app:latest")
+	other := assemble(t, named(t, 7))
+	rc := &racer{next: http.DefaultTransport, other: other, ref: r}
+	res, err := push(t, assemble(t, named(t, 1, 2)), r, nil, regclient.WithTransport(rc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := other.Digest()
+	if res.SupersededBy != want.String() {
+		t.Errorf("SupersededBy = %q, want the racing image %s", res.SupersededBy, want)
+	}
+	// Alone, a push is not superseded.
+	res, err = push(t, assemble(t, named(t, 3)), ref(t, host+"/race/solo:latest"), nil)
+	if err != nil || res.SupersededBy != "" {
+		t.Errorf("solo push: %+v, %v", res, err)
+	}
 }

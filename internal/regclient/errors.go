@@ -112,11 +112,14 @@ func WithStatus(err error) error {
 // Retry runs f until it succeeds, fails with an error that is not
 // Transient, ctx ends, or attempts are used up, sleeping attempt×pause
 // between attempts. It is the whole-operation retry on top of
-// go-containerregistry's per-request budget.
+// go-containerregistry's per-request budget. A stall is not retried here:
+// the stalled request has used that budget already, and each further
+// attempt would cost it again.
 func Retry(ctx context.Context, attempts int, pause time.Duration, f func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := f()
-		if err == nil || attempt >= attempts || !Transient(err) {
+		var se *StallError
+		if err == nil || attempt >= attempts || !Transient(err) || errors.As(err, &se) {
 			return err
 		}
 		select {

@@ -49,6 +49,9 @@ type Report struct {
 	Diff           *Diff    `json:"diff,omitempty"`
 	Warnings       []string `json:"warnings,omitempty"`
 	PackageURL     string   `json:"packageURL,omitempty"`
+	// SupersededBy is what the tag held right after this run's push when
+	// another run had pushed to it in the meantime.
+	SupersededBy string `json:"supersededBy,omitempty"`
 }
 
 // Layer is one layer of the image (or an empty planned layer).

@@ -211,7 +211,7 @@ func forgeImage(spec ForeignSpec) (*forgedImage, error) {
 func forgeImageLevel(cf *v1.ConfigFile, f Forgery, epoch v1.Time) error {
 	switch f {
 	case HistoryCount:
-		comment, err := commentJSON(LayerSpec{Name: "phantom", Key: "sha256:" + strings.Repeat("0", 64)}, json.RawMessage("[]"), false, 0)
+		comment, err := commentJSON(LayerSpec{Name: "phantom", Key: "sha256:" + strings.Repeat("0", 64)}, json.RawMessage("[]"), false, 0, recorded{})
 		if err != nil {
 			return err
 		}

@@ -103,7 +103,8 @@ func forgeLayer(ls LayerSpec, f Forgery, forged bool) (*layerBuild, error) {
 	}
 	lb.history = v1.History{CreatedBy: p.createdBy}
 	if p.comment {
-		if lb.history.Comment, err = commentJSON(ls, p.recorded, p.truncated, int64(len(tarball))); err != nil {
+		rec := recorded{Digest: digestOf(blob), Size: int64(len(blob)), DiffID: digestOf(tarball)}
+		if lb.history.Comment, err = commentJSON(ls, p.recorded, p.truncated, int64(len(tarball)), rec); err != nil {
 			return nil, err
 		}
 	}
@@ -113,15 +114,26 @@ func forgeLayer(ls LayerSpec, f Forgery, forged bool) (*layerBuild, error) {
 	return lb, nil
 }
 
+// recorded is what the product records about the blob it built: the
+// real values (a forgery of the descriptor or config then disagrees).
+type recorded struct {
+	Digest string
+	Size   int64
+	DiffID string
+}
+
 // commentJSON renders a history comment the way the product does.
-func commentJSON(ls LayerSpec, paths json.RawMessage, truncated bool, size int64) (string, error) {
+func commentJSON(ls LayerSpec, paths json.RawMessage, truncated bool, size int64, rec recorded) (string, error) {
 	b, err := json.Marshal(struct {
 		Name             string          `json:"name"`
 		Key              string          `json:"key"`
 		Paths            json.RawMessage `json:"paths"`
 		Truncated        bool            `json:"truncated,omitempty"`
 		UncompressedSize int64           `json:"uncompressedSize,omitempty"`
-	}{ls.Name, ls.Key, paths, truncated, size})
+		Digest           string          `json:"digest,omitempty"`
+		Size             int64           `json:"size,omitempty"`
+		DiffID           string          `json:"diffID,omitempty"`
+	}{ls.Name, ls.Key, paths, truncated, size, rec.Digest, rec.Size, rec.DiffID})
 	return string(b), err
 }
 

@@ -1,0 +1,48 @@
+package regclient
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// BlobSize asks the registry (HEAD, with the client's auth, retries and
+// timeouts) for the size of blob h in repo. ok is false when the registry
+// does not have it.
+func (c *Client) BlobSize(ctx context.Context, repo name.Repository, h v1.Hash) (size int64, ok bool, err error) {
+	auth, err := authn.Resolve(ctx, c.keychain, repo)
+	if err != nil {
+		return 0, false, err
+	}
+	rt := transport.NewRetry(c.o.transport, transport.WithRetryBackoff(c.o.backoff), transport.WithRetryStatusCodes(RetryStatusCodes...))
+	if c.o.userAgent != "" {
+		rt = transport.NewUserAgent(rt, c.o.userAgent)
+	}
+	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, rt, []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return 0, false, err
+	}
+	u := url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: fmt.Sprintf("/v2/%s/blobs/%s", repo.RepositoryStr(), h)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.String(), nil)
+	if err != nil {
+		return 0, false, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, false, err
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return resp.ContentLength, true, nil
+	case http.StatusNotFound:
+		return 0, false, nil
+	}
+	return 0, false, transport.CheckError(resp, http.StatusOK)
+}
