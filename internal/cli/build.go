@@ -29,6 +29,7 @@ type buildCmd struct {
 	tempDir   string
 	system    string
 	jobs      int
+	uploads   int
 	nixBin    string
 	registry  registryFlags
 }
@@ -56,6 +57,7 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.tempDir, "temp-dir", "", "parent directory for temporary layer files (default $RUNNER_TEMP or the system temp dir)")
 	fs.StringVar(&c.system, "system", "", "Nix system of the image, e.g. x86_64-linux (default: this machine)")
 	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
+	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	c.registry.add(fs)
 	return fs
@@ -109,7 +111,7 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 	o := pipeline.Options{
 		PlanFile: c.planFile, Tags: c.tags,
 		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
-		TempDir: c.tempDir, Created: created, System: c.system, Jobs: c.jobs,
+		TempDir: c.tempDir, Created: created, System: c.system, Jobs: c.jobs, UploadJobs: c.uploads,
 		Log: s.log, Registry: s.client,
 	}
 	if o.TempDir == "" {

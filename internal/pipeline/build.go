@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -24,6 +26,9 @@ type run struct {
 	res   *Resolved
 	prevs []*image.Previous
 	arch  string
+	// listed reports blobs the target's current manifest lists (the
+	// registry keeps them): their reuse needs no HEAD.
+	listed func(v1.Hash) bool
 }
 
 // Build runs the whole job: resolve the plan, reuse or build each layer,
@@ -47,11 +52,28 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 	}
 	defer os.RemoveAll(tmp)
 	o.phase(PhaseLayers)
-	ls, err := r.layers(ctx, layer.DirSource{Root: r.res.Plan.StoreRoot}, tmp)
+	r.informTarget(pub)
+	w, _ := pub.(publish.LayerWriter)
+	src := layer.DirSource{Root: r.res.Plan.StoreRoot}
+	ls, err := r.layers(ctx, src, tmp, w)
 	defer closeLayers(ls)
 	if err != nil {
 		return nil, err
 	}
+	rep, err := r.finish(ctx, ls, pub)
+	var mb *publish.MissingBlobsError
+	if errors.As(err, &mb) {
+		r.log.printf("warning: %v; rebuilding the layers they belonged to", mb)
+		if err := r.rebuild(ctx, ls, mb.Digests, src, tmp, w); err != nil {
+			return nil, err
+		}
+		rep, err = r.finish(ctx, ls, pub)
+	}
+	return rep, err
+}
+
+// finish assembles the image, fills the report and publishes.
+func (r *run) finish(ctx context.Context, ls []*imageLayer, pub publish.Publisher) (*report.Report, error) {
 	img, err := r.assemble(ls)
 	if err != nil {
 		return nil, err
@@ -64,8 +86,25 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 		r.log.printf("push disabled: image %s not published", rep.Digest)
 		return rep, nil
 	}
-	o.phase(PhasePublish + Phase(" "+pub.Destination()))
-	return rep, r.publish(ctx, pub, img, rep)
+	r.o.phase(PhasePublish + Phase(" "+pub.Destination()))
+	if err := r.publish(ctx, pub, img, rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// rebuild builds again the reused layers whose blobs are gone.
+func (r *run) rebuild(ctx context.Context, ls []*imageLayer, gone []v1.Hash, src layer.Source, tmp string, w publish.LayerWriter) error {
+	for _, il := range ls {
+		if il.layer == nil || il.built != nil {
+			continue
+		}
+		if d, err := il.layer.Digest(); err == nil && slices.Contains(gone, d) {
+			il.layer, il.status = nil, ""
+		}
+	}
+	up := newUploads(ctx, w, r.o.UploadJobs)
+	return up.wait(r.build(up.ctx, ls, src, tmp, up))
 }
 
 func closeLayers(ls []*imageLayer) {
@@ -74,6 +113,23 @@ func closeLayers(ls []*imageLayer) {
 			l.built.Close()
 		}
 	}
+}
+
+// informTarget tells a publisher replacing the target what the target
+// holds now (read as the previous image), so it neither asks again nor
+// re-checks the blobs it lists.
+func (r *run) informTarget(pub publish.Publisher) {
+	t, ok := pub.(publish.Target)
+	target := targetOf(r.o.Target, r.prevs)
+	if !ok || target == nil {
+		return
+	}
+	m, err := target.Image.Manifest()
+	if err != nil {
+		return
+	}
+	t.Current(target.Digest, m)
+	r.listed = t.Listed
 }
 
 // resolve reads the plan, the base image and the closure (a bad plan fails

@@ -10,6 +10,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 )
 
@@ -32,8 +33,11 @@ const reuseChecks = 8
 // checking the previous image is telling the truth about it) and builds
 // the rest, concurrently within the CPU budget, from src. A reused layer
 // is never read, tarred or compressed here. The reuse checks all run
-// first, side by side, so a no-change run costs one round of HEADs.
-func (r *run) layers(ctx context.Context, src layer.Source, tmp string) ([]*imageLayer, error) {
+// first, side by side, so a no-change run costs at most one round of
+// HEADs. With a publisher that takes layers early (w), each layer's blob
+// goes up as soon as it is built or chosen, within the upload budget,
+// while other layers still build.
+func (r *run) layers(ctx context.Context, src layer.Source, tmp string, w publish.LayerWriter) ([]*imageLayer, error) {
 	out := make([]*imageLayer, len(r.res.Layers))
 	for i, pl := range r.res.Layers {
 		out[i] = &imageLayer{plan: pl, meta: metaFor(r.res, pl)}
@@ -45,7 +49,64 @@ func (r *run) layers(ctx context.Context, src layer.Source, tmp string) ([]*imag
 	if err := ctx.Err(); err != nil {
 		return out, err
 	}
-	return out, r.build(ctx, out, src, tmp)
+	up := newUploads(ctx, w, r.o.UploadJobs)
+	for _, il := range out {
+		if il.layer != nil {
+			up.add(il.layer) // reused: a mount, or nothing when the tag lists it
+		}
+	}
+	err := r.build(up.ctx, out, src, tmp, up)
+	return out, up.wait(err)
+}
+
+// uploads runs WriteLayer for layers as they become ready, at most jobs
+// at once; the first failure cancels the builds still running.
+type uploads struct {
+	w      publish.LayerWriter
+	ctx    context.Context
+	cancel context.CancelFunc
+	g      *errgroup.Group
+	sem    chan struct{}
+}
+
+// defaultUploadJobs is how many blobs go up at once unless told otherwise.
+const defaultUploadJobs = 4
+
+func newUploads(ctx context.Context, w publish.LayerWriter, jobs int) *uploads {
+	if jobs <= 0 {
+		jobs = defaultUploadJobs
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(cctx)
+	return &uploads{w: w, ctx: gctx, cancel: cancel, g: g, sem: make(chan struct{}, jobs)}
+}
+
+func (u *uploads) add(l v1.Layer) {
+	if u.w == nil {
+		return
+	}
+	u.g.Go(func() error {
+		select {
+		case u.sem <- struct{}{}:
+		case <-u.ctx.Done():
+			return u.ctx.Err()
+		}
+		defer func() { <-u.sem }()
+		return u.w.WriteLayer(u.ctx, l)
+	})
+}
+
+// wait waits for every upload; a build error stops them and wins.
+func (u *uploads) wait(buildErr error) error {
+	if buildErr != nil {
+		u.cancel()
+	}
+	err := u.g.Wait()
+	u.cancel()
+	if buildErr != nil {
+		return buildErr
+	}
+	return err
 }
 
 // reuse marks every layer a previous image can supply.
@@ -73,8 +134,8 @@ func (r *run) reuse(ctx context.Context, ls []*imageLayer) {
 	g.Wait()
 }
 
-// build builds every layer not reused.
-func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp string) error {
+// build builds every layer not reused, handing each to up once built.
+func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp string, up *uploads) error {
 	jobs := r.o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
@@ -102,6 +163,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 				r.log.printf("WARNING: %s", msg)
 				il.warning = msg
 			}
+			up.add(b)
 			return nil
 		})
 	}

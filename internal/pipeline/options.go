@@ -53,7 +53,10 @@ type Options struct {
 	Created time.Time // image creation time (SOURCE_DATE_EPOCH); zero = Unix 1
 	System  string    // Nix system, e.g. "x86_64-linux"; "" = what Nix says
 	Jobs    int       // layers built at once; 0 = GOMAXPROCS
-	Log     io.Writer // progress lines (a redacting writer); nil = discard
+	// UploadJobs is how many blobs go up at once while layers build
+	// (0 = 4): network-bound, so not the CPU budget.
+	UploadJobs int
+	Log        io.Writer // progress lines (a redacting writer); nil = discard
 	// Registry is the run's registry client: previous and base images are
 	// read through it. Required when Previous is set or the plan has from:.
 	Registry *regclient.Client

@@ -17,8 +17,9 @@ import (
 // reusable finds a previous layer with il's key that proves it is ours
 // (see verify) and returns the layer to put into the new image, built from
 // the verified values. Its blob must also be present where it lives, with
-// the size its descriptor claims (one HEAD). Anything else is rebuilt,
-// with a log line saying why.
+// the size its descriptor claims (one HEAD) — unless it is the target's
+// own, listed by the manifest the tag holds: the registry keeps those.
+// Anything else is rebuilt, with a log line saying why.
 func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.PreviousLayer, bool) {
 	for _, prev := range r.prevs {
 		prevL, ok := prev.ByKey(il.plan.Key)
@@ -26,7 +27,7 @@ func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.Pre
 			continue
 		}
 		why := verify(prevL, il.plan.Paths)
-		if why == "" {
+		if why == "" && !r.listedByTarget(prev, prevL.Descriptor.Digest) {
 			why = r.blobThere(ctx, prev.Ref.Context(), prevL.Descriptor)
 		}
 		if why != "" {
@@ -36,6 +37,12 @@ func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.Pre
 		return newReused(prev.Ref.Context(), prevL), prevL, true
 	}
 	return nil, image.PreviousLayer{}, false
+}
+
+// listedByTarget reports whether prev is the target and the publisher
+// knows its manifest lists d.
+func (r *run) listedByTarget(prev *image.Previous, d v1.Hash) bool {
+	return r.listed != nil && prev == targetOf(r.o.Target, r.prevs) && r.listed(d)
 }
 
 // verify says why a previous layer does not prove it is ours for paths, or

@@ -155,10 +155,14 @@ func WithDebug(w io.Writer) Option {
 }
 
 // Client is a configured registry client. It is safe for concurrent use.
+// Its one Pusher and Puller are shared by every remote call, so each
+// repository's ping and token exchange happen once per run.
 type Client struct {
 	o        options
 	obs      *observer
 	keychain authn.Keychain
+	pusher   *remote.Pusher
+	puller   *remote.Puller
 }
 
 // New returns a Client; options are validated and defaults filled in.
@@ -190,6 +194,14 @@ func New(opts ...Option) (*Client, error) {
 	c := &Client{o: o, obs: obs}
 	c.o.transport = rt
 	c.keychain = &recordingKeychain{kc: o.keychain, secrets: o.secrets}
+	shared := c.options(context.Background())
+	var err error
+	if c.pusher, err = remote.NewPusher(shared...); err != nil {
+		return nil, err
+	}
+	if c.puller, err = remote.NewPuller(shared...); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -218,6 +230,13 @@ func (c *Client) Backoff() remote.Backoff { return c.o.backoff }
 // Remote returns the go-containerregistry options every remote call of
 // the run uses.
 func (c *Client) Remote(ctx context.Context) []remote.Option {
+	return append(c.options(ctx), remote.Reuse(c.pusher), remote.Reuse(c.puller))
+}
+
+// Pusher is the run's pusher (blob uploads, manifests).
+func (c *Client) Pusher() *remote.Pusher { return c.pusher }
+
+func (c *Client) options(ctx context.Context) []remote.Option {
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(c.keychain),

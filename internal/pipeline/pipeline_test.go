@@ -1,0 +1,244 @@
+package pipeline
+
+// Fast tests of keys, reuse and statuses over the bundled example (a
+// closure graph and a store tree: no Nix), publishing to
+// go-containerregistry's in-memory registry. The e2e package repeats the
+// important ones against the real registry and real clients.
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/publish"
+	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/report"
+)
+
+const examplePlan = "../../examples/quickstart/nix-layers.yaml"
+
+// counting is an in-memory registry that records every request.
+type counting struct {
+	host string
+	mu   sync.Mutex
+	reqs []string
+}
+
+func newCounting(t *testing.T) *counting {
+	t.Helper()
+	c := &counting{}
+	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.reqs = append(c.reqs, r.Method+" "+r.URL.Path)
+		c.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.host = strings.TrimPrefix(srv.URL, "http://")
+	return c
+}
+
+func (c *counting) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.reqs
+	c.reqs = nil
+	return out
+}
+
+// build runs Build of plan to ref on the counting registry.
+func build(t *testing.T, c *counting, plan, repoTag string) *report.Report {
+	t.Helper()
+	client, err := regclient.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(c.host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := publish.NewRegistry(client, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	rep, err := Build(context.Background(), Options{
+		PlanFile: plan, Target: ref, Previous: []name.Reference{ref},
+		TempDir: t.TempDir(), Registry: client, Log: &logs,
+	}, pub)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, logs.String())
+	}
+	return rep
+}
+
+func statuses(rep *report.Report) map[string]report.Status {
+	m := map[string]report.Status{}
+	for _, l := range rep.Layers {
+		if !l.Empty {
+			m[l.Name] = l.Status
+		}
+	}
+	return m
+}
+
+// Every planned layer's key is layer.Key of exactly its Spec.
+func TestResolveKeysAreKeysOfTheSpecs(t *testing.T) {
+	res, err := Resolve(context.Background(), examplePlan, NixOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range res.Layers {
+		if l.Empty {
+			if l.Key != "" {
+				t.Errorf("empty layer %s has key %s", l.Name, l.Key)
+			}
+			continue
+		}
+		names = append(names, l.Name)
+		k, err := layer.Key(l.Spec)
+		if err != nil || k != l.Key {
+			t.Errorf("layer %s: key %s, Key(Spec) = %s, %v", l.Name, l.Key, k, err)
+		}
+		if len(l.Spec.Paths) != len(l.Paths) {
+			t.Errorf("layer %s: spec has %d paths, layering %d", l.Name, len(l.Spec.Paths), len(l.Paths))
+		}
+	}
+	if strings.Join(names, ",") != "base,libs,app" {
+		t.Errorf("layers %v", names)
+	}
+}
+
+// A push uploads everything; a rerun reuses every layer, uploads nothing,
+// writes no manifest and asks per layer for nothing: the previous
+// manifest and config, and one check of the tag afterwards.
+func TestPushThenNoChangeRerun(t *testing.T) {
+	c := newCounting(t)
+	first := build(t, c, examplePlan, "ex/app:latest")
+	for n, s := range statuses(first) {
+		if s != report.StatusPushed {
+			t.Errorf("first push: layer %s %s", n, s)
+		}
+	}
+	if !first.Changed || first.BytesPushed == 0 {
+		t.Errorf("first push: changed %v, %d bytes", first.Changed, first.BytesPushed)
+	}
+	c.take()
+	again := build(t, c, examplePlan, "ex/app:latest")
+	for n, s := range statuses(again) {
+		if s != report.StatusCached {
+			t.Errorf("rerun: layer %s %s", n, s)
+		}
+	}
+	if again.Changed || again.BytesPushed != 0 || again.Digest != first.Digest {
+		t.Errorf("rerun: changed %v, %d bytes, %s vs %s", again.Changed, again.BytesPushed, again.Digest, first.Digest)
+	}
+	var calls []string
+	for _, r := range c.take() {
+		if r != "GET /v2/" {
+			calls = append(calls, r)
+		}
+	}
+	m := "/v2/ex/app/manifests/latest"
+	want := []string{"GET " + m, "GET /v2/ex/app/blobs/" + configDigest(t, first), "HEAD " + m}
+	if strings.Join(calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("no-change requests:\n%s\nwant:\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func configDigest(t *testing.T, rep *report.Report) string {
+	t.Helper()
+	// The config digest is the one blob of the image that is no layer.
+	c := newCountingClient(t)
+	ref, _ := name.ParseReference(rep.Image)
+	prev, err := image.LoadPrevious(context.Background(), c, ref)
+	if err != nil || prev == nil {
+		t.Fatalf("reading back %s: %v", rep.Image, err)
+	}
+	m, _ := prev.Image.Manifest()
+	return m.Config.Digest.String()
+}
+
+func newCountingClient(t *testing.T) *regclient.Client {
+	t.Helper()
+	c, err := regclient.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A change of one package rebuilds its layer only.
+func TestOneChangeRebuildsOneLayer(t *testing.T) {
+	c := newCounting(t)
+	build(t, c, examplePlan, "ex/one:latest")
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(examplePlan))); err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(dir, "nix-layers.yaml")
+	data, _ := os.ReadFile(plan)
+	// The same store, another label: the config changes, no layer does.
+	data = bytes.Replace(data, []byte("nix-layer-action example"), []byte("nix-layer-action example 2"), 1)
+	if err := os.WriteFile(plan, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := build(t, c, plan, "ex/one:latest")
+	for n, s := range statuses(rep) {
+		if s != report.StatusCached {
+			t.Errorf("config-only change: layer %s %s", n, s)
+		}
+	}
+	if !rep.Changed {
+		t.Error("a config change did not change the image")
+	}
+}
+
+// verify accepts only a layer that proves it is ours.
+func TestVerify(t *testing.T) {
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
+	diff := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+	paths := []string{"/nix/store/" + strings.Repeat("c", 32) + "-x"}
+	good := image.PreviousLayer{
+		Meta:         image.LayerMeta{Paths: []image.PathSize{{Path: paths[0]}}, Digest: d.String(), Size: 10, DiffID: diff.String()},
+		Descriptor:   v1.Descriptor{MediaType: types.OCILayer, Digest: d, Size: 10},
+		ConfigDiffID: diff,
+	}
+	if why := verify(good, paths); why != "" {
+		t.Fatalf("a faithful layer was refused: %s", why)
+	}
+	for name, edit := range map[string]func(*image.PreviousLayer){
+		"truncated":    func(p *image.PreviousLayer) { p.Meta.Truncated = true },
+		"no paths":     func(p *image.PreviousLayer) { p.Meta.Paths = nil },
+		"other paths":  func(p *image.PreviousLayer) { p.Meta.Paths = []image.PathSize{{Path: paths[0] + "y"}} },
+		"docker media": func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.DockerLayer },
+		"zstd media":   func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.OCILayerZStd },
+		"unrecorded":   func(p *image.PreviousLayer) { p.Meta.Digest = "" },
+		"size lies":    func(p *image.PreviousLayer) { p.Descriptor.Size = 11 },
+		"digest lies":  func(p *image.PreviousLayer) { p.Descriptor.Digest = diff },
+		"diffID lies":  func(p *image.PreviousLayer) { p.ConfigDiffID = d },
+	} {
+		p := good
+		edit(&p)
+		if why := verify(p, paths); why == "" {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
