@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // Nix runs the nix command line. It is the process boundary of this package:
@@ -24,6 +26,9 @@ type Nix struct {
 	Store  string    // optional --store (e.g. a chroot store root)
 	Env    []string  // extra environment entries ("K=V"), supplied by the caller
 	Stderr io.Writer // receives nix progress/log output; may be nil
+
+	versionOnce sync.Once
+	version     [2]int // major, minor; 0.0 when unknown
 }
 
 // NixError is returned when a nix invocation fails. Deps names the
@@ -71,6 +76,52 @@ type buildResult struct {
 	DrvPath string            `json:"drvPath"`
 	Outputs map[string]string `json:"outputs"`
 	Path    string            `json:"path"` // opaque store path installables
+}
+
+// UnmarshalJSON also reads an opaque store path installable's result as
+// Nix ≥ 2.19 prints it: a bare string, not {"path": …}.
+func (b *buildResult) UnmarshalJSON(data []byte) error {
+	var path string
+	if json.Unmarshal(data, &path) == nil {
+		*b = buildResult{Path: path}
+		return nil
+	}
+	type plain buildResult
+	return json.Unmarshal(data, (*plain)(b))
+}
+
+// Version is Nix's version, asked once ("nix --version"); 0.0 when it
+// cannot be told.
+func (n *Nix) Version(ctx context.Context) (major, minor int) {
+	n.versionOnce.Do(func() {
+		out, _, err := n.run(ctx, []string{"--version"})
+		if err == nil {
+			n.version = parseVersion(string(out))
+		}
+	})
+	return n.version[0], n.version[1]
+}
+
+var versionRE = regexp.MustCompile(`(\d+)\.(\d+)`)
+
+// parseVersion reads "nix (Nix) 2.34.8".
+func parseVersion(s string) [2]int {
+	m := versionRE.FindStringSubmatch(s)
+	if m == nil {
+		return [2]int{}
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	return [2]int{major, minor}
+}
+
+// jsonFormat is what path-info needs besides --json: Nix ≥ 2.33 warns
+// without --json-format (and will require it); older Nix rejects it.
+func (n *Nix) jsonFormat(ctx context.Context) []string {
+	if major, minor := n.Version(ctx); major > 2 || major == 2 && minor >= 33 {
+		return []string{"--json-format", "2"}
+	}
+	return nil
 }
 
 func (n *Nix) bin() string {
@@ -307,7 +358,8 @@ func (n *Nix) PathInfo(ctx context.Context, paths []string) (*Graph, error) {
 	if len(ps) == 0 {
 		return NewGraph(nil)
 	}
-	args := n.args("path-info", append([]string{"--json", "--recursive"}, ps...)...)
+	flags := append([]string{"--json", "--recursive"}, n.jsonFormat(ctx)...)
+	args := n.args("path-info", append(flags, ps...)...)
 	stdout, stderr, err := n.run(ctx, args)
 	if err != nil {
 		msg := TrimNixStderr(stderr)
@@ -326,6 +378,60 @@ func (n *Nix) PathInfo(ctx context.Context, paths []string) (*Graph, error) {
 		return nil, &NixError{Deps: ps, Args: args, Err: err}
 	}
 	return g, nil
+}
+
+// Valid asks the local store (never a substituter) which of paths are
+// valid, with one `nix path-info --json` call, and returns the valid
+// ones' infos (not their closures) and the invalid paths.
+func (n *Nix) Valid(ctx context.Context, paths []string) ([]PathInfo, []string, error) {
+	ps := uniqueKeepOrder(paths)
+	if len(ps) == 0 {
+		return nil, nil, nil
+	}
+	flags := append([]string{"--json", "--option", "substituters", ""}, n.jsonFormat(ctx)...)
+	args := n.args("path-info", append(flags, ps...)...)
+	stdout, stderr, err := n.run(ctx, args)
+	if err != nil {
+		return nil, nil, &NixError{Deps: ps, Args: args, Stderr: TrimNixStderr(stderr), Err: err}
+	}
+	infos, invalid, err := ParsePathInfoValid(stdout)
+	if err != nil {
+		return nil, nil, &NixError{Deps: ps, Args: args, Err: err}
+	}
+	return infos, invalid, nil
+}
+
+// Evaluate resolves installables to their output paths by evaluation only
+// — one `nix build --dry-run --json` call, which builds and downloads
+// nothing — and returns installable → output paths (sorted by output
+// name). A store path resolves to itself.
+func (n *Nix) Evaluate(ctx context.Context, installables []string) (map[string][]string, error) {
+	inst := uniqueKeepOrder(installables)
+	out := make(map[string][]string, len(inst))
+	var flakes []string
+	for _, i := range inst {
+		if strings.Contains(i, "#") {
+			flakes = append(flakes, i)
+		} else {
+			out[i] = []string{i}
+		}
+	}
+	if len(flakes) == 0 {
+		return out, nil
+	}
+	args := n.args("build", append([]string{"--dry-run", "--no-link", "--json"}, flakes...)...)
+	stdout, stderr, err := n.run(ctx, args)
+	if err != nil {
+		return nil, n.buildFailure(ctx, flakes, args, stderr, err)
+	}
+	var dry []buildResult
+	if err := json.Unmarshal(stdout, &dry); err != nil || len(dry) != len(flakes) {
+		return nil, &NixError{Deps: flakes, Args: args, Err: fmt.Errorf("nix build --dry-run --json returned %d results for %d installables (%v)", len(dry), len(flakes), err)}
+	}
+	for k, i := range flakes {
+		out[i] = outputPaths(dry[k])
+	}
+	return out, nil
 }
 
 // namedIn returns the deps quoted in Nix's message ('…'), or all deps.

@@ -115,3 +115,28 @@ func TestNixIntegrationErrors(t *testing.T) {
 		t.Fatalf("PathInfo(missing) message = %q", err)
 	}
 }
+
+// Evaluate finds output paths without building (the outputs stay invalid
+// until built); Valid tells valid from invalid paths in one call.
+func TestNixIntegrationEvaluateAndValid(t *testing.T) {
+	testutil.Short(t)
+	fx := nixfix.Flake(t, t.TempDir(), nixfix.Options{Packages: 1, CudaSize: 1024, Versions: map[string]string{"libshared": "9.9-evaluate-only"}})
+	n := nixfix.Runner(t, fx.Dir)
+	ctx := context.Background()
+	want := fx.OutPaths(t)
+	got, err := n.Evaluate(ctx, []string{".#libshared", ".#busybox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[".#libshared"][0] != want["libshared"] || got[".#busybox"][0] != want["busybox"] {
+		t.Fatalf("Evaluate = %v, want %v", got, want)
+	}
+	bb := fx.Build(t, "busybox")["busybox"]
+	valid, invalid, err := n.Valid(ctx, []string{bb, want["libshared"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(valid) != 1 || valid[0].Path != bb || !reflect.DeepEqual(invalid, []string{want["libshared"]}) {
+		t.Fatalf("Valid: %+v, invalid %v; want %s valid and %s invalid (evaluated, never built)", valid, invalid, bb, want["libshared"])
+	}
+}

@@ -30,37 +30,81 @@ type rawInfo struct {
 	Valid      *bool           `json:"valid"`
 }
 
-// ParsePathInfo parses `nix path-info --json` output in either shape:
-// an array of objects carrying "path" (Nix ≤ 2.18) or an object keyed by
-// store path (Nix ≥ 2.19), where a null value marks an invalid path and
-// yields an *InvalidPathError. narHash is kept as given.
+// ParsePathInfo parses `nix path-info --json` output in any shape Nix
+// prints: an array of objects carrying "path" (Nix ≤ 2.18), an object keyed
+// by store path (Nix ≥ 2.19, --json-format 1), or the --json-format 2
+// wrapper {"info": {<base name>: …}, "storeDir", "version": 2} (Nix ≥
+// 2.33) whose keys and references are base names. A null value or
+// "valid": false marks an invalid path and yields an *InvalidPathError.
+// narHash is kept as given (a string in any spelling, or the structured
+// {algorithm, format, hash} form spelled as a string); keys normalise it.
 func ParsePathInfo(data []byte) ([]PathInfo, error) {
+	infos, invalid, err := parsePathInfo(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(invalid) > 0 {
+		return nil, &InvalidPathError{Path: invalid[0]}
+	}
+	return infos, nil
+}
+
+// ParsePathInfoValid is ParsePathInfo for a query that may name invalid
+// paths: it returns the valid ones' infos and the invalid paths, sorted.
+func ParsePathInfoValid(data []byte) (infos []PathInfo, invalid []string, err error) {
+	infos, invalid, err = parsePathInfo(data)
+	sort.Strings(invalid)
+	return infos, invalid, err
+}
+
+func parsePathInfo(data []byte) ([]PathInfo, []string, error) {
 	switch firstByte(data) {
 	case '[':
 		return parseArray(data, "path-info")
 	case '{':
-		return parseKeyed(data)
+		if inner, storeDir, ok := unwrapFormat2(data); ok {
+			return parseKeyed(inner, storeDir)
+		}
+		return parseKeyed(data, "")
 	default:
-		return nil, errors.New("path-info JSON: expected an array or an object")
+		return nil, nil, errors.New("path-info JSON: expected an array or an object")
 	}
+}
+
+// unwrapFormat2 returns the "info" object and store dir of a
+// --json-format 2 answer.
+func unwrapFormat2(data []byte) (json.RawMessage, string, bool) {
+	var w struct {
+		Info     json.RawMessage `json:"info"`
+		StoreDir string          `json:"storeDir"`
+		Version  int             `json:"version"`
+	}
+	if keyedByPath(data) || json.Unmarshal(data, &w) != nil || w.Version < 2 || firstByte(w.Info) != '{' || w.StoreDir == "" {
+		return nil, "", false
+	}
+	return w.Info, w.StoreDir, true
 }
 
 // ParseReferencesGraph parses exportReferencesGraph JSON: an array of
 // {path, narHash, narSize, references, …}, or an object wrapping that array
 // under "closure" (or under its only key, as some builders write it).
 func ParseReferencesGraph(data []byte) ([]PathInfo, error) {
+	arr := data
 	switch firstByte(data) {
 	case '[':
-		return parseArray(data, "references graph")
 	case '{':
-		arr, err := unwrapGraph(data)
-		if err != nil {
+		var err error
+		if arr, err = unwrapGraph(data); err != nil {
 			return nil, err
 		}
-		return parseArray(arr, "references graph")
 	default:
 		return nil, errors.New("references graph JSON: expected an array or an object")
 	}
+	infos, invalid, err := parseArray(arr, "references graph")
+	if err == nil && len(invalid) > 0 {
+		err = &InvalidPathError{Path: invalid[0]}
+	}
+	return infos, err
 }
 
 // LoadGraphFile reads a closure graph in any shape ParsePathInfo or
@@ -83,7 +127,7 @@ func LoadGraphFile(path string) (*Graph, error) {
 }
 
 func parseAny(data []byte) ([]PathInfo, error) {
-	if firstByte(data) == '{' && !keyedByPath(data) {
+	if _, _, v2 := unwrapFormat2(data); firstByte(data) == '{' && !keyedByPath(data) && !v2 {
 		return ParseReferencesGraph(data)
 	}
 	return ParsePathInfo(data)
@@ -137,98 +181,135 @@ func unwrapGraph(data []byte) ([]byte, error) {
 	return nil, errors.New(`references graph JSON: object has no "closure" array`)
 }
 
-func parseArray(data []byte, what string) ([]PathInfo, error) {
+func parseArray(data []byte, what string) ([]PathInfo, []string, error) {
 	var raws []*rawInfo
 	if err := json.Unmarshal(data, &raws); err != nil {
-		return nil, fmt.Errorf("%s JSON: %w", what, err)
+		return nil, nil, fmt.Errorf("%s JSON: %w", what, err)
 	}
 	out := make([]PathInfo, 0, len(raws))
+	var invalid []string
 	for i, r := range raws {
 		if r == nil {
-			return nil, fmt.Errorf("%s JSON: entry %d is null", what, i)
+			return nil, nil, fmt.Errorf("%s JSON: entry %d is null", what, i)
 		}
 		if r.Path == "" {
-			return nil, fmt.Errorf("%s JSON: entry %d has no \"path\"", what, i)
+			return nil, nil, fmt.Errorf("%s JSON: entry %d has no \"path\"", what, i)
 		}
-		in, err := r.toInfo(r.Path)
+		if r.Valid != nil && !*r.Valid {
+			invalid = append(invalid, r.Path)
+			continue
+		}
+		in, err := r.toInfo(r.Path, "")
 		if err != nil {
-			return nil, fmt.Errorf("%s JSON: %w", what, err)
+			return nil, nil, fmt.Errorf("%s JSON: %w", what, err)
 		}
 		out = append(out, in)
 	}
-	return out, nil
+	return out, invalid, nil
 }
 
 // parseKeyed parses the Nix ≥ 2.19 object form, rejecting duplicate keys.
-func parseKeyed(data []byte) ([]PathInfo, error) {
+// storeDir, when set (--json-format 2), prefixes keys that are base names.
+func parseKeyed(data []byte, storeDir string) ([]PathInfo, []string, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("path-info JSON: %w", err)
+		return nil, nil, fmt.Errorf("path-info JSON: %w", err)
 	}
 	seen := make(map[string]bool)
 	var out []PathInfo
+	var invalid []string
 	for dec.More() {
-		tok, err := dec.Token()
+		key, raw, err := nextEntry(dec)
 		if err != nil {
-			return nil, fmt.Errorf("path-info JSON: %w", err)
+			return nil, nil, err
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("path-info JSON: unexpected token %v", tok)
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("path-info JSON: %s: %w", key, err)
+		if storeDir != "" && !strings.Contains(key, "/") {
+			key = storeDir + "/" + key
 		}
 		if !strings.HasPrefix(key, "/") {
-			return nil, fmt.Errorf("path-info JSON: key %q is not a store path", key)
+			return nil, nil, fmt.Errorf("path-info JSON: key %q is not a store path", key)
 		}
 		if seen[key] {
-			return nil, fmt.Errorf("path-info JSON: duplicate entry for %s", key)
+			return nil, nil, fmt.Errorf("path-info JSON: duplicate entry for %s", key)
 		}
 		seen[key] = true
 		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-			return nil, &InvalidPathError{Path: key}
+			invalid = append(invalid, key)
+			continue
 		}
-		var r rawInfo
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, fmt.Errorf("path-info JSON: %s: %w", key, err)
-		}
-		if r.Path != "" && r.Path != key {
-			return nil, fmt.Errorf("path-info JSON: entry %s has mismatching path %s", key, r.Path)
-		}
-		in, err := r.toInfo(key)
+		in, err := keyedInfo(key, raw, storeDir)
 		if err != nil {
-			return nil, fmt.Errorf("path-info JSON: %w", err)
+			return nil, nil, err
 		}
 		out = append(out, in)
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("path-info JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("path-info JSON: trailing data after object")
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, errors.New("path-info JSON: trailing data after object")
+	if err := endObject(dec); err != nil {
+		return nil, nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return out, invalid, nil
 }
 
-func (r *rawInfo) toInfo(path string) (PathInfo, error) {
+func nextEntry(dec *json.Decoder) (string, json.RawMessage, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", nil, fmt.Errorf("path-info JSON: %w", err)
+	}
+	key, ok := tok.(string)
+	if !ok {
+		return "", nil, fmt.Errorf("path-info JSON: unexpected token %v", tok)
+	}
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return "", nil, fmt.Errorf("path-info JSON: %s: %w", key, err)
+	}
+	return key, raw, nil
+}
+
+func keyedInfo(key string, raw json.RawMessage, storeDir string) (PathInfo, error) {
+	var r rawInfo
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return PathInfo{}, fmt.Errorf("path-info JSON: %s: %w", key, err)
+	}
+	if r.Path != "" && r.Path != key {
+		return PathInfo{}, fmt.Errorf("path-info JSON: entry %s has mismatching path %s", key, r.Path)
+	}
+	if r.Valid != nil && !*r.Valid {
+		return PathInfo{}, &InvalidPathError{Path: key}
+	}
+	in, err := r.toInfo(key, storeDir)
+	if err != nil {
+		return PathInfo{}, fmt.Errorf("path-info JSON: %w", err)
+	}
+	return in, nil
+}
+
+func endObject(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("path-info JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("path-info JSON: trailing data after object")
+	}
+	if _, err := dec.Token(); err == nil {
+		return errors.New("path-info JSON: trailing data after object")
+	}
+	return nil
+}
+
+func (r *rawInfo) toInfo(path, storeDir string) (PathInfo, error) {
 	if !strings.HasPrefix(path, "/") {
 		return PathInfo{}, fmt.Errorf("%q is not an absolute store path", path)
 	}
 	if r.Valid != nil && !*r.Valid {
 		return PathInfo{}, &InvalidPathError{Path: path}
 	}
-	var hash string
 	if len(r.NarHash) == 0 || bytes.Equal(r.NarHash, []byte("null")) {
 		return PathInfo{}, fmt.Errorf("%s: missing narHash", path)
 	}
-	if err := json.Unmarshal(r.NarHash, &hash); err != nil {
-		return PathInfo{}, fmt.Errorf("%s: narHash is not a string", path)
+	hash, err := narHashString(r.NarHash)
+	if err != nil {
+		return PathInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if hash == "" {
 		return PathInfo{}, fmt.Errorf("%s: empty narHash", path)
@@ -241,6 +322,9 @@ func (r *rawInfo) toInfo(path string) (PathInfo, error) {
 	}
 	refs := make([]string, 0, len(r.References))
 	dir := nixpath.Dir(path)
+	if storeDir != "" {
+		dir = storeDir
+	}
 	for _, ref := range r.References {
 		switch {
 		case ref == "":
@@ -254,4 +338,29 @@ func (r *rawInfo) toInfo(path string) (PathInfo, error) {
 		refs = append(refs, ref)
 	}
 	return PathInfo{Path: path, NarHash: hash, NarSize: *r.NarSize, References: refs}, nil
+}
+
+// narHashString reads a narHash: a string, or the structured form
+// {"algorithm": "sha256", "format": "base64"|"nix32"|"base16"|"sri",
+// "hash": …} (Nix ≥ 2.33), which it spells as a string.
+func narHashString(raw json.RawMessage) (string, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, nil
+	}
+	var h struct {
+		Algorithm string `json:"algorithm"`
+		Format    string `json:"format"`
+		Hash      string `json:"hash"`
+	}
+	if json.Unmarshal(raw, &h) != nil || h.Algorithm == "" || h.Hash == "" {
+		return "", errors.New("narHash is not a string or an {algorithm, format, hash} object")
+	}
+	switch h.Format {
+	case "sri":
+		return h.Hash, nil
+	case "base64":
+		return h.Algorithm + "-" + h.Hash, nil
+	}
+	return h.Algorithm + ":" + h.Hash, nil
 }

@@ -218,3 +218,45 @@ func TestLoadGraphFile(t *testing.T) {
 		}
 	}
 }
+
+// Real `nix path-info --json -r` output of one closure from Nix 2.8
+// (array), 2.26 and 2.34 (object, --json-format 1) and 2.34's
+// --json-format 2 (base names under "info"): the same graph, and for an
+// invalid path the same verdict.
+func TestPathInfoShapesOfNixVersions(t *testing.T) {
+	read := func(name string) []byte { return readTestdata(t, filepath.Join("nix-versions", name)) }
+	want, err := ParsePathInfo(read("pathinfo-2.8.json"))
+	if err != nil || len(want) != 3 {
+		t.Fatalf("2.8: %v, %v", want, err)
+	}
+	for _, name := range []string{"pathinfo-2.26.json", "pathinfo-2.34.json", "pathinfo-format2-2.34.json"} {
+		got, err := ParsePathInfo(read(name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n%+v\nwant\n%+v", name, got, want)
+		}
+	}
+	for _, name := range []string{"pathinfo-invalid-2.8.json", "pathinfo-invalid-2.26.json", "pathinfo-invalid-2.34.json", "pathinfo-invalid-format2-2.34.json"} {
+		infos, invalid, err := ParsePathInfoValid(read(name))
+		if err != nil || len(infos) != 1 || !reflect.DeepEqual(invalid, []string{"/nix/store/00000000000000000000000000000000-missing-1.0"}) {
+			t.Errorf("%s: %v %v %v", name, infos, invalid, err)
+		}
+		var inv *InvalidPathError
+		if _, err := ParsePathInfo(read(name)); !errors.As(err, &inv) {
+			t.Errorf("%s: ParsePathInfo error %v, want InvalidPathError", name, err)
+		}
+	}
+}
+
+func TestStructuredNarHash(t *testing.T) {
+	data := `{"info":{"aaaa-a":{"narHash":{"algorithm":"sha256","format":"base64","hash":"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="},"narSize":1,"references":["aaaa-a"]}},"storeDir":"/nix/store","version":2}`
+	infos, err := ParsePathInfo([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if infos[0].Path != "/nix/store/aaaa-a" || infos[0].NarHash != "sha256-LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=" || infos[0].References[0] != "/nix/store/aaaa-a" {
+		t.Errorf("got %+v", infos[0])
+	}
+}
