@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"slices"
@@ -18,6 +20,9 @@ import (
 
 	"github.com/nix-community/go-nix/pkg/nar"
 	"github.com/nix-community/go-nix/pkg/wire"
+
+	"github.com/org/nix-layer-action/internal/testutil"
+	"github.com/org/nix-layer-action/internal/testutil/nixfix"
 )
 
 // dumpOpener serves the NAR of root+p, written by go-nix's NAR writer
@@ -550,3 +555,106 @@ func TestNARSourceCloseError(t *testing.T) {
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
+
+// nixDump is the NAR that `nix-store --dump` writes of a store path; its
+// end reports the command's failure, as a verifying stream's end would.
+type nixDump struct {
+	io.ReadCloser
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	n      *atomic.Int64
+	waited bool
+}
+
+func nixDumpOpener(nixStore string, n *atomic.Int64) NAROpener {
+	return func(ctx context.Context, p string) (io.ReadCloser, error) {
+		cmd := exec.CommandContext(ctx, nixStore, "--dump", p)
+		cmd.Env = append(os.Environ(), nixfix.Env()...)
+		d := &nixDump{cmd: cmd, stderr: &bytes.Buffer{}, n: n}
+		cmd.Stderr = d.stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		d.ReadCloser = out
+		return d, nil
+	}
+}
+
+func (d *nixDump) Read(p []byte) (int, error) {
+	n, err := d.ReadCloser.Read(p)
+	d.n.Add(int64(n))
+	if errors.Is(err, io.EOF) {
+		d.waited = true
+		if werr := d.cmd.Wait(); werr != nil {
+			return n, fmt.Errorf("nix-store --dump: %v: %s", werr, d.stderr)
+		}
+	}
+	return n, err
+}
+
+// Close stops the command if it did not finish (Wait closes the pipe).
+func (d *nixDump) Close() error {
+	if !d.waited {
+		d.ReadCloser.Close()
+		d.cmd.Wait()
+	}
+	return nil
+}
+
+// Every store path of a closure built by real Nix gives the same layer
+// from `nix-store --dump` as from /nix/store on disk.
+func TestNARSourceMatchesNix(t *testing.T) {
+	testutil.Short(t)
+	nixStore := testutil.RequireTool(t, "nix-store")
+	fx := nixfix.Flake(t, t.TempDir(), nixfix.Options{Packages: 2, CudaSize: 300 << 10})
+	app := fx.Build(t, "app")["app"]
+	g, err := nixfix.Runner(t, fx.Dir).PathInfo(context.Background(), []string{app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := g.Closure(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dumped atomic.Int64
+	src := NARSource{Open: nixDumpOpener(nixStore, &dumped)}
+	kinds := map[fs.FileMode]int{}
+	for _, p := range paths {
+		info, _ := g.Info(p)
+		dumped.Store(0)
+		err := src.Walk(context.Background(), p, func(e *Entry) error {
+			kinds[e.Mode]++
+			return nil
+		})
+		if err != nil || dumped.Load() != info.NarSize {
+			t.Fatalf("%s: walk %v, read %d NAR bytes, Nix says %d", p, err, dumped.Load(), info.NarSize)
+		}
+		spec := Spec{Paths: sp(p)}
+		fromDisk := build(t, spec, "", Options{TempDir: t.TempDir()})
+		fromNAR, err := Build(context.Background(), spec, src, Options{TempDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("%s: Build from nix-store --dump: %v", p, err)
+		}
+		if digestOf(t, fromNAR) != digestOf(t, fromDisk) {
+			t.Errorf("%s: layer from nix-store --dump %s, from /nix/store %s", p, digestOf(t, fromNAR), digestOf(t, fromDisk))
+		}
+		fromNAR.Close()
+	}
+	if len(paths) < 5 || kinds[fs.ModeSymlink|0o777] == 0 || kinds[0o555] == 0 || kinds[0o444] == 0 || kinds[fs.ModeDir|0o555] == 0 {
+		t.Errorf("the closure (%d paths, entry modes %v) lacks a kind of entry", len(paths), kinds)
+	}
+	whole := Spec{Name: "closure", Paths: sp(paths...)}
+	fromDisk := build(t, whole, "", Options{TempDir: t.TempDir()})
+	fromNAR, err := Build(context.Background(), whole, src, Options{TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromNAR.Close()
+	if digestOf(t, fromNAR) != digestOf(t, fromDisk) {
+		t.Errorf("closure layer from nix-store --dump %s, from /nix/store %s", digestOf(t, fromNAR), digestOf(t, fromDisk))
+	}
+}
