@@ -23,6 +23,10 @@
 //   - headers are USTAR, with PAX records only where USTAR cannot express a
 //     field (long or non-ASCII names, sizes ≥ 8 GiB).
 //
+// Store contents come from a Source: DirSource reads a realised store on
+// disk, NARSource reads NAR streams (a binary cache's) without realising
+// them, and both give the same paths bit-identical layers.
+//
 // Compression is pgzip at a fixed level and block size; the block
 // boundaries depend only on the block size, so the compressed bytes do not
 // depend on the number of CPUs.
