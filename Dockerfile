@@ -21,7 +21,9 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ENV CGO_ENABLED=0
-RUN go build -trimpath -buildvcs=false -ldflags="-s -w" -o /nix-layer-action . \
+# The build cache mount makes a rebuild after a source change incremental.
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    go build -trimpath -buildvcs=false -ldflags="-s -w" -o /nix-layer-action . \
  && /nix-layer-action --help >/dev/null
 
 FROM docker.io/nixos/nix:2.34.8@sha256:1a711b619c8a713eff32c3f8d8781b3b4d0130cb91c0a57f67e87abfeeb90b01

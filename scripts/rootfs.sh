@@ -77,6 +77,7 @@ tmp=$(mktemp "$CACHE/.rootfs-XXXXXX.tar")
 trap 'rm -f "$tmp"' EXIT
 echo "rootfs: building $out (mmdebstrap $suite)" >&2
 mmdebstrap "${opts[@]}" "$suite" "$tmp" >&2
+chmod 644 "$tmp"
 mv "$tmp" "$out"
 trap - EXIT
 echo "$out"

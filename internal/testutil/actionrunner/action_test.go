@@ -1,0 +1,197 @@
+package actionrunner_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/org/nix-layer-action/internal/testutil"
+	"github.com/org/nix-layer-action/internal/testutil/actionrunner"
+	"github.com/org/nix-layer-action/internal/testutil/nixfix"
+	"github.com/org/nix-layer-action/internal/testutil/registry"
+)
+
+// productFallsBackToSystemTemp is whether the action, on runners older than
+// v2.331 (no /github/runner_temp mount, RUNNER_TEMP a host path), falls back
+// to the system temp dir. Set it to true once the product does; then
+// TestOldRunnerTemp expects success instead of today's failure.
+const productFallsBackToSystemTemp = false
+
+// pushTwice runs the action, then reruns it in a fresh container, and checks
+// what a no-change rerun must give.
+func pushTwice(t *testing.T, o actionrunner.Options, layers int) (first, second actionrunner.Result) {
+	t.Helper()
+	first = actionrunner.Run(t, o)
+	requireOK(t, "first run", first)
+	digest := first.Outputs["digest"]
+	if !strings.HasPrefix(digest, "sha256:") || first.Outputs["changed"] != "true" || first.Outputs["bytes-pushed"] == "0" ||
+		first.Outputs["layers-pushed"] != strconv.Itoa(layers) {
+		t.Errorf("first run outputs: %v", first.Outputs)
+	}
+	if got, want := first.Outputs["image"], o.Inputs["image"]+"@"+digest; got != want {
+		t.Errorf("image output %q, want %q", got, want)
+	}
+	var meta struct {
+		Digest      string `json:"digest"`
+		BytesPushed int64  `json:"bytesPushed"`
+	}
+	if err := json.Unmarshal([]byte(first.Outputs["metadata"]), &meta); err != nil || meta.Digest != digest {
+		t.Errorf("metadata output is not the report (%v): %.200s", err, first.Outputs["metadata"])
+	}
+	if !strings.Contains(first.Summary, "|") || !strings.Contains(first.Summary, digest) {
+		t.Errorf("job summary lacks the layer table or the digest:\n%s", first.Summary)
+	}
+
+	// A fresh workspace owned by the runner, as the next job checks it out.
+	second = actionrunner.Run(t, o)
+	requireOK(t, "rerun", second)
+	if second.Outputs["bytes-pushed"] != "0" || second.Outputs["changed"] != "false" || second.Outputs["digest"] != digest ||
+		second.Outputs["layers-cached"] != strconv.Itoa(layers) {
+		t.Errorf("no-change rerun outputs: %v", second.Outputs)
+	}
+	for _, r := range []actionrunner.Result{first, second} {
+		actionrunner.AssertNoSecret(t, r, canary)
+		if left := withoutGitIndex(r.RootOwned); len(left) > 0 {
+			t.Errorf("the step left root-owned files for the runner: %v", left)
+		}
+		if !strings.Contains(r.Stdout, "::add-mask::") {
+			t.Error("the token was not masked")
+		}
+	}
+	return first, second
+}
+
+// TestActionExample pushes the bundled example (closure graph and store
+// tree, no Nix build) to a real registry on loopback, and reruns it.
+func TestActionExample(t *testing.T) {
+	testutil.Short(t)
+	img := actionrunner.BuildImage(t, "2.34")
+	reg := registry.Start(t, registry.Options{})
+	o := actionrunner.Options{
+		Image: img, Workspace: exampleWorkspace(t), Token: canary, NewRunner: true,
+		Inputs: map[string]string{"image": reg.Ref("org/example"), "tags": "nightly\n", "nix-conf": offlineNixConf},
+	}
+	pushTwice(t, o, 3)
+}
+
+// TestActionFlake builds a real flake checked out by the runner's uid with
+// each Nix version, pushes it and reruns it.
+func TestActionFlake(t *testing.T) {
+	testutil.Short(t)
+	reg := registry.Start(t, registry.Options{})
+	for _, v := range actionrunner.NixVersions {
+		t.Run("nix-"+v, func(t *testing.T) {
+			img := actionrunner.BuildImage(t, v)
+			o := actionrunner.Options{
+				Image: img, Workspace: flakeWorkspace(t), Token: canary, NewRunner: true,
+				Inputs: map[string]string{"image": reg.Ref("org/flake-" + strings.ReplaceAll(v, ".", "-")), "nix-conf": offlineNixConf},
+			}
+			first, _ := pushTwice(t, o, 3)
+			if w := nixWarnings(first.Stderr); len(w) > 0 {
+				t.Logf("Nix %s warnings in the action log:\n%s", v, strings.Join(w, "\n"))
+			}
+		})
+	}
+}
+
+// TestOldRunnerTemp runs the action as runners before v2.331 do: no
+// /github/runner_temp mount, RUNNER_TEMP still the host path.
+func TestOldRunnerTemp(t *testing.T) {
+	testutil.Short(t)
+	img := actionrunner.BuildImage(t, "2.34")
+	reg := registry.Start(t, registry.Options{})
+	o := actionrunner.Options{
+		Image: img, Workspace: exampleWorkspace(t), Token: canary, NewRunner: false,
+		Inputs: map[string]string{"image": reg.Ref("org/old-runner"), "nix-conf": offlineNixConf},
+	}
+	r := actionrunner.Run(t, o)
+	actionrunner.AssertNoSecret(t, r, canary)
+	if productFallsBackToSystemTemp {
+		requireOK(t, "old runner", r)
+		if !strings.HasPrefix(r.Outputs["digest"], "sha256:") {
+			t.Errorf("outputs: %v", r.Outputs)
+		}
+		return
+	}
+	want := "creating temp dir: stat " + r.Host.Temp + ": no such file or directory"
+	if r.ExitCode == 0 || !strings.Contains(r.Stdout+r.Stderr, want) {
+		t.Fatalf("expected today's failure %q; exit %d\nstdout:\n%s\nstderr:\n%s", want, r.ExitCode, r.Stdout, r.Stderr)
+	}
+}
+
+// TestBinaryCacheSubstitution makes a signed file:// binary cache on the
+// host, mounts it into the container and hands it to the action through the
+// nix-conf input: the image's Nix substitutes the flake's outputs instead
+// of building them. Without the input it builds them (the control).
+func TestBinaryCacheSubstitution(t *testing.T) {
+	testutil.Short(t)
+	nix := testutil.RequireTool(t, "nix")
+	img := actionrunner.BuildImage(t, "2.34")
+	cache, pubKey := binaryCache(t, nix)
+	reg := registry.Start(t, registry.Options{})
+	conf := offlineNixConf + "\nextra-substituters = file:///cache\nextra-trusted-public-keys = " + pubKey
+	for _, c := range []struct {
+		name, conf  string
+		substitutes bool
+	}{{"with nix-conf", conf, true}, {"without (control)", offlineNixConf, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := actionrunner.Run(t, actionrunner.Options{
+				Image: img, Workspace: flakeWorkspace(t), Token: canary, NewRunner: true,
+				Inputs: map[string]string{"image": reg.Ref("org/substituted"), "nix-conf": c.conf},
+				Mounts: []actionrunner.Mount{{Host: cache, Container: "/cache", ReadOnly: true}},
+			})
+			requireOK(t, c.name, r)
+			copied := strings.Contains(r.Stderr, "-nla-runner-app-1.0' from 'file:///cache'")
+			built := strings.Contains(r.Stderr, "building '/nix/store/") && strings.Contains(r.Stderr, "-nla-runner-app-1.0.drv'")
+			if copied != c.substitutes || built == c.substitutes {
+				t.Errorf("copied from the cache %v, built %v; want substitution %v\nstderr:\n%s", copied, built, c.substitutes, r.Stderr)
+			}
+		})
+	}
+}
+
+// binaryCache builds the test flake with the host's Nix and copies its
+// closure into a new signed file:// cache; it returns the cache directory
+// and the public key.
+func binaryCache(t *testing.T, nix string) (dir, pubKey string) {
+	t.Helper()
+	tmp := t.TempDir()
+	flake := filepath.Join(tmp, "flake")
+	if err := os.MkdirAll(flake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(flake, "flake.nix"), flakeNix)
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(nix, append([]string{"--extra-experimental-features", "nix-command flakes"}, args...)...)
+		cmd.Dir = flake
+		// Root without build users (the host may have no nixbld group).
+		cmd.Env = append(os.Environ(), "NIX_CONFIG="+nixfix.NixConfig+"\nbuild-users-group =")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("nix %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	secret := run("", "key", "generate-secret", "--key-name", "nla-test-cache-1")
+	pubKey = run(secret, "key", "convert-secret-to-public")
+	keyFile := filepath.Join(tmp, "secret-key")
+	write(t, keyFile, secret)
+	var built []struct{ Outputs map[string]string }
+	js := run("", "build", "--no-link", "--json", "path:"+flake+"#app")
+	if err := json.Unmarshal([]byte(js), &built); err != nil || len(built) != 1 || built[0].Outputs["out"] == "" {
+		t.Fatalf("nix build --json: %v: %s", err, js)
+	}
+	dir = filepath.Join(tmp, "cache")
+	run("", "copy", "--to", "file://"+dir+"?secret-key="+keyFile, built[0].Outputs["out"])
+	return dir, pubKey
+}
