@@ -36,6 +36,7 @@ NIX
 # The calls, one per line: sample file suffix, then the nix arguments.
 calls='build-dry-run-before	build --dry-run --no-link --json .#app .#lib
 build	build --no-link --json .#app .#lib
+build-opaque	build --no-link --json $(nix eval --raw .#data.outPath 2>/dev/null) .#lib
 build-dry-run	build --dry-run --no-link --json .#app .#lib
 pathinfo	path-info --json --recursive .#app
 pathinfo-invalid	path-info --json /nix/store/00000000000000000000000000000000-missing-1.0 .#lib

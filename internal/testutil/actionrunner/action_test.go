@@ -195,3 +195,45 @@ func binaryCache(t *testing.T, nix string) (dir, pubKey string) {
 	run("", "copy", "--to", "file://"+dir+"?secret-key="+keyFile, built[0].Outputs["out"])
 	return dir, pubKey
 }
+
+// TestRegistryCredentials shows where credentials for a registry other than
+// GHCR must be for the action to see them: docker/login-action writes
+// ${DOCKER_CONFIG:-$HOME/.docker}/config.json on the runner, whose HOME is
+// not the container's. With DOCKER_CONFIG pointing into
+// ${{ runner.temp }}/_github_home (mounted as /github/home; the runner
+// translates the path) the push is authenticated; a config.json the
+// container cannot see leaves it anonymous and the push fails.
+func TestRegistryCredentials(t *testing.T) {
+	testutil.Short(t)
+	img := actionrunner.BuildImage(t, "2.34")
+	reg := registry.Start(t, registry.Options{Htpasswd: map[string]string{"ci": "s3cret-password"}})
+	cfg, err := os.ReadFile(filepath.Join(reg.DockerConfigDir(t, "ci"), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := actionrunner.Options{
+		Image: img, Token: canary, NewRunner: true,
+		Inputs: map[string]string{"image": reg.Ref("org/private"), "nix-conf": offlineNixConf},
+	}
+
+	// Where login-action writes with the step env DOCKER_CONFIG set as in
+	// docs/action-image.md.
+	ok := base
+	ok.Workspace = exampleWorkspace(t)
+	ok.HomeFiles = map[string][]byte{"docker-config/config.json": cfg}
+	ok.Env = map[string]string{"DOCKER_CONFIG": "{{runner.temp}}/_github_home/docker-config"}
+	r := actionrunner.Run(t, ok)
+	requireOK(t, "with DOCKER_CONFIG under _github_home", r)
+	if r.Env["DOCKER_CONFIG"] != "/github/home/docker-config" {
+		t.Errorf("DOCKER_CONFIG not translated: %q", r.Env["DOCKER_CONFIG"])
+	}
+	actionrunner.AssertNoSecret(t, r, "s3cret-password")
+
+	// Without it the container has no credentials.
+	anon := base
+	anon.Workspace = exampleWorkspace(t)
+	r = actionrunner.Run(t, anon)
+	if r.ExitCode == 0 || !strings.Contains(r.Stdout+r.Stderr, "401") && !strings.Contains(strings.ToLower(r.Stdout+r.Stderr), "unauthorized") {
+		t.Errorf("anonymous push: exit %d, want an authentication failure\nstdout:\n%s\nstderr:\n%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+}

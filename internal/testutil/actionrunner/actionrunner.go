@@ -22,7 +22,8 @@
 //   - action.yml's runs.env, then GITHUB_ACTIONS=true and CI=true.
 //
 // Values reach podman through its environment (`-e NAME`), as the runner
-// does, so no secret appears on a command line. The workspace and the
+// does, so no secret appears on a command line; the few variables podman
+// itself reads (HOME, DOCKER_CONFIG, …) are passed as `-e NAME=VALUE`. The workspace and the
 // runner's directories belong to RunnerUID (the runner's user on
 // GitHub-hosted runners) while the container runs as root. The container
 // uses the host network (`--network host`) so that it reaches registries and
@@ -81,9 +82,16 @@ type Options struct {
 	Inputs map[string]string
 	// Token is ${{ github.token }}: the default of inputs declaring it.
 	Token string
-	// Env is the step's `env:`, added after the runner's variables (and
-	// overriding them). Values are passed as given, like container paths.
+	// Env is the step's `env:`, overriding the runner's variables. As the
+	// runner does with every value, host paths under a mounted directory
+	// are translated to container paths; "{{runner.temp}}" in a value is
+	// the host's RUNNER_TEMP (so "{{runner.temp}}/_github_home/.docker"
+	// becomes /github/home/.docker).
 	Env map[string]string
+	// HomeFiles are written into the runner's _github_home (the container's
+	// /github/home) before the step, by path relative to it, as an earlier
+	// step would leave them (e.g. ".docker/config.json").
+	HomeFiles map[string][]byte
 	// Workspace is the host directory mounted at /github/workspace (the
 	// checkout). Run chowns it, recursively, to RunnerUID. Required.
 	Workspace string
@@ -271,6 +279,15 @@ func prepare(o Options, lay Layout) error {
 			return err
 		}
 	}
+	for rel, data := range o.HomeFiles {
+		p := filepath.Join(lay.Home, filepath.Clean("/"+rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			return err
+		}
+	}
 	// The work dir above _temp, as /home/runner/work.
 	if err := chownTree(filepath.Dir(lay.Temp), RunnerUID); err != nil {
 		return err
@@ -298,7 +315,11 @@ func podmanArgs(o Options, lay Layout, env []kv, name string) []string {
 		"--label", "org.nix-layer-action.actionrunner=1",
 		"--workdir", WorkspaceDir, "--network", network}
 	for _, e := range env {
-		args = append(args, "-e", e.k)
+		if podmanReads[e.k] {
+			args = append(args, "-e", e.k+"="+e.v)
+		} else {
+			args = append(args, "-e", e.k)
+		}
 	}
 	mounts := []Mount{
 		{Host: lay.Home, Container: HomeDir},
@@ -323,18 +344,30 @@ func podmanArgs(o Options, lay Layout, env []kv, name string) []string {
 	return append(args, o.Args...)
 }
 
-// podmanEnv is podman's own environment: the host's PATH and podman
-// settings, then the container's variables (read through `-e NAME`).
+// podmanReads are variables podman itself interprets (DOCKER_CONFIG is its
+// registry auth file, for one). They keep the host's value in podman's
+// environment and reach the container as `-e NAME=VALUE` instead.
+var podmanReads = map[string]bool{
+	"PATH": true, "HOME": true, "TMPDIR": true, "DOCKER_CONFIG": true, "REGISTRY_AUTH_FILE": true,
+	"XDG_RUNTIME_DIR": true, "XDG_CONFIG_HOME": true, "XDG_DATA_HOME": true, "CONTAINER_HOST": true,
+	"CONTAINER_CONNECTION": true, "CONTAINERS_CONF": true, "CONTAINERS_REGISTRIES_CONF": true,
+	"CONTAINERS_STORAGE_CONF": true, "STORAGE_DRIVER": true, "STORAGE_OPTS": true,
+}
+
+// podmanEnv is podman's own environment: the host's values of what podman
+// reads, then the container's other variables (read through `-e NAME`).
 func podmanEnv(env []kv) []string {
 	var out []string
 	for _, e := range os.Environ() {
 		k, _, _ := strings.Cut(e, "=")
-		if k == "PATH" || k == "TMPDIR" || strings.HasPrefix(k, "CONTAINERS_") || k == "XDG_RUNTIME_DIR" {
+		if podmanReads[k] || strings.HasPrefix(k, "CONTAINERS_") {
 			out = append(out, e)
 		}
 	}
 	for _, e := range env {
-		out = append(out, e.k+"="+e.v)
+		if !podmanReads[e.k] {
+			out = append(out, e.k+"="+e.v)
+		}
 	}
 	return out
 }

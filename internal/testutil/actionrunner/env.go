@@ -69,8 +69,9 @@ func containerEnv(o Options, a *Action, lay Layout) ([]kv, error) {
 	for _, name := range sortedKeys(inputs) {
 		set(InputEnvName(name), inputs[name])
 	}
+	tr := translator(lay, o.NewRunner)
 	for _, k := range sortedKeys(o.Env) {
-		set(k, o.Env[k])
+		set(k, tr(strings.ReplaceAll(o.Env[k], "{{runner.temp}}", lay.Temp)))
 	}
 	for _, e := range runnerEnv(o, lay) {
 		if _, ok := o.Env[e.k]; !ok {

@@ -43,7 +43,8 @@ func TestInputEnvNameKeepsHyphens(t *testing.T) {
 func TestContainerEnv(t *testing.T) {
 	a := loadRepoAction(t)
 	lay := testLayout(t)
-	o := Options{Token: testToken, Inputs: map[string]string{"image": "127.0.0.1:5000/org/repo", "tags": "a\nb"}, Env: map[string]string{"GITHUB_API_URL": "http://127.0.0.1:1"}}
+	o := Options{Token: testToken, Inputs: map[string]string{"image": "127.0.0.1:5000/org/repo", "tags": "a\nb"},
+		Env: map[string]string{"GITHUB_API_URL": "http://127.0.0.1:1", "DOCKER_CONFIG": "{{runner.temp}}/_github_home/.docker", "OTHER": "{{runner.temp}}/x"}}
 	env, err := containerEnv(o, a, lay)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +63,8 @@ func TestContainerEnv(t *testing.T) {
 		"GITHUB_EVENT_PATH":    WorkflowDir + "/event.json",
 		"GITHUB_EVENT_NAME":    "push",
 		"GITHUB_API_URL":       "http://127.0.0.1:1",
+		"DOCKER_CONFIG":        "/github/home/.docker",
+		"OTHER":                lay.Temp + "/x",
 		"RUNNER_TEMP":          lay.Temp,
 		"GITHUB_ACTIONS":       "true",
 		"CI":                   "true",
@@ -135,6 +138,12 @@ func TestPodmanArgs(t *testing.T) {
 	penv := podmanEnv(env)
 	if !slices.Contains(penv, "INPUT_GITHUB-TOKEN="+testToken) {
 		t.Error("podman's environment lacks the token for -e INPUT_GITHUB-TOKEN")
+	}
+	if slices.Contains(penv, "HOME="+HomeDir) {
+		t.Error("podman itself runs with the container's HOME")
+	}
+	if args := strings.Join(podmanArgs(o, lay, env, "n"), " "); !strings.Contains(args, "-e HOME=/github/home") {
+		t.Errorf("HOME not passed by value: %s", args)
 	}
 }
 
