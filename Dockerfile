@@ -11,9 +11,12 @@
 # published on Docker Hub). To test offline, scripts/action-image.sh replaces
 # them with local stand-ins through `--build-context '<FROM ref>=container-
 # image://…'`; the key is the exact FROM reference below, digest included
-# (podman matches the whole string). Keep each FROM reference on one line.
+# (podman matches the whole string, and does so with --platform too). Keep
+# each FROM reference on one line.
 
-FROM docker.io/library/golang:1.26.8-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d AS build
+# The binary is cross-compiled on the build platform (no QEMU for Go).
+FROM --platform=$BUILDPLATFORM docker.io/library/golang:1.26.8-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d AS build
+ARG TARGETOS TARGETARCH
 # Empty means Go's default proxy.
 ARG GOPROXY
 WORKDIR /src
@@ -23,8 +26,8 @@ COPY . .
 ENV CGO_ENABLED=0
 # The build cache mount makes a rebuild after a source change incremental.
 RUN --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -buildvcs=false -ldflags="-s -w" -o /nix-layer-action . \
- && /nix-layer-action --help >/dev/null
+    GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -buildvcs=false -ldflags="-s -w" -o /nix-layer-action .
 
 FROM docker.io/nixos/nix:2.34.8@sha256:1a711b619c8a713eff32c3f8d8781b3b4d0130cb91c0a57f67e87abfeeb90b01
 
@@ -84,6 +87,7 @@ ENV XDG_CACHE_HOME=/var/lib/nix-layer-action/xdg/cache \
     GIT_CONFIG_VALUE_0=*
 
 COPY --from=build /nix-layer-action /usr/local/bin/nix-layer-action
+RUN /usr/local/bin/nix-layer-action --help >/dev/null
 # With no subcommand and GITHUB_ACTIONS=true the binary runs as the action;
 # elsewhere it is the normal CLI.
 ENV GITHUB_ACTIONS=true

@@ -55,7 +55,9 @@ go_base=$(import "$go_tar" localhost/nla-standin-go \
   'ENV GOPATH=/go' 'ENV GOTOOLCHAIN=local' 'WORKDIR /go')
 
 # The FROM references exactly as the Dockerfile writes them.
-from_ref() { awk -v pat="$1" '$1 == "FROM" && $2 ~ pat { print $2; exit }' Dockerfile; }
+from_ref() {
+  awk -v pat="$1" '$1 == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) break; if ($i ~ pat) { print $i; exit } }' Dockerfile
+}
 go_ref=$(from_ref '/golang:')
 nix_ref=$(from_ref '/nix:')
 if [ -z "$go_ref" ] || [ -z "$nix_ref" ]; then
@@ -73,6 +75,7 @@ fi
 
 echo "action-image: building $image ($nix_ref <- $nix_base, $go_ref <- $go_base)" >&2
 podman build --quiet --pull=never --runtime runc --network host --layers "${ca[@]}" \
+  --build-arg TARGETOS=linux --build-arg TARGETARCH="$(go env GOARCH)" \
   --build-arg GOPROXY="$(go env GOPROXY 2>/dev/null || echo https://proxy.golang.org,direct)" \
   --build-context "$go_ref=container-image://$go_base" \
   --build-context "$nix_ref=container-image://$nix_base" \
