@@ -229,6 +229,14 @@ func TestRegistryCredentials(t *testing.T) {
 	}
 	actionrunner.AssertNoSecret(t, r, "s3cret-password")
 
+	// DOCKER_CONFIG set on the login step only: the file lands in
+	// /github/home/.docker, where the keychain looks by default.
+	home := base
+	home.Workspace = exampleWorkspace(t)
+	home.HomeFiles = map[string][]byte{".docker/config.json": cfg}
+	r = actionrunner.Run(t, home)
+	requireOK(t, "with /github/home/.docker/config.json", r)
+
 	// Without it the container has no credentials.
 	anon := base
 	anon.Workspace = exampleWorkspace(t)
