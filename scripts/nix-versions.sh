@@ -35,10 +35,9 @@ CACHE=${NLA_CACHE:-/var/cache/nix-layer-action}
 tarball=$(scripts/rootfs.sh nix "$suite")
 root=$CACHE/chroot-$(basename "$tarball" .tar | sed 's/^rootfs-//')
 if [ ! -x "$root/usr/bin/nix" ]; then
-  rm -rf "$root.tmp"
-  mkdir -p "$root.tmp"
-  tar -xf "$tarball" -C "$root.tmp"
-  mv "$root.tmp" "$root"
+  unpack=$(mktemp -d "$CACHE/.chroot-XXXXXX")
+  tar -xf "$tarball" -C "$unpack"
+  mv -T "$unpack" "$root" 2>/dev/null || rm -rf "$unpack" # lost a race: keep the other
 fi
 
 run=$(mktemp -d /var/tmp/nla-nix-versions-XXXXXX)
