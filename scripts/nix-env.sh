@@ -2,4 +2,5 @@
 # cache reachable, no build sandbox).
 export NIX_CONFIG="experimental-features = nix-command flakes
 substituters =
-sandbox = false"
+sandbox = false
+build-users-group ="

@@ -21,8 +21,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/secrets"
 )
 
 // Request is what the build needs, taken from the action inputs.
@@ -36,12 +38,19 @@ type Request struct {
 	NixConf     string
 	Labels      map[string]string
 	Annotations map[string]string
-	TempDir     string // RUNNER_TEMP, may be ""
+	TempDir     string // RUNNER_TEMP when it exists in the container, else ""
 	// Phase is set by Run: the builder calls it as each phase starts, and
 	// it opens a log group for the phase.
 	Phase func(name string)
 	// Debug is set when the runner's debug logging is on (RUNNER_DEBUG=1).
 	Debug bool
+	// Log is the run's log: redacting, inside the phase's log group. The
+	// builder writes every progress line here.
+	Log io.Writer
+	// Secrets are the run's secrets (the token and nix-conf access tokens
+	// already in it); the builder adds what it learns (registry
+	// credentials) so the summary and comment are redacted of it too.
+	Secrets *secrets.Set
 }
 
 // Builder builds (and, with Push, publishes) the image. main wires the
@@ -54,6 +63,7 @@ type Options struct {
 	Stdout     io.Writer           // workflow commands and log; nil = os.Stdout
 	HTTPClient *http.Client        // for the GitHub API; nil = http.DefaultClient
 	Build      Builder             // required
+	Secrets    *secrets.Set        // the run's secrets; nil = a new set
 }
 
 // PolicyFailure is returned by Run when a policy gate failed.
@@ -66,7 +76,8 @@ type runner struct {
 	o     Options
 	env   func(string) string
 	raw   io.Writer
-	red   *redactor
+	red   *secrets.Set
+	log   *secrets.Writer // everything but ::add-mask:: goes through it
 	gha   *githubactions.Action
 	token string
 }
@@ -80,19 +91,23 @@ func Run(ctx context.Context, o Options) error {
 	if raw == nil {
 		raw = os.Stdout
 	}
-	red := newRedactor(raw)
-	r := &runner{o: o, env: o.Getenv, raw: raw, red: red}
-	r.gha = githubactions.New(githubactions.WithWriter(red), githubactions.WithGetenv(o.Getenv))
+	red := o.Secrets
+	if red == nil {
+		red = secrets.New()
+	}
+	r := &runner{o: o, env: o.Getenv, raw: raw, red: red, log: red.Writer(raw)}
+	r.gha = githubactions.New(githubactions.WithWriter(r.log), githubactions.WithGetenv(o.Getenv))
 
 	// Mask secrets before anything else is printed.
 	r.token = r.gha.GetInput("github-token")
 	r.mask(r.token)
-	for _, s := range nixConfSecrets(r.gha.GetInput("nix-conf")) {
+	for _, s := range secrets.NixConfTokens(r.gha.GetInput("nix-conf")) {
 		r.mask(s)
 	}
 
 	err := r.run(ctx)
-	return red.Err(err)
+	r.log.Flush()
+	return red.Error(err)
 }
 
 // mask issues ::add-mask:: (unredacted, on the raw writer: the runner needs
@@ -103,7 +118,7 @@ func (r *runner) mask(secret string) {
 	}
 	cmd := &githubactions.Command{Name: "add-mask", Message: secret}
 	fmt.Fprint(r.raw, cmd.String()+"\n")
-	r.red.add(secret)
+	r.red.Add(secret)
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -121,6 +136,8 @@ func (r *runner) run(ctx context.Context) error {
 		r.gha.Group(name)
 	}
 	s.req.Debug = r.env("RUNNER_DEBUG") == "1"
+	s.req.Log, s.req.Secrets = r.log, r.red
+	r.checkTempDir(&s.req)
 	rep, err := r.o.Build(ctx, s.req)
 	r.gha.EndGroup()
 	if err != nil {
@@ -149,7 +166,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	if policyErr == nil {
-		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", report.HumanSize(s.maxLayerSize), orNone(s.maxGrowth))
+		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", bytesize.Format(s.maxLayerSize), orNone(s.maxGrowth))
 	}
 	r.gha.EndGroup()
 
@@ -341,25 +358,16 @@ func digestRef(image, digest string) string {
 	return image + "@" + digest
 }
 
-// nixConfSecrets returns the tokens in access-tokens lines of nix.conf text.
-func nixConfSecrets(conf string) []string {
-	var out []string
-	for _, l := range strings.Split(conf, "\n") {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok {
-			continue
-		}
-		k = strings.TrimPrefix(strings.TrimSpace(k), "extra-")
-		if k != "access-tokens" {
-			continue
-		}
-		for _, f := range strings.Fields(v) {
-			if _, tok, ok := strings.Cut(f, "="); ok && tok != "" {
-				out = append(out, tok)
-			}
-		}
+// checkTempDir falls back to the system temp dir when RUNNER_TEMP is not
+// mounted into the container (runners before v2.331 do not mount it).
+func (r *runner) checkTempDir(req *Request) {
+	if req.TempDir == "" {
+		return
 	}
-	return out
+	if info, err := os.Stat(req.TempDir); err != nil || !info.IsDir() {
+		r.gha.Noticef("RUNNER_TEMP %s is not available in the action's container (runners before v2.331 do not mount it); using the system temp dir %s", req.TempDir, os.TempDir())
+		req.TempDir = ""
+	}
 }
 
 // safe runs a go-githubactions file command, turning its panic into an error.

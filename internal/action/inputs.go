@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/report"
 )
 
@@ -84,7 +84,7 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	if mls == "" {
 		mls = DefaultMaxLayerSize
 	}
-	if s.maxLayerSize, err = plan.ParseSize(mls); err != nil {
+	if s.maxLayerSize, err = bytesize.Parse(mls); err != nil {
 		return nil, &InputError{Input: "max-layer-size", Msg: err.Error()}
 	}
 	s.maxGrowth = get("max-growth")

@@ -71,6 +71,9 @@ func newEnv(t *testing.T, apiURL string) *env {
 		t.Fatal(err)
 	}
 	e := &env{dir: dir, output: filepath.Join(dir, "output"), summary: filepath.Join(dir, "summary")}
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o755); err != nil { // RUNNER_TEMP, mounted
+		t.Fatal(err)
+	}
 	for _, f := range []string{e.output, e.summary} {
 		if err := os.WriteFile(f, nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -137,6 +140,25 @@ func readOutputs(t *testing.T, file string) map[string]string {
 		out[name] = strings.Join(val, "\n")
 	}
 	return out
+}
+
+// Runners before v2.331 do not mount RUNNER_TEMP into container actions:
+// the build then uses the system temp dir, and the log says so.
+func TestRunMissingRunnerTemp(t *testing.T) {
+	_, srv := newFakeGitHub(t, "Octo-Org", "Hello-World", canary)
+	e := newEnv(t, srv.URL)
+	e.vars["RUNNER_TEMP"] = filepath.Join(e.dir, "not-mounted")
+	var got Request
+	stdout, err := e.run(t, srv.Client(), func(ctx context.Context, req Request) (*report.Report, error) {
+		got = req
+		return cannedReport(req), nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, stdout)
+	}
+	if got.TempDir != "" || !strings.Contains(stdout, "RUNNER_TEMP "+e.vars["RUNNER_TEMP"]+" is not available") {
+		t.Errorf("TempDir %q; log:\n%s", got.TempDir, stdout)
+	}
 }
 
 func TestRunPullRequest(t *testing.T) {

@@ -5,7 +5,6 @@ package closure
 import (
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // PathInfo describes one store path as reported by `nix path-info --json` or
@@ -145,12 +144,4 @@ func sortedUnique(in []string) []string {
 		j++
 	}
 	return out[:j]
-}
-
-// storeDirOf returns the directory part of a store path ("/nix/store").
-func storeDirOf(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i > 0 {
-		return p[:i]
-	}
-	return ""
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // InvalidPathError reports a store path that Nix says is not valid (not
@@ -238,7 +240,7 @@ func (r *rawInfo) toInfo(path string) (PathInfo, error) {
 		return PathInfo{}, fmt.Errorf("%s: negative narSize %d", path, *r.NarSize)
 	}
 	refs := make([]string, 0, len(r.References))
-	dir := storeDirOf(path)
+	dir := nixpath.Dir(path)
 	for _, ref := range r.References {
 		switch {
 		case ref == "":

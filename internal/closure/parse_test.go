@@ -12,7 +12,7 @@ import (
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "closure", name))
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestLoadGraphFile(t *testing.T) {
 	for _, name := range []string{"pathinfo-array.json", "pathinfo-object.json", "refgraph.json", "refgraph-attrs.json"} {
-		g, err := LoadGraphFile(filepath.Join("..", "..", "testdata", "closure", name))
+		g, err := LoadGraphFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // FuzzLoadPreviousMeta feeds arbitrary manifest and config JSON (as a
@@ -50,7 +51,7 @@ func FuzzLoadPreviousMeta(f *testing.F) {
 				t.Fatalf("paths without a key: %+v", meta)
 			}
 			for _, p := range meta.Paths {
-				if !validPath(p.Path) || p.NarSize < 0 {
+				if !nixpath.Valid(p.Path) || p.NarSize < 0 {
 					t.Fatalf("accepted bad path entry %+v", p)
 				}
 			}

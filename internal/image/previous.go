@@ -1,11 +1,10 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"unicode"
@@ -14,7 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/org/nix-layer-action/internal/nixpath"
+	"github.com/org/nix-layer-action/internal/regclient"
 )
 
 // Previous is an image already in the registry, read for layer reuse.
@@ -55,31 +55,36 @@ func (p *Previous) ByKey(key string) (PreviousLayer, bool) {
 	return PreviousLayer{}, false
 }
 
-// LoadPrevious fetches the manifest and config of ref (never layer blobs).
-// A missing repository or tag yields (nil, nil). Whatever the image holds,
-// malformed metadata is ignored rather than trusted.
-func LoadPrevious(ctx context.Context, ref name.Reference, opts ...remote.Option) (*Previous, error) {
-	opts = append(append([]remote.Option(nil), opts...), remote.WithContext(ctx))
-	img, err := remote.Image(ref, opts...)
+// LoadPrevious fetches the manifest and config of ref (never layer blobs)
+// through the run's registry client. A missing repository or tag yields
+// (nil, nil). Whatever the image holds, malformed metadata is ignored
+// rather than trusted, and a config larger than regclient.MaxConfigBytes is
+// not read.
+func LoadPrevious(ctx context.Context, c *regclient.Client, ref name.Reference) (*Previous, error) {
+	img, err := remote.Image(ref, c.Remote(ctx)...)
 	if err != nil {
-		if IsNotFound(err) {
+		if regclient.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("read previous image %s: %w", ref, err)
+		return nil, fmt.Errorf("read %s: %w", ref, err)
 	}
 	p := &Previous{Ref: ref, Image: img}
 	if p.Digest, err = img.Digest(); err != nil {
-		return nil, fmt.Errorf("previous image %s: digest: %w", ref, err)
+		return nil, fmt.Errorf("%s: digest: %w", ref, err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return nil, fmt.Errorf("previous image %s: manifest: %w", ref, err)
+		return nil, fmt.Errorf("%s: manifest: %w", ref, err)
+	}
+	if m.Config.Size > regclient.MaxConfigBytes {
+		p.Unusable = fmt.Sprintf("config is %d bytes, more than the %d read", m.Config.Size, regclient.MaxConfigBytes)
+		return p, nil
 	}
 	raw, err := img.RawConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("previous image %s: fetch config: %w", ref, err)
+		return nil, fmt.Errorf("%s: fetch config: %w", ref, err)
 	}
-	cf, err := v1.ParseConfigFile(strings.NewReader(string(raw)))
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {
 		p.Unusable = fmt.Sprintf("config is not valid JSON: %v", err)
 		return p, nil
@@ -92,29 +97,11 @@ func LoadPrevious(ctx context.Context, ref name.Reference, opts ...remote.Option
 	for i, desc := range m.Layers {
 		l, err := img.LayerByDigest(desc.Digest)
 		if err != nil {
-			return nil, fmt.Errorf("previous image %s: layer %s: %w", ref, desc.Digest, err)
+			return nil, fmt.Errorf("%s: layer %s: %w", ref, desc.Digest, err)
 		}
 		p.Layers = append(p.Layers, PreviousLayer{Meta: metas[i], Layer: l, Descriptor: desc})
 	}
 	return p, nil
-}
-
-// IsNotFound reports whether err is a registry "not found" answer
-// (HTTP 404, NAME_UNKNOWN or MANIFEST_UNKNOWN).
-func IsNotFound(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, d := range terr.Errors {
-		if d.Code == transport.NameUnknownErrorCode || d.Code == transport.ManifestUnknownErrorCode {
-			return true
-		}
-	}
-	return false
 }
 
 var keyRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -191,7 +178,7 @@ func parseComment(s string) *LayerMeta {
 	}
 	for _, p := range paths {
 		var ps PathSize
-		if err := json.Unmarshal(p, &ps); err != nil || !validPath(ps.Path) || ps.NarSize < 0 {
+		if err := json.Unmarshal(p, &ps); err != nil || !nixpath.Valid(ps.Path) || ps.NarSize < 0 {
 			// One bad entry makes the list untrustworthy as a whole.
 			m.Paths = nil
 			m.Truncated = true
@@ -200,10 +187,6 @@ func parseComment(s string) *LayerMeta {
 		m.Paths = append(m.Paths, ps)
 	}
 	return m
-}
-
-func validPath(p string) bool {
-	return strings.HasPrefix(p, "/") && len(p) <= 4096 && utf8.ValidString(p) && !strings.ContainsRune(p, 0)
 }
 
 // mergeMeta combines descriptor annotations with the history comment. The

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
 )
 
@@ -127,7 +129,7 @@ func TestLoadPreviousRoundTripInMemory(t *testing.T) {
 	push(t, ref, img)
 	reg.reset()
 
-	prev, err := LoadPrevious(context.Background(), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestLoadPreviousRealRegistry(t *testing.T) {
 	}
 	ref := mustRef(t, reg.Ref("team/app:v1"))
 	push(t, ref, img)
-	prev, err := LoadPrevious(context.Background(), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +161,14 @@ func TestLoadPreviousRealRegistry(t *testing.T) {
 func TestLoadPreviousNotFound(t *testing.T) {
 	reg := startMem(t)
 	// Unknown repository.
-	prev, err := LoadPrevious(context.Background(), mustRef(t, reg.host+"/nope:latest"))
+	prev, err := LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/nope:latest"))
 	if err != nil || prev != nil {
 		t.Fatalf("unknown repo: %v, %v; want nil, nil", prev, err)
 	}
 	// Known repository, unknown tag.
 	img, _ := Assemble(nil, testNamed(t, 1), ConfigOptions{})
 	push(t, mustRef(t, reg.host+"/repo:one"), img)
-	prev, err = LoadPrevious(context.Background(), mustRef(t, reg.host+"/repo:two"))
+	prev, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/repo:two"))
 	if err != nil || prev != nil {
 		t.Fatalf("unknown tag: %v, %v; want nil, nil", prev, err)
 	}
@@ -178,8 +180,8 @@ func TestLoadPreviousNotFound(t *testing.T) {
 		http.Error(w, "boom", http.StatusBadRequest)
 	}))
 	defer srv.Close()
-	_, err = LoadPrevious(context.Background(), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x:y"))
-	if err == nil || IsNotFound(err) {
+	_, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x:y"))
+	if err == nil || regclient.IsNotFound(err) {
 		t.Fatalf("400 answer: err = %v, want a non-not-found error", err)
 	}
 }
@@ -198,7 +200,7 @@ func TestLoadPreviousInconsistentImage(t *testing.T) {
 	}
 	ref := mustRef(t, reg.host+"/bad:latest")
 	push(t, ref, bad)
-	prev, err := LoadPrevious(context.Background(), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +251,7 @@ func TestLoadPreviousForeignMetadata(t *testing.T) {
 	}
 	ref := mustRef(t, reg.host+"/foreign:latest")
 	push(t, ref, broken)
-	prev, err := LoadPrevious(context.Background(), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +291,14 @@ func TestLayerMetasHistoryNotAligned(t *testing.T) {
 	if len(metas[1].Paths) != 1 {
 		t.Errorf("empty_layer entries must not break alignment: %+v", metas[1])
 	}
+}
+
+// testClient is a registry client with a short retry budget.
+func testClient(t testing.TB) *regclient.Client {
+	t.Helper()
+	c, err := regclient.New(regclient.WithRetry(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -57,11 +57,11 @@ func BenchmarkBuild(b *testing.B) {
 	const total = 200 << 20
 	paths := makeBenchStore(b, root, total)
 	tmp := b.TempDir()
-	spec := Spec{Paths: paths, StoreRoot: root}
+	spec := Spec{Paths: sp(paths...), Format: DefaultFormat}
 	b.SetBytes(total)
 	b.ResetTimer()
 	for b.Loop() {
-		l, err := Build(context.Background(), spec, Options{TempDir: tmp})
+		l, err := Build(context.Background(), spec, DirSource{root}, Options{TempDir: tmp})
 		if err != nil {
 			b.Fatal(err)
 		}

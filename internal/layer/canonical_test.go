@@ -16,7 +16,7 @@ func TestStoreModesAreCanonical(t *testing.T) {
 		mkdir(t, root, p+"/lib", dirMode)
 		mkfile(t, root, p+"/lib/data", "data", fileMode)
 		mkfile(t, root, p+"/lib/run", "#!run", exeMode)
-		b := build(t, Spec{Paths: []string{p}, StoreRoot: root}, Options{})
+		b := build(t, Spec{Paths: sp(p)}, root, Options{})
 		es := readLayer(t, b)
 		if e := byName(t, es, p[1:]+"/lib/data"); e.hdr.Mode != 0o444 {
 			t.Errorf("file mode %o, want 0444", e.hdr.Mode)

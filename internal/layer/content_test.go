@@ -37,7 +37,7 @@ func TestTarContent(t *testing.T) {
 	root, a, b, c := makeStore(t)
 	tmp := t.TempDir()
 	// Paths in arbitrary order and with a duplicate: the output must not care.
-	built := build(t, Spec{Name: "base", Paths: []string{c, a, b, a}, StoreRoot: root}, Options{TempDir: tmp})
+	built := build(t, Spec{Name: "base", Paths: sp(c, a, b, a)}, root, Options{TempDir: tmp})
 	es := readLayer(t, built)
 
 	ra, rb, rc := a[1:], b[1:], c[1:]
@@ -52,8 +52,8 @@ func TestTarContent(t *testing.T) {
 		{"nix/store/", tar.TypeDir, 0o755, "", ""},
 		{ra + "/", tar.TypeDir, 0o555, "", ""},
 		{ra + "/a/", tar.TypeDir, 0o555, "", ""},
-		{ra + "/a-c", tar.TypeReg, 0o444, "", "ac"}, // byte order: "a" < "a-c" < "a/b"
-		{ra + "/a/b", tar.TypeReg, 0o444, "", "b"},
+		{ra + "/a/b", tar.TypeReg, 0o444, "", "b"}, // NAR order: a directory's contents before its next sibling
+		{ra + "/a-c", tar.TypeReg, 0o444, "", "ac"},
 		{ra + "/bin/", tar.TypeDir, 0o555, "", ""},
 		{ra + "/bin/hello", tar.TypeReg, 0o555, "", "#!hello\n"},
 		{ra + "/bin/suid", tar.TypeReg, 0o4555, "", "s"},
@@ -115,7 +115,7 @@ func TestUIDGIDDefaultRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	es := readLayer(t, build(t, Spec{Paths: []string{a}, StoreRoot: root}, Options{TempDir: t.TempDir()}))
+	es := readLayer(t, build(t, Spec{Paths: sp(a)}, root, Options{TempDir: t.TempDir()}))
 	for _, e := range es {
 		if e.hdr.Uid != 0 || e.hdr.Gid != 0 {
 			t.Errorf("%s: uid/gid %d/%d, want 0/0", e.hdr.Name, e.hdr.Uid, e.hdr.Gid)
@@ -136,7 +136,7 @@ func TestStrangeNames(t *testing.T) {
 	longTarget := strings.Repeat("t", 200)
 	mklink(t, root, a+"/longlink", longTarget)
 
-	es := readLayer(t, build(t, Spec{Paths: []string{a}, StoreRoot: root}, Options{TempDir: t.TempDir()}))
+	es := readLayer(t, build(t, Spec{Paths: sp(a)}, root, Options{TempDir: t.TempDir()}))
 	for _, n := range names {
 		e := byName(t, es, a[1:]+"/"+n)
 		if e.content != "content of "+n {

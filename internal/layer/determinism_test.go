@@ -13,9 +13,9 @@ import (
 
 func TestDeterministicDigest(t *testing.T) {
 	root, a, b, c := makeStore(t)
-	spec := Spec{Name: "x", Paths: []string{a, b, c}, StoreRoot: root}
-	first := build(t, spec, Options{TempDir: t.TempDir()})
-	again := build(t, Spec{Name: "x", Paths: []string{c, b, a}, StoreRoot: root + "/"}, Options{TempDir: t.TempDir()})
+	spec := Spec{Name: "x", Paths: sp(a, b, c)}
+	first := build(t, spec, root, Options{TempDir: t.TempDir()})
+	again := build(t, Spec{Name: "x", Paths: sp(c, b, a)}, root+"/", Options{TempDir: t.TempDir()})
 	if digestOf(t, first) != digestOf(t, again) {
 		t.Fatalf("same store built twice: %s vs %s", digestOf(t, first), digestOf(t, again))
 	}
@@ -31,7 +31,7 @@ func TestDeterministicDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	touched := build(t, spec, Options{TempDir: t.TempDir()})
+	touched := build(t, spec, root, Options{TempDir: t.TempDir()})
 	if digestOf(t, first) != digestOf(t, touched) {
 		t.Fatalf("digest changed after touching mtimes: %s vs %s", digestOf(t, first), digestOf(t, touched))
 	}
@@ -43,15 +43,15 @@ func TestDeterministicDigest(t *testing.T) {
 
 	// Sanity: the digest does depend on content and on permissions.
 	mkfile(t, root, b, "BEE", 0o444)
-	if d := digestOf(t, build(t, spec, Options{TempDir: t.TempDir()})); d == digestOf(t, first) {
+	if d := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir()})); d == digestOf(t, first) {
 		t.Fatalf("digest did not change with content")
 	}
 	mkfile(t, root, b, "bee", 0o555)
-	if d := digestOf(t, build(t, spec, Options{TempDir: t.TempDir()})); d == digestOf(t, first) {
+	if d := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir()})); d == digestOf(t, first) {
 		t.Fatalf("digest did not change with mode")
 	}
 	mkfile(t, root, b, "bee", 0o444)
-	if d := digestOf(t, build(t, spec, Options{TempDir: t.TempDir()})); d != digestOf(t, first) {
+	if d := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir()})); d != digestOf(t, first) {
 		t.Fatalf("digest did not come back after restoring the file")
 	}
 }
@@ -85,24 +85,24 @@ func makeMultiBlockStore(t testing.TB) (root, p string) {
 
 func TestDigestIndependentOfConcurrency(t *testing.T) {
 	root, p := makeMultiBlockStore(t)
-	spec := Spec{Paths: []string{p}, StoreRoot: root}
+	spec := Spec{Paths: sp(p)}
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 
-	ref := build(t, spec, Options{TempDir: t.TempDir()}) // GOMAXPROCS 1
-	if ref.UncompressedSize() < 4*BlockSize {
+	ref := build(t, spec, root, Options{TempDir: t.TempDir()}) // GOMAXPROCS 1
+	if ref.UncompressedSize() < 4*int64(DefaultFormat.BlockSize) {
 		t.Fatalf("test tree too small (%d bytes) to span several pgzip blocks", ref.UncompressedSize())
 	}
 	readLayer(t, ref)
 	want := digestOf(t, ref)
 
 	runtime.GOMAXPROCS(2)
-	if got := digestOf(t, build(t, spec, Options{TempDir: t.TempDir()})); got != want {
+	if got := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir()})); got != want {
 		t.Errorf("GOMAXPROCS 2: digest %s, GOMAXPROCS 1: %s", got, want)
 	}
 	runtime.GOMAXPROCS(prev)
 	for _, blocks := range []int{1, 2, 3, 8, 16} {
-		if got := digestOf(t, build(t, spec, Options{TempDir: t.TempDir(), blocks: blocks})); got != want {
+		if got := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir(), blocks: blocks})); got != want {
 			t.Errorf("blocks %d: digest %s, want %s", blocks, got, want)
 		}
 	}

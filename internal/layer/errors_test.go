@@ -40,7 +40,7 @@ func TestUnsupportedFiles(t *testing.T) {
 		{sockPkg, "/sock", fs.ModeSocket},
 	} {
 		tmp := t.TempDir()
-		b, err := Build(context.Background(), Spec{Paths: []string{tc.pkg}, StoreRoot: root}, Options{TempDir: tmp})
+		b, err := Build(context.Background(), Spec{Paths: sp(tc.pkg)}, DirSource{root}, Options{TempDir: tmp})
 		if err == nil {
 			b.Close()
 			t.Fatalf("%s: Build succeeded", tc.file)
@@ -60,7 +60,7 @@ func TestMissingStorePath(t *testing.T) {
 	root := t.TempDir()
 	p := storePath('8', "gone")
 	tmp := t.TempDir()
-	_, err := Build(context.Background(), Spec{Paths: []string{p}, StoreRoot: root}, Options{TempDir: tmp})
+	_, err := Build(context.Background(), Spec{Paths: sp(p)}, DirSource{root}, Options{TempDir: tmp})
 	if err == nil {
 		t.Fatal("Build succeeded")
 	}
@@ -86,7 +86,7 @@ func TestInvalidSpecs(t *testing.T) {
 			{Path: "/etc/group", Mode: 0o644},
 			{Path: "/etc/passwd", Mode: 0o600, Source: src},
 		}}, []string{"duplicate", "/etc/passwd", "files[0]", "files[2]"}},
-		{"file collides with store", Spec{Paths: []string{a}, StoreRoot: root, Files: []File{
+		{"file collides with store", Spec{Paths: sp(a), Files: []File{
 			{Path: a + "/bin/hello", Mode: 0o644},
 		}}, []string{"duplicate", a + "/bin/hello", "store path " + a, "files[0]"}},
 		{"below a symlink", Spec{Files: []File{
@@ -103,7 +103,7 @@ func TestInvalidSpecs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmp := t.TempDir()
-			b, err := Build(context.Background(), tc.spec, Options{TempDir: tmp})
+			b, err := Build(context.Background(), tc.spec, DirSource{root}, Options{TempDir: tmp})
 			if err == nil {
 				b.Close()
 				t.Fatal("Build succeeded")
@@ -130,7 +130,7 @@ func TestCancel(t *testing.T) {
 				cancel()
 			}
 		}}
-		b, err := Build(ctx, Spec{Paths: []string{p}, StoreRoot: root}, opts)
+		b, err := Build(ctx, Spec{Paths: sp(p)}, DirSource{root}, opts)
 		cancel()
 		if err == nil {
 			b.Close()
@@ -149,7 +149,7 @@ func TestCancel(t *testing.T) {
 	tmp := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Build(ctx, Spec{Paths: []string{p}, StoreRoot: root}, Options{TempDir: tmp}); !errors.Is(err, context.Canceled) {
+	if _, err := Build(ctx, Spec{Paths: sp(p)}, DirSource{root}, Options{TempDir: tmp}); !errors.Is(err, context.Canceled) {
 		t.Errorf("pre-cancelled: error %v", err)
 	}
 	dirEmpty(t, tmp)
@@ -158,7 +158,7 @@ func TestCancel(t *testing.T) {
 func TestBuiltClose(t *testing.T) {
 	root, a, _, _ := makeStore(t)
 	tmp := t.TempDir()
-	b, err := Build(context.Background(), Spec{Name: "n", Paths: []string{a}, StoreRoot: root}, Options{TempDir: tmp})
+	b, err := Build(context.Background(), Spec{Name: "n", Paths: sp(a)}, DirSource{root}, Options{TempDir: tmp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +182,13 @@ func TestBuiltClose(t *testing.T) {
 	}
 }
 
-func TestKeyParams(t *testing.T) {
-	if got, want := KeyParams(), "tar-v1;gzip=pgzip;level=6;block=1048576"; got != want {
-		t.Errorf("KeyParams() = %q, want %q", got, want)
+func TestFormat(t *testing.T) {
+	if got, want := DefaultFormat.String(), "tar-v2;gzip=pgzip;level=6;block=1048576"; got != want {
+		t.Errorf("DefaultFormat = %q, want %q", got, want)
+	}
+	for _, f := range []Format{{Compression: "lz4", Level: 6, BlockSize: 1 << 20}, {Compression: Gzip, Level: 0, BlockSize: 1 << 20}, {Compression: Gzip, Level: 6, BlockSize: 10}} {
+		if f.Validate() == nil {
+			t.Errorf("format %+v accepted", f)
+		}
 	}
 }

@@ -17,9 +17,8 @@ func TestFilesAndPerms(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := Spec{
-		Name:      "root",
-		Paths:     []string{a, b},
-		StoreRoot: root,
+		Name:  "root",
+		Paths: sp(a, b),
 		Files: []File{
 			{Path: "/tmp", Mode: fs.ModeDir | fs.ModeSticky | 0o777},
 			{Path: "/etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0::/root:/bin/sh\n")},
@@ -39,7 +38,7 @@ func TestFilesAndPerms(t *testing.T) {
 			{Regexp: regexp.MustCompile(`^/bin$`), Mode: ptr(fs.FileMode(0o600))},
 		},
 	}
-	es := readLayer(t, build(t, spec, Options{TempDir: t.TempDir()}))
+	es := readLayer(t, build(t, spec, root, Options{TempDir: t.TempDir()}))
 
 	ra, rb := a[1:], b[1:]
 	want := []struct {
@@ -49,8 +48,6 @@ func TestFilesAndPerms(t *testing.T) {
 		uid, gid       int
 		linkname, data string
 	}{
-		{"nix/", tar.TypeDir, 0o755, 0, 0, "", ""},
-		{"nix/store/", tar.TypeDir, 0o755, 0, 0, "", ""},
 		{"bin", tar.TypeSymlink, 0o777, 0, 0, a + "/bin", ""},
 		{"empty", tar.TypeReg, 0o2600, 0, 0, "", ""},
 		{"etc/", tar.TypeDir, 0o755, 0, 0, "", ""}, // implicit parent
@@ -58,10 +55,12 @@ func TestFilesAndPerms(t *testing.T) {
 		{"etc/passwd", tar.TypeReg, 0o644, 42, 0, "", "root:x:0:0::/root:/bin/sh\n"},
 		{"home/", tar.TypeDir, 0o755, 0, 0, "", ""},
 		{"home/user/", tar.TypeDir, 0o700, 1000, 100, "", ""},
+		{"nix/", tar.TypeDir, 0o755, 0, 0, "", ""},
+		{"nix/store/", tar.TypeDir, 0o755, 0, 0, "", ""},
 		{ra + "/", tar.TypeDir, 0o555, 0, 0, "", ""},
 		{ra + "/a/", tar.TypeDir, 0o555, 0, 0, "", ""},
-		{ra + "/a-c", tar.TypeReg, 0o444, 0, 0, "", "ac"},
 		{ra + "/a/b", tar.TypeReg, 0o444, 0, 0, "", "b"},
+		{ra + "/a-c", tar.TypeReg, 0o444, 0, 0, "", "ac"},
 		{ra + "/bin/", tar.TypeDir, 0o555, 0, 0, "", ""}, // "…/bin" does not match "…/bin/"
 		{ra + "/bin/hello", tar.TypeReg, 0o4711, 7, 8, "", "#!hello\n"},
 		{ra + "/bin/suid", tar.TypeReg, 0o500, 7, 8, "", "s"},
@@ -93,14 +92,14 @@ func TestFilesAndPerms(t *testing.T) {
 }
 
 func TestFilesOverrideImplicitDirs(t *testing.T) {
-	// An explicit /nix entry replaces the implicit one and keeps its place.
+	// An explicit /nix entry replaces the implicit one, in its place.
 	spec := Spec{Files: []File{
 		{Path: "/nix", Mode: fs.ModeDir | 0o700, UID: 5},
 		{Path: "/a", Mode: 0o644},
 	}}
-	es := readLayer(t, build(t, spec, Options{TempDir: t.TempDir()}))
+	es := readLayer(t, build(t, spec, "", Options{TempDir: t.TempDir()}))
 	got := names(es)
-	want := []string{"nix/", "nix/store/", "a"}
+	want := []string{"a", "nix/", "nix/store/"}
 	if len(got) != len(want) {
 		t.Fatalf("entries %q, want %q", got, want)
 	}
@@ -109,7 +108,7 @@ func TestFilesOverrideImplicitDirs(t *testing.T) {
 			t.Fatalf("entries %q, want %q", got, want)
 		}
 	}
-	if h := es[0].hdr; h.Mode != 0o700 || h.Uid != 5 {
+	if h := es[1].hdr; h.Mode != 0o700 || h.Uid != 5 {
 		t.Errorf("/nix: mode %o uid %d, want 0700 uid 5", h.Mode, h.Uid)
 	}
 }
@@ -118,7 +117,7 @@ func TestStoreDirOption(t *testing.T) {
 	root := t.TempDir()
 	p := "/gnu/store/" + "0123456789abcdfghijklmnpqrsvwxyz" + "-x"
 	mkfile(t, root, p, "x", 0o644)
-	es := readLayer(t, build(t, Spec{Paths: []string{p}, StoreRoot: root, StoreDir: "/gnu/store"}, Options{TempDir: t.TempDir()}))
+	es := readLayer(t, build(t, Spec{Paths: sp(p), StoreDir: "/gnu/store"}, root, Options{TempDir: t.TempDir()}))
 	got := names(es)
 	if len(got) != 3 || got[0] != "gnu/" || got[1] != "gnu/store/" || got[2] != p[1:] {
 		t.Errorf("entries %q", got)

@@ -65,10 +65,21 @@ type tarEntry struct {
 	content string
 }
 
-// build runs Build and registers Close.
-func build(t testing.TB, spec Spec, opts Options) *Built {
+// sp is the store paths ps with made-up NAR hashes (Build does not read
+// them).
+func sp(ps ...string) []StorePath {
+	out := make([]StorePath, len(ps))
+	for i, p := range ps {
+		out[i] = StorePath{Path: p, NarHash: "sha256:" + strings.Repeat("0", 52)}
+	}
+	return out
+}
+
+// build runs Build over the store tree at root (in the default format
+// unless spec sets one) and registers Close.
+func build(t testing.TB, spec Spec, root string, opts Options) *Built {
 	t.Helper()
-	b, err := Build(context.Background(), spec, opts)
+	b, err := Build(context.Background(), spec, DirSource{root}, opts)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -192,5 +203,22 @@ func dirEmpty(t testing.TB, dir string) {
 			n = append(n, e.Name())
 		}
 		t.Errorf("temp dir %s not empty: %q", dir, n)
+	}
+}
+
+// tarEntries lists the entry names of an uncompressed tar stream.
+func tarEntries(t testing.TB, data []byte) []string {
+	t.Helper()
+	var out []string
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, h.Name)
 	}
 }

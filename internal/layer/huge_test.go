@@ -50,7 +50,7 @@ func TestHugeSparseFile(t *testing.T) {
 			}
 		}
 	})
-	b := build(t, Spec{Paths: []string{p}, StoreRoot: root}, Options{TempDir: t.TempDir()})
+	b := build(t, Spec{Paths: sp(p)}, root, Options{TempDir: t.TempDir()})
 	close(stop)
 	wg.Wait()
 	t.Logf("peak heap in use: %.1f MiB; compressed %d bytes", float64(peak)/(1<<20), func() int64 { s, _ := b.Size(); return s }())

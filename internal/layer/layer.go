@@ -1,27 +1,31 @@
 // Package layer writes deterministic OCI image layers (tar + gzip) from Nix
-// store paths and synthesized files. It is the only code in the project that
-// writes tar or gzip.
+// store paths and synthesized files, and derives each layer's key. It is
+// the only code in the project that writes tar or gzip, and Key is the only
+// function that computes a layer key: from exactly the Spec that Build
+// receives, so no key can be computed from anything the writer does not see.
 //
-// Tar layout (FormatVersion 1):
+// Tar layout (FormatVersion 2):
 //   - entry names are relative, without a leading "/" ("nix/store/…"), like
 //     docker and nix2container; directories end in "/";
-//   - the first entries are the directories leading to the store directory
-//     ("nix/", "nix/store/"), always present, 0755 root:root;
-//   - all other entries follow in byte order of their full path, so every
-//     parent directory comes before its children; missing parent
-//     directories are synthesized as 0755 root:root;
+//   - entries are in depth-first order with each directory's children
+//     sorted by name byte-wise — the order of a NAR and of GNU tar's
+//     --sort=name — so a store path streams straight from its NAR;
+//   - the directories leading to the store directory ("nix/",
+//     "nix/store/") are always present, and every missing parent
+//     directory is synthesized, 0755 root:root;
 //   - every entry has ModTime Unix 1, no atime/ctime, uid/gid 0 (unless a
 //     File or Perm says otherwise), empty uname/gname, devmajor/minor 0;
-//   - permission bits (incl. setuid/setgid/sticky) come from the store,
-//     symlinks are kept as symlinks and never followed, hardlinks are
-//     written as regular files with their full content; sockets, devices
-//     and FIFOs fail the build with *UnsupportedFileError;
+//   - store entries have canonical modes: 0444 files, 0555 executables and
+//     directories (all a NAR records), symlinks 0777 and never followed;
+//     setuid/setgid/sticky bits of a store tree on disk are kept (a real
+//     store never has them); hardlinks are written as regular files;
+//     sockets, devices and FIFOs fail the build with *UnsupportedFileError;
 //   - headers are USTAR, with PAX records only where USTAR cannot express a
 //     field (long or non-ASCII names, sizes ≥ 8 GiB).
 //
-// Compression is pgzip at a fixed Level and BlockSize; the block boundaries
-// depend only on BlockSize, so the compressed bytes do not depend on the
-// number of CPUs.
+// Compression is pgzip at a fixed level and block size; the block
+// boundaries depend only on the block size, so the compressed bytes do not
+// depend on the number of CPUs.
 package layer
 
 import (
@@ -32,26 +36,57 @@ import (
 
 // FormatVersion is the version of the tar layout written by Build. Bump it
 // whenever the bytes produced for the same input change.
-const FormatVersion = 1
-
-// Level is the fixed gzip compression level.
-const Level = 6
-
-// BlockSize is the fixed pgzip block size. Together with Level it fully
-// determines the compressed bytes.
-const BlockSize = 1 << 20
+const FormatVersion = 2
 
 // maxBlocks caps the number of pgzip blocks in flight so the memory use
-// stays bounded (about 3 × BlockSize per block) on machines with many CPUs.
+// stays bounded (about 3 × block size per block) on machines with many CPUs.
 const maxBlocks = 16
 
 // DefaultStoreDir is the store directory used when Spec.StoreDir is empty.
 const DefaultStoreDir = "/nix/store"
 
-// KeyParams describes everything besides the content that determines the
-// bytes of a layer; it is part of every layer key.
-func KeyParams() string {
-	return fmt.Sprintf("tar-v%d;gzip=pgzip;level=%d;block=%d", FormatVersion, Level, BlockSize)
+// Compression names a layer compression.
+type Compression string
+
+// Compressions Build can write.
+const Gzip Compression = "gzip"
+
+// Format is how a layer's tar stream is compressed. It is part of every
+// key: the same content in another format is another layer.
+type Format struct {
+	Compression Compression
+	Level       int
+	BlockSize   int
+}
+
+// DefaultFormat is pgzip at level 6 with 1 MiB blocks.
+var DefaultFormat = Format{Compression: Gzip, Level: 6, BlockSize: 1 << 20}
+
+// String is the format as it enters the key:
+// "tar-v2;gzip=pgzip;level=6;block=1048576".
+func (f Format) String() string {
+	return fmt.Sprintf("tar-v%d;%s=pgzip;level=%d;block=%d", FormatVersion, f.Compression, f.Level, f.BlockSize)
+}
+
+// Validate reports a format Build cannot write.
+func (f Format) Validate() error {
+	switch {
+	case f.Compression != Gzip:
+		return fmt.Errorf("unsupported compression %q", f.Compression)
+	case f.Level < 1 || f.Level > 9:
+		return fmt.Errorf("gzip level %d out of range 1-9", f.Level)
+	case f.BlockSize < 64<<10 || f.BlockSize > 64<<20:
+		return fmt.Errorf("block size %d out of range 64 KiB-64 MiB", f.BlockSize)
+	}
+	return nil
+}
+
+// StorePath is one store path of a layer, with what identifies its
+// contents.
+type StorePath struct {
+	Path    string // in-image store path, <StoreDir>/<hash>-<name>
+	NarHash string // any spelling Nix uses; the key uses the canonical one
+	NarSize int64  // informational (progress, reports); not in the key
 }
 
 // File is a synthesized or root-fs entry.
@@ -64,21 +99,6 @@ type File struct {
 	Source   string // OR: a host file whose contents are copied at build time
 }
 
-// Spec describes one layer.
-type Spec struct {
-	Name string
-	// Paths are in-image store paths (e.g. /nix/store/<hash>-name). The
-	// contents of path P are read from the host path StoreRoot+P.
-	Paths []string
-	// StoreRoot is the host prefix of the store; "" means "/".
-	StoreRoot string
-	// StoreDir is the store directory inside the image; "" means
-	// DefaultStoreDir. Its directories are always the first tar entries.
-	StoreDir string
-	Files    []File // extra entries (root layer / nix db)
-	Perms    []Perm // applied, in order, to every matching entry
-}
-
 // Perm overrides the permissions and/or ownership of every entry whose
 // absolute in-image path (e.g. "/nix/store/…-app/bin/x", no trailing slash)
 // matches Regexp. Mode replaces the permission bits; it may use either
@@ -88,6 +108,34 @@ type Perm struct {
 	Regexp   *regexp.Regexp
 	Mode     *fs.FileMode
 	UID, GID *int
+}
+
+// Spec is everything that shapes one layer's bytes, and nothing else: the
+// layer contract shared by Key and Build (like nix2container's layer JSON,
+// where perms travel with the paths).
+type Spec struct {
+	Name string // for messages only; not in the key
+	// StoreDir is the store directory inside the image; "" means
+	// DefaultStoreDir.
+	StoreDir string
+	Paths    []StorePath // store paths, each a direct child of StoreDir
+	Files    []File      // extra entries (root layer, Nix database)
+	Perms    []Perm      // applied, in order, to every matching entry
+	Format   Format      // zero value: DefaultFormat
+}
+
+func (s Spec) format() Format {
+	if s.Format == (Format{}) {
+		return DefaultFormat
+	}
+	return s.Format
+}
+
+func (s Spec) storeDir() string {
+	if s.StoreDir == "" {
+		return DefaultStoreDir
+	}
+	return s.StoreDir
 }
 
 // Options tunes Build without changing its output.

@@ -33,7 +33,7 @@ func TestAutoGrouping(t *testing.T) {
 		layers, err := Assign(g, []Spec{
 			{Name: "base", Roots: []string{baseRoot}, MaxSize: total},
 			{Name: "auto", Auto: n},
-		}, Options{AllRoots: []string{p("env")}, MaxLayerSize: limit, KeyParams: "kp"})
+		}, Options{AllRoots: []string{p("env")}, MaxLayerSize: limit})
 		var ae *AutoLimitError
 		if errors.As(err, &ae) {
 			continue // checked in TestAutoLimitError

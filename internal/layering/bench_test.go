@@ -26,11 +26,11 @@ func BenchmarkAssign(b *testing.B) {
 			roots = append(roots, infos[(i*450+k*37)%len(infos)].Path)
 		}
 		all = append(all, roots...)
-		specs = append(specs, Spec{Name: fmt.Sprintf("layer%d", i), Roots: roots, Extra: []string{"perm x"}})
+		specs = append(specs, Spec{Name: fmt.Sprintf("layer%d", i), Roots: roots})
 	}
 	all = append(all, infos[4900].Path, infos[10].Path)
 	specs = append(specs, Spec{Name: "auto", Auto: 20})
-	opts := Options{MaxLayerSize: 400_000_000, KeyParams: "tar-v1;gzip=pgzip;level=6;block=1048576", AllRoots: all}
+	opts := Options{MaxLayerSize: 400_000_000, AllRoots: all}
 
 	layers, err := Assign(g, specs, opts)
 	if err != nil {

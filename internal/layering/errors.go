@@ -2,8 +2,8 @@ package layering
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/org/nix-layer-action/internal/bytesize"
 )
 
 // MaxLayers is the hard limit on layers per image (overlayfs and several
@@ -25,7 +25,7 @@ type TooLargeError struct {
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("store path %s is %s, larger than the layer size limit of %s; "+
 		"a store path cannot be split across layers: raise max-size (layer) or max-layer-size (plan)",
-		e.Path, humanSize(e.Size), humanSize(e.Limit))
+		e.Path, bytesize.FormatExact(e.Size), bytesize.FormatExact(e.Limit))
 }
 
 // AutoLimitError reports that the auto layer's paths do not fit into its
@@ -39,7 +39,7 @@ type AutoLimitError struct {
 
 func (e *AutoLimitError) Error() string {
 	return fmt.Sprintf("auto: %d store paths (%s) do not fit into max-layers %d layers of at most %s each: "+
-		"raise auto max-layers or max-size", e.Paths, humanSize(e.Size), e.MaxLayers, humanSize(e.Limit))
+		"raise auto max-layers or max-size", e.Paths, bytesize.FormatExact(e.Size), e.MaxLayers, bytesize.FormatExact(e.Limit))
 }
 
 // BudgetError reports an image with more layers than MaxLayers.
@@ -58,20 +58,4 @@ func Budget(n int) (warn bool, err error) {
 		return true, &BudgetError{Layers: n, Max: MaxLayers}
 	}
 	return n > WarnLayers, nil
-}
-
-// humanSize formats n bytes with decimal units, the units sizes are given
-// in ("10GB"), plus the exact count: "12.3 GB (12345678901 bytes)".
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}
-	f, u := float64(n), 0
-	for f >= 1000 && u < len(units)-1 {
-		f /= 1000
-		u++
-	}
-	if u == 0 {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	num := strings.TrimSuffix(strconv.FormatFloat(f, 'f', 1, 64), ".0")
-	return fmt.Sprintf("%s %s (%d bytes)", num, units[u], n)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/org/nix-layer-action/internal/closure"
@@ -118,21 +119,42 @@ func refClosure(infos []closure.PathInfo, roots []string) map[string]bool {
 	return seen
 }
 
-func keysOf(layers []Layer) map[string]bool {
+// contentsOf identifies each non-empty layer by its paths and their NAR
+// hashes: what its key is made of.
+func contentsOf(layers []Layer, infos []closure.PathInfo) map[string]bool {
+	hash := map[string]string{}
+	for _, in := range infos {
+		hash[in.Path] = in.NarHash
+	}
 	m := map[string]bool{}
 	for _, l := range layers {
-		if !l.Empty {
-			m[l.Key] = true
+		if l.Empty {
+			continue
 		}
+		var b strings.Builder
+		for _, p := range l.Paths {
+			b.WriteString(p + " " + hash[p] + "\n")
+		}
+		m[b.String()] = true
 	}
 	return m
 }
 
-// changedKeys counts keys of after that before does not have.
-func changedKeys(before, after []Layer) int {
-	old := keysOf(before)
+func pathsOf(infos []closure.PathInfo) []string {
+	out := make([]string, len(infos))
+	for i, in := range infos {
+		out[i] = in.Path
+	}
+	slices.Sort(out)
+	return out
+}
+
+// changedKeys counts layers of after whose contents before does not have
+// (the layers whose key changes).
+func changedKeys(bi []closure.PathInfo, before []Layer, ai []closure.PathInfo, after []Layer) int {
+	old := contentsOf(before, bi)
 	n := 0
-	for k := range keysOf(after) {
+	for k := range contentsOf(after, ai) {
 		if !old[k] {
 			n++
 		}

@@ -1,5 +1,5 @@
 // Package layering decides which store paths go into which image layer and
-// computes each layer's content key. It is pure: no I/O, no environment.
+// nothing else: keys belong to package layer. It is pure: no I/O, no environment.
 //
 // Layer i of the plan holds closure(roots_i) minus every path already held by
 // ANY earlier layer and minus Options.Exclude (paths a base image already
@@ -38,15 +38,13 @@ type Spec struct {
 	// closure(Options.AllRoots) that no earlier layer holds (and that is not
 	// in the closure of a later spec) into at most Auto layers. At most one
 	// spec may be Auto; it has no Roots.
-	Auto  int
-	Extra []string // extra key material (perms, root-fs content digests, …)
+	Auto int
 }
 
 // Options apply to the whole plan.
 type Options struct {
 	MaxLayerSize int64           // plan-wide limit; 0 = DefaultMaxLayerSize
 	Exclude      map[string]bool // paths already in a base image: never placed in a layer
-	KeyParams    string          // layer.KeyParams(): tar format, compression, level, block size
 	AllRoots     []string        // every root of the image (for Auto)
 }
 
@@ -56,7 +54,6 @@ type Layer struct {
 	Group   string   // the Spec name it came from
 	Paths   []string // sorted
 	NarSize int64    // sum of the paths' NAR sizes
-	Key     string   // "sha256:<hex>", see Key; "" for an empty layer
 	Empty   bool     // nothing left for it; kept in the result, left out of the image
 }
 
@@ -234,7 +231,6 @@ func (a *assigner) layer(s Spec, name string, infos []closure.PathInfo) Layer {
 		Group:   s.Name,
 		Paths:   paths,
 		NarSize: sumSize(infos),
-		Key:     Key(a.opts.KeyParams, s.Extra, infos),
 	}
 }
 

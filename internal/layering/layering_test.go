@@ -27,7 +27,7 @@ func TestAssignDedupAgainstAllEarlierLayers(t *testing.T) {
 		{Name: "one", Roots: []string{p("app1")}},
 		{Name: "two", Roots: []string{p("app2")}},
 		{Name: "three", Roots: []string{p("app3")}},
-	}, Options{KeyParams: "kp"})
+	}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestAssignEmptyLayerAndExclude(t *testing.T) {
 	}
 	for _, i := range []int{1, 3} {
 		l := layers[i]
-		if !l.Empty || len(l.Paths) != 0 || l.Key != "" || l.NarSize != 0 || l.Group != l.Name {
+		if !l.Empty || len(l.Paths) != 0 || l.NarSize != 0 || l.Group != l.Name {
 			t.Errorf("layer %s should be empty: %+v", l.Name, l)
 		}
 	}
@@ -85,25 +85,22 @@ func TestAssignEmptyLayerAndExclude(t *testing.T) {
 
 func TestAssignDeterministicAndRootOrderFree(t *testing.T) {
 	g := dedupGraph(t)
-	a, err := Assign(g, []Spec{{Name: "x", Roots: []string{p("app1"), p("app3")}, Extra: []string{"e"}}}, Options{KeyParams: "kp"})
+	a, err := Assign(g, []Spec{{Name: "x", Roots: []string{p("app1"), p("app3")}}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Assign(g, []Spec{{Name: "x", Roots: []string{p("app3"), p("app1"), p("app3")}, Extra: []string{"e"}}}, Options{KeyParams: "kp"})
+	b, err := Assign(g, []Spec{{Name: "x", Roots: []string{p("app3"), p("app1"), p("app3")}}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.EqualFunc(a, b, layerEqual) {
 		t.Errorf("root order changed the result:\n%+v\n%+v", a, b)
 	}
-	if want := Key("kp", []string{"e"}, infosOf(t, g, a[0].Paths)); a[0].Key != want {
-		t.Errorf("key %s, want Key() of its paths %s", a[0].Key, want)
-	}
 }
 
 func layerEqual(a, b Layer) bool {
 	return a.Name == b.Name && a.Group == b.Group && slices.Equal(a.Paths, b.Paths) &&
-		a.NarSize == b.NarSize && a.Key == b.Key && a.Empty == b.Empty
+		a.NarSize == b.NarSize && a.Empty == b.Empty
 }
 
 func infosOf(t testing.TB, g Graph, paths []string) []closure.PathInfo {
@@ -176,7 +173,7 @@ func TestTooLargeErrorMessage(t *testing.T) {
 	if tl.Path != p("cuda") || tl.Size != 12_345_678_901 || tl.Limit != DefaultMaxLayerSize {
 		t.Errorf("fields %+v", tl)
 	}
-	for _, s := range []string{p("cuda"), "12.3 GB", "10 GB", `layer "gpu"`} {
+	for _, s := range []string{p("cuda"), "12345678901 bytes", "10000000000 bytes", `layer "gpu"`} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("message %q lacks %q", err, s)
 		}

@@ -3,11 +3,11 @@ package layering
 import (
 	"cmp"
 	"hash/fnv"
-	"path"
 	"slices"
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // Splitting a layer over its size limit
@@ -64,17 +64,6 @@ type item struct {
 	hash uint64
 }
 
-// storeName returns the name of a store path without its hash:
-// "/nix/store/<32 chars>-hello-2.12" → "hello-2.12". Anything not shaped
-// like a store path is returned as its base name.
-func storeName(p string) string {
-	b := path.Base(p)
-	if len(b) > 33 && b[32] == '-' {
-		return b[33:]
-	}
-	return b
-}
-
 func nameHash(s string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s))
@@ -84,7 +73,7 @@ func nameHash(s string) uint64 {
 func newItems(infos []closure.PathInfo, pop map[string]int) []item {
 	items := make([]item, len(infos))
 	for i, in := range infos {
-		name := storeName(in.Path)
+		name := nixpath.Name(in.Path)
 		p := pop[in.Path]
 		items[i] = item{info: in, name: name, pop: p, hash: nameHash(name)}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // splitInfos is a random DAG of n paths plus "env", which references all of
@@ -34,8 +35,8 @@ func assignOne(t testing.TB, infos []closure.PathInfo, limit int64) []Layer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, err := Assign(g, []Spec{{Name: "big", Roots: []string{p("env")}, Extra: []string{"x"}}},
-		Options{MaxLayerSize: limit, KeyParams: "kp"})
+	layers, err := Assign(g, []Spec{{Name: "big", Roots: []string{p("env")}}},
+		Options{MaxLayerSize: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,9 +74,6 @@ func checkSplit(t *testing.T, g Graph, infos []closure.PathInfo, layers []Layer,
 		}
 		if sum != l.NarSize {
 			t.Errorf("part %s: NarSize %d, paths sum to %d", l.Name, l.NarSize, sum)
-		}
-		if k := Key("kp", []string{"x"}, infosOf(t, g, l.Paths)); k != l.Key {
-			t.Errorf("part %s: key is not Key() of its paths", l.Name)
 		}
 	}
 	if len(seen) != len(want) {
@@ -128,7 +126,7 @@ func TestSplitNotNeeded(t *testing.T) {
 func rehash(infos []closure.PathInfo, i int, seed string) []closure.PathInfo {
 	out := make([]closure.PathInfo, len(infos))
 	old := infos[i].Path
-	nw := storePath(seed, storeName(old))
+	nw := storePath(seed, nixpath.Name(old))
 	for j, in := range infos {
 		in.References = slices.Clone(in.References)
 		for k, r := range in.References {
@@ -152,17 +150,18 @@ func TestSplitStableUnderHashChange(t *testing.T) {
 		limit := int64(1000 * (5 + r.IntN(60)))
 		before := assignOne(t, infos, limit)
 		i := r.IntN(len(infos) - 1) // not env
-		after := assignOne(t, rehash(infos, i, fmt.Sprint("new", iter)), limit)
+		re := rehash(infos, i, fmt.Sprint("new", iter))
+		after := assignOne(t, re, limit)
 		if len(after) != len(before) {
 			t.Fatalf("iter %d: %d parts became %d", iter, len(before), len(after))
 		}
-		if n := changedKeys(before, after); n != 1 {
+		if n := changedKeys(infos, before, re, after); n != 1 {
 			t.Errorf("iter %d: %d part keys changed, want exactly 1", iter, n)
 		}
 		// Only NarHash changes (e.g. a non-reproducible rebuild).
 		mod := slices.Clone(infos)
 		mod[i].NarHash = narHash(fmt.Sprint("other", iter))
-		if n := changedKeys(before, assignOne(t, mod, limit)); n != 1 {
+		if n := changedKeys(infos, before, mod, assignOne(t, mod, limit)); n != 1 {
 			t.Errorf("iter %d: narHash change: %d part keys changed, want exactly 1", iter, n)
 		}
 	}
@@ -187,8 +186,9 @@ func stabilityUnderAdd(t *testing.T, seed uint64, trials int, split func([]closu
 		infos := splitInfos(r, 300+r.IntN(300), 1000)
 		limit := int64(1000 * (20 + r.IntN(60)))
 		before := split(infos, limit)
-		after := split(addPath(r, infos, fmt.Sprint(iter), 300), limit)
-		n := changedKeys(before, after)
+		added := addPath(r, infos, fmt.Sprint(iter), 300)
+		after := split(added, limit)
+		n := changedKeys(infos, before, added, after)
 		if n == 0 {
 			t.Fatalf("iter %d: adding a path changed no key", iter)
 		}
@@ -243,7 +243,7 @@ next:
 	}
 	out := make([]Layer, len(bins))
 	for i, b := range bins {
-		out[i] = Layer{Name: fmt.Sprint(i), Key: Key("kp", nil, b)}
+		out[i] = Layer{Name: fmt.Sprint(i), Paths: pathsOf(b)}
 	}
 	return out
 }
@@ -262,7 +262,7 @@ func TestSplitTooLarge(t *testing.T) {
 	if want := min(infos[3].Path, infos[7].Path); tl.Path != want || tl.Size != 5000 || tl.Limit != 1000 {
 		t.Errorf("got %+v, want path %s size 5000 limit 1000", tl, want)
 	}
-	if !strings.Contains(err.Error(), "5 kB") || !strings.Contains(err.Error(), tl.Path) {
+	if !strings.Contains(err.Error(), "5000 bytes") || !strings.Contains(err.Error(), tl.Path) {
 		t.Errorf("message %q should name the path and its size", err)
 	}
 }
@@ -280,8 +280,8 @@ func TestSplitNumberedByPopularity(t *testing.T) {
 	}
 	b.add("env", 1, roots...)
 	g := b.graph(t)
-	layers, err := Assign(g, []Spec{{Name: "big", Roots: []string{p("env")}, Extra: []string{"x"}}},
-		Options{MaxLayerSize: 1000, KeyParams: "kp"})
+	layers, err := Assign(g, []Spec{{Name: "big", Roots: []string{p("env")}}},
+		Options{MaxLayerSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/nixdb"
+	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/rootfs"
 	"github.com/org/nix-layer-action/internal/testutil"
 	"github.com/org/nix-layer-action/internal/testutil/nixfix"
@@ -78,7 +79,7 @@ func TestNixVerifiesGeneratedDB(t *testing.T) {
 			t.Errorf("references of %s = %v, want %v", info.Path, got, want)
 		}
 		out, err = run("-q", "--hash", info.Path)
-		if norm, _ := nixdb.NormalizeHash(info.NarHash); err != nil || strings.TrimSpace(out) != norm {
+		if norm, _ := nixpath.NormalizeHash(info.NarHash); err != nil || strings.TrimSpace(out) != norm {
 			t.Errorf("nix-store -q --hash %s = %q (%v), want %s", info.Path, out, err, norm)
 		}
 	}
@@ -172,7 +173,7 @@ func TestImageContentsThroughLayer(t *testing.T) {
 		infos = append(infos, info)
 	}
 
-	rootFiles, err := rootfs.Collect([]rootfs.Source{{Label: ".#busybox", StorePath: busybox}}, "")
+	rootFiles, err := rootfs.Collect([]rootfs.Source{{Label: ".#busybox", StorePath: busybox}}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,11 @@ func TestImageContentsThroughLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := layer.Build(context.Background(), layer.Spec{Name: "root", Paths: paths, Files: files}, layer.Options{TempDir: t.TempDir()})
+	var sps []layer.StorePath
+	for _, in := range infos {
+		sps = append(sps, layer.StorePath{Path: in.Path, NarHash: in.NarHash, NarSize: in.NarSize})
+	}
+	l, err := layer.Build(context.Background(), layer.Spec{Name: "root", Paths: sps, Files: files}, layer.DirSource{}, layer.Options{TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

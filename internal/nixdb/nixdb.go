@@ -25,6 +25,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/rootfs"
 )
 
@@ -175,14 +176,14 @@ func prepare(infos []closure.PathInfo, storeDir string) ([]row, error) {
 	rows := make([]row, 0, len(infos))
 	index := make(map[string]bool, len(infos))
 	for _, in := range infos {
-		if err := checkStorePath(in.Path, storeDir); err != nil {
+		if err := nixpath.Check(storeDir, in.Path); err != nil {
 			return nil, fmt.Errorf("nix db: %w", err)
 		}
 		if index[in.Path] {
 			return nil, fmt.Errorf("nix db: %s listed twice", in.Path)
 		}
 		index[in.Path] = true
-		h, err := NormalizeHash(in.NarHash)
+		h, err := nixpath.NormalizeHash(in.NarHash)
 		if err != nil {
 			return nil, fmt.Errorf("nix db: %s: %w", in.Path, err)
 		}
@@ -202,23 +203,6 @@ func prepare(infos []closure.PathInfo, storeDir string) ([]row, error) {
 	}
 	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.path, b.path) })
 	return rows, nil
-}
-
-// checkStorePath accepts <storeDir>/<32 nix base-32 chars>-<name>.
-func checkStorePath(p, storeDir string) error {
-	base, ok := strings.CutPrefix(p, storeDir+"/")
-	if !ok || strings.Contains(base, "/") {
-		return fmt.Errorf("%q is not a store path directly under %s", p, storeDir)
-	}
-	if len(base) < 34 || base[32] != '-' {
-		return fmt.Errorf("%q: store path name must be <32-char hash>-<name>", p)
-	}
-	for i := 0; i < 32; i++ {
-		if !strings.ContainsRune(base32Alphabet, rune(base[i])) {
-			return fmt.Errorf("%q: invalid character %q in store path hash", p, base[i])
-		}
-	}
-	return nil
 }
 
 func fill(ctx context.Context, db *sql.DB, rows []row) error {

@@ -2,24 +2,21 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
-	"net/http"
+	"errors"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
 )
 
 // DiffOptions configure Diff.
 type DiffOptions struct {
-	PlanFile  string
-	Against   string // the published image to compare with
-	Nix       NixOptions
-	Keychain  authn.Keychain
-	Transport http.RoundTripper
-	Secrets   []string
+	PlanFile string
+	Against  name.Reference // the published image to compare with
+	Nix      NixOptions
+	Registry *regclient.Client
 }
 
 // DiffResult is the package diff between a plan and a published image.
@@ -33,18 +30,16 @@ type DiffResult struct {
 // Against, using only the manifest and config of that image (the per-layer
 // path lists it carries in its history), never its layer blobs.
 func Diff(ctx context.Context, o DiffOptions) (*DiffResult, error) {
-	ref, err := name.ParseReference(o.Against)
-	if err != nil {
-		return nil, fmt.Errorf("--against %q: %w", o.Against, err)
+	if o.Registry == nil || o.Against == nil {
+		return nil, errors.New("pipeline: Diff needs a registry client and an image to compare with")
 	}
 	res, err := Resolve(ctx, o.PlanFile, o.Nix)
 	if err != nil {
 		return nil, err
 	}
-	bo := Options{Keychain: o.Keychain, Transport: o.Transport, Secrets: o.Secrets}
-	prev, err := image.LoadPrevious(ctx, ref, bo.remoteOptions(ctx)...)
+	prev, err := image.LoadPrevious(ctx, o.Registry, o.Against)
 	if err != nil {
-		return nil, bo.redact(fmt.Errorf("reading %s: %w", ref, err))
+		return nil, o.Registry.Err(err)
 	}
 	out := &DiffResult{Resolved: res}
 	var prevPaths []report.LayerPaths
@@ -56,10 +51,9 @@ func Diff(ctx context.Context, o DiffOptions) (*DiffResult, error) {
 	}
 	var next []report.LayerPaths
 	for _, l := range res.Layers {
-		if l.Empty {
-			continue
+		if !l.Empty {
+			next = append(next, toLayerPaths(metaFor(res, l)))
 		}
-		next = append(next, toLayerPaths(metaFor(res, l)))
 	}
 	out.Diff = report.ComputeDiff(prevPaths, next)
 	return out, nil

@@ -5,24 +5,22 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
-	"github.com/org/nix-layer-action/internal/layering"
+	"github.com/org/nix-layer-action/internal/report"
 )
 
-// builtLayer is one planned layer on its way into the image.
-type builtLayer struct {
-	plan         layering.Layer
+// imageLayer is one planned layer on its way into the image.
+type imageLayer struct {
+	plan         Planned
 	layer        v1.Layer     // nil for empty layers
 	built        *layer.Built // set when built here (owns a temp file)
-	reused       *image.Previous
 	meta         image.LayerMeta
-	status       string // "cached" when reused by key, "empty"; else filled from publish
+	status       report.Status // cached when reused by key, empty; else filled from publishing
 	uncompressed int64
 	warning      string // set when a rebuild under a known key gave other bytes
 }
@@ -32,86 +30,90 @@ type builtLayer struct {
 const reuseChecks = 8
 
 // layers reuses every layer whose key a previous image carries (after
-// checking the previous image is telling the truth about it) and builds the
-// rest, concurrently within the CPU budget. A reused layer is never read,
-// tarred or compressed here. The reuse checks all run first, side by side,
-// so a no-change run costs one round of HEADs, not one per build slot.
-func (o *Options) layers(ctx context.Context, res *Resolved, prevs []*image.Previous, tmp string) ([]*builtLayer, error) {
-	out := make([]*builtLayer, len(res.Layers))
-	for i, pl := range res.Layers {
-		out[i] = &builtLayer{plan: pl, meta: metaFor(res, pl)}
+// checking the previous image is telling the truth about it) and builds
+// the rest, concurrently within the CPU budget, from src. A reused layer
+// is never read, tarred or compressed here. The reuse checks all run
+// first, side by side, so a no-change run costs one round of HEADs.
+func (r *run) layers(ctx context.Context, src layer.Source, tmp string) ([]*imageLayer, error) {
+	out := make([]*imageLayer, len(r.res.Layers))
+	for i, pl := range r.res.Layers {
+		out[i] = &imageLayer{plan: pl, meta: metaFor(r.res, pl)}
 		if pl.Empty {
-			out[i].status = "empty"
+			out[i].status = report.StatusEmpty
 		}
 	}
+	r.reuse(ctx, out)
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	return out, r.build(ctx, out, src, tmp)
+}
 
-	if o.Output.Kind == "registry" && len(prevs) > 0 {
-		var g errgroup.Group
-		g.SetLimit(reuseChecks)
-		for _, bl := range out {
-			if bl.plan.Empty {
-				continue
+// reuse marks every layer a previous image can supply.
+func (r *run) reuse(ctx context.Context, ls []*imageLayer) {
+	if len(r.prevs) == 0 {
+		return
+	}
+	var g errgroup.Group
+	g.SetLimit(reuseChecks)
+	for _, il := range ls {
+		if il.plan.Empty {
+			continue
+		}
+		g.Go(func() error {
+			if prevL, ok := r.reusable(ctx, il); ok {
+				// Each goroutine writes only its own layer.
+				il.layer, il.status = prevL.Layer, report.StatusCached
+				il.uncompressed = prevL.Meta.UncompressedSize
+				il.meta.UncompressedSize = prevL.Meta.UncompressedSize
 			}
-			g.Go(func() error {
-				if prev, prevL, ok := o.reusable(prevs, bl); ok {
-					// Each goroutine writes only its own layer.
-					bl.layer, bl.reused, bl.status = prevL.Layer, prev, "cached"
-					bl.uncompressed = prevL.Meta.UncompressedSize
-					bl.meta.UncompressedSize = prevL.Meta.UncompressedSize
-				}
-				return nil
-			})
-		}
-		g.Wait()
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
+			return nil
+		})
 	}
+	g.Wait()
+}
 
-	jobs := o.Jobs
+// build builds every layer not reused.
+func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp string) error {
+	jobs := r.o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
-	var mu sync.Mutex
-	for _, bl := range out {
-		if bl.plan.Empty || bl.layer != nil {
+	for _, il := range ls {
+		if il.plan.Empty || il.layer != nil {
 			continue
 		}
-		pl := bl.plan
-		spec, err := o.layerSpec(res, pl)
-		if err != nil {
-			return out, err
-		}
 		g.Go(func() error {
-			o.logf("building layer %s (%d paths)", pl.Name, len(pl.Paths))
-			b, err := layer.Build(gctx, spec, layer.Options{TempDir: tmp})
+			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
+			b, err := layer.Build(gctx, il.plan.Spec, src, layer.Options{TempDir: tmp})
 			if err != nil {
-				return fmt.Errorf("layer %s: %w", pl.Name, err)
+				return err
 			}
-			mu.Lock()
-			bl.built, bl.layer, bl.uncompressed = b, b, b.UncompressedSize()
-			bl.meta.UncompressedSize = b.UncompressedSize()
-			mu.Unlock()
-			if msg := reproducibilityWarning(prevs, pl, b); msg != "" {
-				o.logf("WARNING: %s", msg)
-				mu.Lock()
-				bl.warning = msg
-				mu.Unlock()
+			// Each goroutine writes only its own layer.
+			il.built, il.layer, il.uncompressed = b, b, b.UncompressedSize()
+			il.meta.UncompressedSize = b.UncompressedSize()
+			if msg := reproducibilityWarning(r.prevs, il.plan, b); msg != "" {
+				r.log.printf("WARNING: %s", msg)
+				il.warning = msg
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return out, err
+	return g.Wait()
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
 	}
-	return out, nil
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // reproducibilityWarning says so when a layer rebuilt under a key a previous
 // image already had comes out with other bytes than that image's layer.
-func reproducibilityWarning(prevs []*image.Previous, pl layering.Layer, b *layer.Built) string {
+func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built) string {
 	for _, prev := range prevs {
 		prevL, ok := prev.ByKey(pl.Key)
 		if !ok {
@@ -132,31 +134,31 @@ func reproducibilityWarning(prevs []*image.Previous, pl layering.Layer, b *layer
 	return ""
 }
 
-// reusable finds a previous layer with bl's key that can be trusted: its
+// reusable finds a previous layer with il's key that can be trusted: its
 // recorded path list (when complete) is the planned one, and its blob is
 // present where it lives (checked with the library's HEAD, not downloaded).
 // A previous image written by someone else may carry any annotation; one
 // that lies falls back to a rebuild.
-func (o *Options) reusable(prevs []*image.Previous, bl *builtLayer) (*image.Previous, image.PreviousLayer, bool) {
-	for _, prev := range prevs {
-		prevL, ok := prev.ByKey(bl.plan.Key)
+func (r *run) reusable(_ context.Context, il *imageLayer) (image.PreviousLayer, bool) {
+	for _, prev := range r.prevs {
+		prevL, ok := prev.ByKey(il.plan.Key)
 		if !ok {
 			continue
 		}
-		if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, bl.plan.Paths) {
-			o.logf("not reusing layer %s from %s: its key matches but its recorded paths differ", bl.plan.Name, prev.Ref)
+		if !prevL.Meta.Truncated && len(prevL.Meta.Paths) > 0 && !samePaths(prevL.Meta, il.plan.Paths) {
+			r.log.printf("not reusing layer %s from %s: its key matches but its recorded paths differ", il.plan.Name, prev.Ref)
 			continue
 		}
 		if ex, ok := prevL.Layer.(interface{ Exists() (bool, error) }); ok {
 			present, err := ex.Exists()
 			if err != nil || !present {
-				o.logf("not reusing layer %s from %s: blob %s is not there", bl.plan.Name, prev.Ref, prevL.Descriptor.Digest)
+				r.log.printf("not reusing layer %s from %s: blob %s is not there", il.plan.Name, prev.Ref, prevL.Descriptor.Digest)
 				continue
 			}
 		}
-		return prev, prevL, true
+		return prevL, true
 	}
-	return nil, image.PreviousLayer{}, false
+	return image.PreviousLayer{}, false
 }
 
 func samePaths(m image.LayerMeta, paths []string) bool {
@@ -168,17 +170,13 @@ func samePaths(m image.LayerMeta, paths []string) bool {
 	return slices.Equal(got, paths)
 }
 
-// layerSpec is what layer.Build needs for a planned layer.
-func (o *Options) layerSpec(res *Resolved, pl layering.Layer) (layer.Spec, error) {
-	spec := layer.Spec{
-		Name:      pl.Name,
-		Paths:     pl.Paths,
-		StoreRoot: res.Plan.StoreRoot,
-		StoreDir:  res.Plan.StoreDir,
-		Perms:     layerPerms(res.Perms[pl.Name]),
+// metaFor is what the image records about a layer so later runs (and PR
+// diffs) can compare without pulling blobs.
+func metaFor(res *Resolved, l Planned) image.LayerMeta {
+	m := image.LayerMeta{Name: l.Name, Key: l.Key}
+	for _, p := range l.Paths {
+		info, _ := res.Graph.Info(p)
+		m.Paths = append(m.Paths, image.PathSize{Path: p, NarSize: info.NarSize})
 	}
-	if pl.Name == res.RootFilesLayer {
-		spec.Files = res.RootFiles
-	}
-	return spec, nil
+	return m
 }

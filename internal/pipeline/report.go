@@ -4,89 +4,106 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/org/nix-layer-action/internal/image"
-	"github.com/org/nix-layer-action/internal/layering"
+	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
 )
 
-// metaFor is what the image records about a layer so later runs (and PR
-// diffs) can compare without pulling blobs.
-func metaFor(res *Resolved, l layering.Layer) image.LayerMeta {
-	m := image.LayerMeta{Name: l.Name, Key: l.Key}
-	for _, p := range l.Paths {
-		info, _ := res.Graph.Info(p)
-		m.Paths = append(m.Paths, image.PathSize{Path: p, NarSize: info.NarSize})
+// report fills the report from what was built or reused. Layers not
+// reused by key are "built" until publishing says what happened to them.
+func (r *run) report(ls []*imageLayer, img v1.Image) (*report.Report, error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, err
 	}
-	return m
+	target := targetOf(r.o.Target, r.prevs)
+	rep := &report.Report{
+		Digest:  digest.String(),
+		Plan:    r.o.PlanFile,
+		Tags:    r.o.Tags,
+		Changed: target == nil || target.Digest != digest,
+	}
+	if r.o.Target != nil {
+		rep.Image = r.o.Target.String()
+	}
+	rep.Warnings = append(rep.Warnings, r.res.Warnings...)
+	prevByName := previousByName(target, rep)
+	for _, il := range ls {
+		if il.warning != "" {
+			rep.Warnings = append(rep.Warnings, il.warning)
+		}
+		rep.Layers = append(rep.Layers, reportLayer(il, prevByName))
+	}
+	rep.CumulativeSize, rep.DedupSize = cumulative(r.res)
+	if target != nil {
+		rep.Diff = layerDiff(target, ls)
+	}
+	base := baseLayers(r.res.Base)
+	rep.Layers = append(base, rep.Layers...)
+	for _, l := range rep.Layers {
+		rep.ImageSize += l.Size
+	}
+	for i := range rep.Layers {
+		if rep.Layers[i].Status == "" {
+			rep.Layers[i].Status = report.StatusBuilt
+		}
+	}
+	return rep, nil
 }
 
-// newReport fills the report from what was built or reused. Statuses of
-// layers that were not reused by key are filled in after publishing.
-func newReport(o Options, res *Resolved, ls []*builtLayer, digest v1.Hash, target *image.Previous) *report.Report {
-	r := &report.Report{
-		Image:  o.Image,
-		Digest: digest.String(),
-		Plan:   o.PlanFile,
-		Tags:   o.Tags,
-		Push:   o.Push,
+// previousByName indexes the target's layers by name and records its
+// digest and size in rep.
+func previousByName(target *image.Previous, rep *report.Report) map[string]image.PreviousLayer {
+	out := map[string]image.PreviousLayer{}
+	if target == nil {
+		return out
 	}
-	prevByName := map[string]image.PreviousLayer{}
-	if target != nil {
-		for _, pl := range target.Layers {
-			r.PreviousSize += pl.Descriptor.Size
-			if pl.Meta.Name != "" {
-				prevByName[pl.Meta.Name] = pl
-			}
+	rep.PreviousDigest = target.Digest.String()
+	for _, pl := range target.Layers {
+		rep.PreviousSize += pl.Descriptor.Size
+		if pl.Meta.Name != "" {
+			out[pl.Meta.Name] = pl
 		}
 	}
-	if target != nil {
-		r.PreviousDigest = target.Digest.String()
-		r.Changed = target.Digest != digest
-	} else {
-		r.Changed = true
+	return out
+}
+
+func reportLayer(il *imageLayer, prevByName map[string]image.PreviousLayer) report.Layer {
+	rl := report.Layer{Name: il.plan.Name, Key: il.plan.Key, Paths: il.plan.Paths, Status: il.status, Empty: il.plan.Empty}
+	if il.layer == nil {
+		return rl
 	}
-	r.Warnings = append(r.Warnings, res.Warnings...)
-	for _, bl := range ls {
-		if bl.warning != "" {
-			r.Warnings = append(r.Warnings, bl.warning)
-		}
-		rl := report.Layer{Name: bl.plan.Name, Key: bl.plan.Key, Paths: bl.plan.Paths, Status: bl.status, Empty: bl.plan.Empty}
-		if bl.layer != nil {
-			if d, err := bl.layer.Digest(); err == nil {
-				rl.Digest = d.String()
-			}
-			if d, err := bl.layer.DiffID(); err == nil {
-				rl.DiffID = d.String()
-			}
-			if s, err := bl.layer.Size(); err == nil {
-				rl.Size = s
-			}
-			if pl, ok := prevByName[bl.plan.Name]; ok {
-				rl.Previous = &report.PrevLayer{Digest: pl.Descriptor.Digest.String(), Key: pl.Meta.Key, Size: pl.Descriptor.Size}
-			}
-			rl.UncompressedSize = bl.uncompressed
-			if rl.UncompressedSize == 0 {
-				rl.UncompressedSize = bl.plan.NarSize
-			}
-			r.ImageSize += rl.Size
-		}
-		r.Layers = append(r.Layers, rl)
+	if d, err := il.layer.Digest(); err == nil {
+		rl.Digest = d.String()
 	}
-	r.CumulativeSize, r.DedupSize = cumulative(res)
-	if target != nil {
-		var prev []report.LayerPaths
-		for _, pl := range target.Layers {
-			prev = append(prev, toLayerPaths(pl.Meta))
-		}
-		var next []report.LayerPaths
-		for _, bl := range ls {
-			if bl.plan.Empty {
-				continue
-			}
-			next = append(next, toLayerPaths(bl.meta))
-		}
-		r.Diff = report.ComputeDiff(prev, next)
+	if d, err := il.layer.DiffID(); err == nil {
+		rl.DiffID = d.String()
 	}
-	return r
+	if s, err := il.layer.Size(); err == nil {
+		rl.Size = s
+	}
+	if pl, ok := prevByName[il.plan.Name]; ok {
+		rl.Previous = &report.PrevLayer{Digest: pl.Descriptor.Digest.String(), Key: pl.Meta.Key, Size: pl.Descriptor.Size}
+	}
+	rl.UncompressedSize = il.uncompressed
+	if rl.UncompressedSize == 0 {
+		rl.UncompressedSize = il.plan.NarSize
+	}
+	return rl
+}
+
+// layerDiff compares the target's recorded path lists with the new layers.
+func layerDiff(target *image.Previous, ls []*imageLayer) *report.Diff {
+	var prev []report.LayerPaths
+	for _, pl := range target.Layers {
+		prev = append(prev, toLayerPaths(pl.Meta))
+	}
+	var next []report.LayerPaths
+	for _, il := range ls {
+		if !il.plan.Empty {
+			next = append(next, toLayerPaths(il.meta))
+		}
+	}
+	return report.ComputeDiff(prev, next)
 }
 
 func toLayerPaths(m image.LayerMeta) report.LayerPaths {
@@ -120,9 +137,13 @@ func cumulative(res *Resolved) (cum, dedup int64) {
 	return cum, dedup
 }
 
-// applyStatus fills pushed/exists/mounted from what the registry saw; a
-// layer reused by key stays "cached" unless it had to be mounted.
-func applyStatus(r *report.Report, status map[v1.Hash]string) {
+// applyStatus fills pushed/exists/mounted from what a registry publisher
+// saw; a layer reused by key stays "cached" unless it had to be mounted.
+// Without registry statuses (local outputs) layers stay "built".
+func applyStatus(r *report.Report, status map[v1.Hash]regclient.BlobStatus) {
+	if status == nil {
+		return
+	}
 	for i := range r.Layers {
 		l := &r.Layers[i]
 		if l.Digest == "" {
@@ -134,13 +155,13 @@ func applyStatus(r *report.Report, status map[v1.Hash]string) {
 		}
 		s, ok := status[h]
 		switch {
-		case l.Status == "cached" && s == "mounted":
-			l.Status = "mounted"
-		case l.Status == "cached":
+		case l.Status == report.StatusCached && s == regclient.BlobMounted:
+			l.Status = report.StatusMounted
+		case l.Status == report.StatusCached:
 		case ok:
-			l.Status = s
+			l.Status = report.Status(s)
 		default:
-			l.Status = "exists"
+			l.Status = report.StatusExists
 		}
 	}
 }

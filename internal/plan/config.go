@@ -291,3 +291,12 @@ func checkPort(s string) string {
 	}
 	return ""
 }
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -5,80 +5,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
-// nixBase32 is the alphabet of Nix store path hashes (no e, o, u, t).
-const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
-
-const hashLen = 32
-
-func isBase32(c byte) bool { return strings.IndexByte(nixBase32, c) >= 0 }
-
-// isNameChar reports whether c may appear in a store path name.
+// isNameChar reports whether c may appear in a store path name (or, with
+// '@', in a flake registry ref).
 func isNameChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		strings.IndexByte("+-._?=", c) >= 0
-}
-
-// storePathLen returns the length of the store path
-// <storeDir>/<32 base32>-<name> at the start of s, or 0 if there is none.
-// The name runs to the first character that cannot be in a name.
-func storePathLen(storeDir, s string) int {
-	if !strings.HasPrefix(s, storeDir) || len(s) <= len(storeDir) || s[len(storeDir)] != '/' {
-		return 0
-	}
-	i := len(storeDir) + 1
-	if len(s) < i+hashLen+2 {
-		return 0
-	}
-	for j := i; j < i+hashLen; j++ {
-		if !isBase32(s[j]) {
-			return 0
-		}
-	}
-	i += hashLen
-	if s[i] != '-' {
-		return 0
-	}
-	i++
-	start := i
-	for i < len(s) && isNameChar(s[i]) {
-		i++
-	}
-	if i == start || s[start] == '.' || i-start > 211 {
-		return 0
-	}
-	return i
-}
-
-// SplitStorePath splits s into its store path <storeDir>/<hash>-<name> and
-// the subpath after it ("" or "/…"). ok is false when s is not a store path
-// (see IsStorePath).
-func SplitStorePath(storeDir, s string) (storePath, sub string, ok bool) {
-	n := storePathLen(storeDir, s)
-	if n == 0 {
-		return "", "", false
-	}
-	sub = s[n:]
-	if sub != "" {
-		if sub[0] != '/' {
-			return "", "", false
-		}
-		for _, seg := range strings.Split(sub[1:], "/") {
-			if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\x00\n") {
-				return "", "", false
-			}
-		}
-	}
-	return s[:n], sub, true
-}
-
-// IsStorePath reports whether s is an absolute store path
-// <storeDir>/<32 chars of nix base32>-<name>, optionally followed by a clean
-// /subpath (no empty, "." or ".." segments, no trailing slash).
-func IsStorePath(storeDir, s string) bool {
-	_, _, ok := SplitStorePath(storeDir, s)
-	return ok
 }
 
 // ConfigStorePaths returns the store paths (<store-dir>/<hash>-<name>,
@@ -119,7 +54,7 @@ func scanStorePaths(storeDir, s string) []string {
 			i = at + 1
 			continue
 		}
-		if n := storePathLen(storeDir, s[at:]); n > 0 {
+		if n := nixpath.Len(storeDir, s[at:]); n > 0 {
 			out = append(out, s[at:at+n])
 			i = at + n
 			continue
@@ -146,7 +81,7 @@ func (p *parser) parseDep(raw string, line int) (Dep, string) {
 	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return Dep{}, fmt.Sprintf("dep %q contains whitespace or control characters", raw)
 	}
-	if sp, sub, ok := SplitStorePath(p.storeDir, raw); ok {
+	if sp, sub, ok := nixpath.Split(p.storeDir, raw); ok {
 		return Dep{Raw: raw, Kind: StorePath, Value: sp, Sub: sub, Line: line}, ""
 	}
 	ref, attr, hasHash := strings.Cut(raw, "#")

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -59,30 +58,5 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_ = pl.ConfigStorePaths()
-	})
-}
-
-// FuzzParseSize: ParseSize never panics, never returns a negative size,
-// and accepts every plain non-negative int64 it is given.
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"123", "10GB", "512MiB", "1.5G", "-1", "", "1.", "9223372036854775807", "5 gib", "1_0"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseSize(s)
-		if v, perr := strconv.ParseInt(s, 10, 64); perr == nil && v >= 0 && s[0] != '+' && s[0] != '-' {
-			if err != nil || n != v {
-				t.Fatalf("ParseSize(%q) = %d, %v; want %d", s, n, err, v)
-			}
-		}
-		if err != nil {
-			if err.Error() == "" {
-				t.Fatal("empty error message")
-			}
-			return
-		}
-		if n < 0 {
-			t.Fatalf("ParseSize(%q) = %d < 0", s, n)
-		}
 	})
 }

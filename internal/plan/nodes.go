@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 
+	"github.com/org/nix-layer-action/internal/bytesize"
 	"gopkg.in/yaml.v3"
 )
 
@@ -223,7 +224,7 @@ func (p *parser) size(n *yaml.Node, path string) (int64, bool) {
 		p.add(n, path, "must be a size like \"10GB\" or a number of bytes, got %s", describe(n))
 		return 0, false
 	}
-	v, err := ParseSize(n.Value)
+	v, err := bytesize.Parse(n.Value)
 	if err != nil {
 		p.add(n, path, "%v", err)
 		return 0, false

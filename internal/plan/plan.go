@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // DefaultStoreDir is the Nix store directory used when the plan sets none.
-const DefaultStoreDir = "/nix/store"
+const DefaultStoreDir = nixpath.DefaultStoreDir
 
 // DefaultMaxLayerSize is the plan-wide layer size limit when the plan sets
 // no max-layer-size (GHCR's limit is 10 GB per layer).

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const plansDir = "../../testdata/plans"
+const plansDir = "testdata/plans"
 
 // TestBadPlans checks that every bad fixture fails with exactly one
 // *Error at the expected line and field, with a message that explains it.

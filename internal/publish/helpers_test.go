@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/regclient"
 )
 
 func layerN(t testing.TB, seed int64, size int64) v1.Layer {
@@ -86,7 +88,7 @@ func blobSizes(t testing.TB, img v1.Image) map[v1.Hash]int64 {
 	return out
 }
 
-func wantAll(t *testing.T, res *Result, img v1.Image, status string) {
+func wantAll(t *testing.T, res *Result, img v1.Image, status regclient.BlobStatus) {
 	t.Helper()
 	sizes := blobSizes(t, img)
 	if len(res.Status) != len(sizes) {
@@ -133,4 +135,24 @@ func (f *failingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}, nil
 	}
 	return f.next.RoundTrip(req)
+}
+
+// client is a registry client for tests.
+func client(t testing.TB, opts ...regclient.Option) *regclient.Client {
+	t.Helper()
+	c, err := regclient.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// push publishes img to r (and tags) through a fresh client built from opts.
+func push(t testing.TB, img v1.Image, r name.Reference, tags []string, opts ...regclient.Option) (*Result, error) {
+	t.Helper()
+	p, err := NewRegistry(client(t, opts...), r, tags)
+	if err != nil {
+		return nil, err
+	}
+	return p.Publish(context.Background(), img)
 }

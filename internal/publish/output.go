@@ -1,14 +1,11 @@
-// Package publish writes an assembled image to its destination: a
-// registry (pushing only missing blobs), an OCI layout directory, or a
-// docker-archive tarball.
 package publish
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,87 +15,75 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// Output kinds.
-const (
-	KindRegistry      = "registry"
-	KindOCI           = "oci"
-	KindDockerArchive = "docker-archive"
-)
-
 // AnnotationRefName is the OCI layout index annotation naming an image.
 const AnnotationRefName = "org.opencontainers.image.ref.name"
 
-// Output is where the image goes.
-type Output struct {
-	Kind string // "registry", "oci", "docker-archive"
-	Path string // directory (oci) or file (docker-archive)
+// OCILayout writes images into an OCI image layout directory (created when
+// missing), naming each in the index with AnnotationRefName; an image
+// already in the layout under the same name is replaced.
+type OCILayout struct {
+	Dir     string
+	RefName string // "" = no name
 }
 
-// String renders the output the way ParseOutput reads it.
-func (o Output) String() string {
-	if o.Kind == KindRegistry {
-		return o.Kind
-	}
-	return o.Kind + ":" + o.Path
-}
+// Destination is "oci:DIR".
+func (o *OCILayout) Destination() string { return string(KindOCI) + ":" + o.Dir }
 
-// ParseOutput reads "registry", "oci:DIR" or "docker-archive:FILE".
-func ParseOutput(s string) (Output, error) {
-	s = strings.TrimSpace(s)
-	if s == KindRegistry {
-		return Output{Kind: KindRegistry}, nil
-	}
-	kind, path, ok := strings.Cut(s, ":")
-	if ok && (kind == KindOCI || kind == KindDockerArchive) {
-		if path == "" {
-			return Output{}, fmt.Errorf("output %q: %s needs a path, e.g. %s:./out", s, kind, kind)
-		}
-		return Output{Kind: kind, Path: path}, nil
-	}
-	return Output{}, fmt.Errorf("unknown output %q: want \"registry\", \"oci:DIR\" or \"docker-archive:FILE\"", s)
-}
-
-// OCILayout writes img into the OCI image layout at dir (created when
-// missing), naming it ref in the index with the
-// org.opencontainers.image.ref.name annotation. An image already in the
-// layout under the same ref is replaced. Returns the manifest digest.
-func OCILayout(dir string, img v1.Image, ref string) (v1.Hash, error) {
+// Publish writes img into the layout.
+func (o *OCILayout) Publish(_ context.Context, img v1.Image) (*Result, error) {
 	digest, err := img.Digest()
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("oci layout: image digest: %w", err)
+		return nil, fmt.Errorf("oci layout: image digest: %w", err)
 	}
+	p, err := openLayout(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if o.RefName == "" {
+		err = p.AppendImage(img)
+	} else {
+		ann := map[string]string{AnnotationRefName: o.RefName}
+		err = p.ReplaceImage(img, match.Annotation(AnnotationRefName, o.RefName), layout.WithAnnotations(ann))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oci layout %s: write image: %w", o.Dir, err)
+	}
+	return &Result{Digest: digest, Changed: true}, nil
+}
+
+func openLayout(dir string) (layout.Path, error) {
 	p, err := layout.FromPath(dir)
-	if err != nil {
-		if _, statErr := os.Stat(filepath.Join(dir, "index.json")); !errors.Is(statErr, os.ErrNotExist) {
-			return v1.Hash{}, fmt.Errorf("oci layout %s: %w", dir, err)
-		}
-		if p, err = layout.Write(dir, empty.Index); err != nil {
-			return v1.Hash{}, fmt.Errorf("oci layout %s: create: %w", dir, err)
-		}
+	if err == nil {
+		return p, nil
 	}
-	if ref == "" {
-		if err := p.AppendImage(img); err != nil {
-			return v1.Hash{}, fmt.Errorf("oci layout %s: write image: %w", dir, err)
-		}
-		return digest, nil
+	if _, statErr := os.Stat(filepath.Join(dir, "index.json")); !errors.Is(statErr, os.ErrNotExist) {
+		return "", fmt.Errorf("oci layout %s: %w", dir, err)
 	}
-	ann := map[string]string{AnnotationRefName: ref}
-	if err := p.ReplaceImage(img, match.Annotation(AnnotationRefName, ref), layout.WithAnnotations(ann)); err != nil {
-		return v1.Hash{}, fmt.Errorf("oci layout %s: write image: %w", dir, err)
+	if p, err = layout.Write(dir, empty.Index); err != nil {
+		return "", fmt.Errorf("oci layout %s: create: %w", dir, err)
 	}
-	return digest, nil
+	return p, nil
 }
 
-// DockerArchive writes img as a `docker load`-able tarball at file,
-// tagged ref. Returns the manifest digest of img (the archive itself
-// stores Docker-format metadata; the config bytes are the same).
-func DockerArchive(file string, img v1.Image, ref name.Reference) (v1.Hash, error) {
+// DockerArchive writes an image as a `docker load`-able tarball, tagged
+// Ref. The archive stores Docker-format metadata; the config bytes, and so
+// the image's identity, are the same.
+type DockerArchive struct {
+	File string
+	Ref  name.Reference
+}
+
+// Destination is "docker-archive:FILE".
+func (d *DockerArchive) Destination() string { return string(KindDockerArchive) + ":" + d.File }
+
+// Publish writes the tarball.
+func (d *DockerArchive) Publish(_ context.Context, img v1.Image) (*Result, error) {
 	digest, err := img.Digest()
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("docker archive: image digest: %w", err)
+		return nil, fmt.Errorf("docker archive: image digest: %w", err)
 	}
-	if err := tarball.WriteToFile(file, ref, img); err != nil {
-		return v1.Hash{}, fmt.Errorf("docker archive %s: %w", file, err)
+	if err := tarball.WriteToFile(d.File, d.Ref, img); err != nil {
+		return nil, fmt.Errorf("docker archive %s: %w", d.File, err)
 	}
-	return digest, nil
+	return &Result{Digest: digest, Changed: true}, nil
 }

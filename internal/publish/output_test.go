@@ -2,12 +2,15 @@ package publish
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -40,7 +43,7 @@ func TestParseOutput(t *testing.T) {
 func TestOCILayout(t *testing.T) {
 	img := assemble(t, named(t, 1, 2, 3))
 	dir := filepath.Join(t.TempDir(), "layout")
-	d, err := OCILayout(dir, img, "app:v1")
+	d, err := ociPublish(dir, img, "app:v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +54,11 @@ func TestOCILayout(t *testing.T) {
 	verifyLayoutBlobs(t, dir, img)
 
 	// Writing the same ref again replaces, a new ref appends.
-	if _, err := OCILayout(dir, img, "app:v1"); err != nil {
+	if _, err := ociPublish(dir, img, "app:v1"); err != nil {
 		t.Fatal(err)
 	}
 	other := assemble(t, named(t, 4))
-	if _, err := OCILayout(dir, other, "app:v2"); err != nil {
+	if _, err := ociPublish(dir, other, "app:v2"); err != nil {
 		t.Fatal(err)
 	}
 	p, err := layout.FromPath(dir)
@@ -79,7 +82,7 @@ func TestOCILayout(t *testing.T) {
 	// Deterministic: a fresh layout of the same image has identical index bytes.
 	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	for _, d := range []string{a, b} {
-		if _, err := OCILayout(d, assemble(t, named(t, 1, 2, 3)), "app:v1"); err != nil {
+		if _, err := ociPublish(d, assemble(t, named(t, 1, 2, 3)), "app:v1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,7 +97,7 @@ func TestOCILayout(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(junk, "index.json"), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OCILayout(junk, img, "x"); err == nil {
+	if _, err := ociPublish(junk, img, "x"); err == nil {
 		t.Fatal("OCILayout over a corrupt index.json succeeded")
 	}
 }
@@ -105,7 +108,7 @@ func TestOCILayoutReadableByTools(t *testing.T) {
 	umoci := testutil.RequireTool(t, "umoci")
 	img := assemble(t, named(t, 1, 2, 3))
 	dir := filepath.Join(t.TempDir(), "layout")
-	if _, err := OCILayout(dir, img, "v1"); err != nil {
+	if _, err := ociPublish(dir, img, "v1"); err != nil {
 		t.Fatal(err)
 	}
 	out := run(t, skopeo, "inspect", "oci:"+dir+":v1")
@@ -136,7 +139,7 @@ func TestDockerArchive(t *testing.T) {
 	img := assemble(t, named(t, 1, 2))
 	file := filepath.Join(t.TempDir(), "img.tar")
 	r := ref(t, "example.com/team/app:v1")
-	d, err := DockerArchive(file, img, r)
+	d, err := dockerPublish(file, img, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,4 +180,20 @@ func TestDockerArchive(t *testing.T) {
 	if len(m) != 1 || len(m[0].RepoTags) != 1 || m[0].RepoTags[0] != "example.com/team/app:v1" {
 		t.Fatalf("archive manifest = %+v, want tag example.com/team/app:v1", m)
 	}
+}
+
+func ociPublish(dir string, img v1.Image, refName string) (v1.Hash, error) {
+	res, err := (&OCILayout{Dir: dir, RefName: refName}).Publish(context.Background(), img)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return res.Digest, nil
+}
+
+func dockerPublish(file string, img v1.Image, r name.Reference) (v1.Hash, error) {
+	res, err := (&DockerArchive{File: file, Ref: r}).Publish(context.Background(), img)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return res.Digest, nil
 }

@@ -18,22 +18,21 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/secrets"
 	"github.com/org/nix-layer-action/internal/testutil"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
 )
 
 // pushTwice checks the first push uploads everything and the second nothing.
-func pushTwice(t *testing.T, host string, o Options) {
+func pushTwice(t *testing.T, host string) {
 	img := assemble(t, named(t, 1, 2, 3))
 	r := ref(t, host+"/team/app:latest")
-	ctx := context.Background()
-
-	res, err := Registry(ctx, img, r, []string{"v1", "stable"}, o)
+	res, err := push(t, img, r, []string{"v1", "stable"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +40,7 @@ func pushTwice(t *testing.T, host string, o Options) {
 	if res.Digest != want || !res.Changed {
 		t.Fatalf("first push: digest %s changed %v; want %s, true", res.Digest, res.Changed, want)
 	}
-	wantAll(t, res, img, StatusPushed)
+	wantAll(t, res, img, regclient.BlobPushed)
 	if total := sumSizes(t, img); res.BytesPushed != total {
 		t.Errorf("BytesPushed = %d, want %d (layers + config)", res.BytesPushed, total)
 	}
@@ -51,55 +50,55 @@ func pushTwice(t *testing.T, host string, o Options) {
 		}
 	}
 
-	res, err = Registry(ctx, img, r, nil, o)
+	res, err = push(t, img, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Changed || res.BytesPushed != 0 {
 		t.Errorf("second push: changed %v, %d bytes; want false, 0", res.Changed, res.BytesPushed)
 	}
-	wantAll(t, res, img, StatusExists)
+	wantAll(t, res, img, regclient.BlobExists)
 
 	// Same layers, new config under a new tag: layers HEAD-checked as existing, config pushed.
 	img2, err := image.Assemble(nil, named(t, 1, 2, 3), image.ConfigOptions{Architecture: "amd64", Cmd: []string{"/bin/false"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = Registry(ctx, img2, r, nil, o)
+	res, err = push(t, img2, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m2, _ := img2.Manifest()
-	if !res.Changed || res.BytesPushed != m2.Config.Size || res.Status[m2.Config.Digest] != StatusPushed {
+	if !res.Changed || res.BytesPushed != m2.Config.Size || res.Status[m2.Config.Digest] != regclient.BlobPushed {
 		t.Errorf("config-only change: %+v, want changed, %d bytes, config pushed", res, m2.Config.Size)
 	}
 	for _, l := range m2.Layers {
-		if res.Status[l.Digest] != StatusExists {
+		if res.Status[l.Digest] != regclient.BlobExists {
 			t.Errorf("layer %s: %q, want exists", l.Digest, res.Status[l.Digest])
 		}
 	}
 }
 
 func TestRegistryPushInMemory(t *testing.T) {
-	pushTwice(t, memHost(t), Options{})
+	pushTwice(t, memHost(t))
 }
 
 func TestRegistryPushRealRegistry(t *testing.T) {
 	testutil.Short(t)
 	reg := registry.Start(t, registry.Options{})
-	pushTwice(t, reg.Host, Options{})
+	pushTwice(t, reg.Host)
 }
 
 // mountTest pushes an image, then an image reusing its layers (read back
 // with LoadPrevious) plus a new one to a second repository.
-func mountTest(t *testing.T, host string, reused string) {
+func mountTest(t *testing.T, host string, reused regclient.BlobStatus) {
 	ctx := context.Background()
 	src := ref(t, host+"/one/app:latest")
 	first := assemble(t, named(t, 1, 2, 3))
-	if _, err := Registry(ctx, first, src, nil, Options{}); err != nil {
+	if _, err := push(t, first, src, nil); err != nil {
 		t.Fatal(err)
 	}
-	prev, err := image.LoadPrevious(ctx, src)
+	prev, err := image.LoadPrevious(ctx, client(t), src)
 	if err != nil || prev == nil {
 		t.Fatalf("LoadPrevious: %v, %v", prev, err)
 	}
@@ -115,17 +114,17 @@ func mountTest(t *testing.T, host string, reused string) {
 	layers = append(layers, fresh...)
 	img := assemble(t, layers)
 
-	res, err := Registry(ctx, img, ref(t, host+"/two/app:latest"), nil, Options{})
+	res, err := push(t, img, ref(t, host+"/two/app:latest"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, _ := img.Manifest()
-	for i, want := range []string{reused, reused, StatusPushed} {
+	for i, want := range []regclient.BlobStatus{reused, reused, regclient.BlobPushed} {
 		if got := res.Status[m.Layers[i].Digest]; got != want {
 			t.Errorf("layer %d: %q, want %q", i, got, want)
 		}
 	}
-	if res.Status[m.Config.Digest] != StatusPushed {
+	if res.Status[m.Config.Digest] != regclient.BlobPushed {
 		t.Errorf("config: %q, want pushed", res.Status[m.Config.Digest])
 	}
 	wantBytes := m.Layers[2].Size + m.Config.Size
@@ -154,14 +153,14 @@ func mountTest(t *testing.T, host string, reused string) {
 func TestRegistryMountRealRegistry(t *testing.T) {
 	testutil.Short(t)
 	reg := registry.Start(t, registry.Options{})
-	mountTest(t, reg.Host, StatusMounted)
+	mountTest(t, reg.Host, regclient.BlobMounted)
 }
 
 func TestRegistryReuseInMemory(t *testing.T) {
 	// The in-memory registry keeps one blob store for all repositories
 	// (and implements no mounts): the HEAD check in the second repository
 	// already finds the reused layers.
-	mountTest(t, memHost(t), StatusExists)
+	mountTest(t, memHost(t), regclient.BlobExists)
 }
 
 func TestRegistryRetriesTransientErrors(t *testing.T) {
@@ -169,24 +168,20 @@ func TestRegistryRetriesTransientErrors(t *testing.T) {
 	ft := &failingTransport{next: remote.DefaultTransport}
 	ft.n.Store(2)
 	img := assemble(t, named(t, 4))
-	res, err := Registry(context.Background(), img, ref(t, host+"/r/x:t"), nil, Options{
-		Transport: ft,
-		Retry:     &remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 5},
-	})
+	res, err := push(t, img, ref(t, host+"/r/x:t"), nil,
+		regclient.WithTransport(ft), regclient.WithRetry(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 5}))
 	if err != nil {
 		t.Fatalf("push with two 503s: %v", err)
 	}
 	if ft.n.Load() >= 0 {
 		t.Fatalf("failures not consumed: %d left", ft.n.Load())
 	}
-	wantAll(t, res, img, StatusPushed)
+	wantAll(t, res, img, regclient.BlobPushed)
 
 	// Persistent failure: an error, not a hang.
 	ft.n.Store(1000)
-	_, err = Registry(context.Background(), assemble(t, named(t, 5)), ref(t, host+"/r/y:t"), nil, Options{
-		Transport: ft,
-		Retry:     &remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2},
-	})
+	_, err = push(t, assemble(t, named(t, 5)), ref(t, host+"/r/y:t"), nil,
+		regclient.WithTransport(ft), regclient.WithRetry(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2}))
 	if err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("persistent 503: err = %v", err)
 	}
@@ -201,16 +196,16 @@ func TestRegistryAuthFromDockerConfig(t *testing.T) {
 
 	// No credentials: rejected.
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	if _, err := Registry(context.Background(), img, r, nil, Options{Keychain: Keychain("")}); err == nil {
+	if _, err := push(t, img, r, nil, regclient.WithKeychain(regclient.Keychain(""))); err == nil {
 		t.Fatal("anonymous push to an htpasswd registry succeeded")
 	}
 
 	t.Setenv("DOCKER_CONFIG", reg.DockerConfigDir(t, "alice"))
-	res, err := Registry(context.Background(), img, r, nil, Options{Keychain: Keychain("gh-token-unused")})
+	res, err := push(t, img, r, nil, regclient.WithKeychain(regclient.Keychain("gh-token-unused")))
 	if err != nil {
 		t.Fatalf("push with docker config credentials: %v", err)
 	}
-	wantAll(t, res, img, StatusPushed)
+	wantAll(t, res, img, regclient.BlobPushed)
 
 	// Wrong password in the config: an error that does not reveal it.
 	dir := t.TempDir()
@@ -220,36 +215,12 @@ func TestRegistryAuthFromDockerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
-	_, err = Registry(context.Background(), img, ref(t, reg.Ref("priv/other:latest")), nil, Options{Keychain: Keychain("")})
+	_, err = push(t, img, ref(t, reg.Ref("priv/other:latest")), nil, regclient.WithKeychain(regclient.Keychain("")))
 	if err == nil {
 		t.Fatal("push with a wrong password succeeded")
 	}
 	if strings.Contains(err.Error(), "wrong-password-123") || strings.Contains(err.Error(), bad) {
 		t.Fatalf("error reveals the password: %v", err)
-	}
-}
-
-func TestKeychainGHCRToken(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no config.json: DefaultKeychain is anonymous
-	kc := Keychain("ghp_secret")
-	ghcr, _ := name.NewRegistry("ghcr.io")
-	a, err := kc.Resolve(ghcr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := a.Authorization()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Username != "x-access-token" || cfg.Password != "ghp_secret" {
-		t.Fatalf("ghcr.io auth = %+v", cfg)
-	}
-	other, _ := name.NewRegistry("quay.io")
-	if a, _ := kc.Resolve(other); a != authn.Anonymous {
-		t.Fatalf("token leaked to quay.io: %v", a)
-	}
-	if a, _ := Keychain("").Resolve(ghcr); a != authn.Anonymous {
-		t.Fatalf("empty token should be anonymous, got %v", a)
 	}
 }
 
@@ -279,7 +250,7 @@ func TestRegistryRedactsEchoedSecrets(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	kc := staticKeychain{authn.FromConfig(authn.AuthConfig{Username: user, Password: pass})}
-	_, err := Registry(context.Background(), assemble(t, named(t, 1)), ref(t, host+"/x/y:z"), nil, Options{Keychain: kc, Secrets: []string{extra}})
+	_, err := push(t, assemble(t, named(t, 1)), ref(t, host+"/x/y:z"), nil, regclient.WithKeychain(kc), regclient.WithSecrets(secrets.New(extra)))
 	if err == nil {
 		t.Fatal("push to hostile registry succeeded")
 	}
@@ -299,13 +270,6 @@ type staticKeychain struct{ a authn.Authenticator }
 
 func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
 
-func TestRedact(t *testing.T) {
-	got := Redact("a=topsecret b="+base64.StdEncoding.EncodeToString([]byte("topsecret"))+" c=x", []string{"topsecret", "x", ""})
-	if got != "a=*** b=*** c=x" {
-		t.Fatalf("Redact = %q", got)
-	}
-}
-
 // skopeo copies the pushed image out of the real registry and every blob
 // of the copy re-hashes to its digest.
 func TestSkopeoCopyFromRealRegistry(t *testing.T) {
@@ -313,7 +277,7 @@ func TestSkopeoCopyFromRealRegistry(t *testing.T) {
 	skopeo := testutil.RequireTool(t, "skopeo")
 	reg := registry.Start(t, registry.Options{})
 	img := assemble(t, named(t, 1, 2, 3))
-	if _, err := Registry(context.Background(), img, ref(t, reg.Ref("sk/app:v1")), nil, Options{}); err != nil {
+	if _, err := push(t, img, ref(t, reg.Ref("sk/app:v1")), nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "oci")

@@ -1,9 +1,10 @@
 package report
 
 import (
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // LayerPaths is one layer's store paths, as recorded in an image's metadata
@@ -191,58 +192,13 @@ func sortPkgs(p []Package) {
 	})
 }
 
-// knownOutputs are output names Nix appends to a store path name
-// ("openssl-3.0.13-dev").
-var knownOutputs = map[string]bool{
-	"bin": true, "dev": true, "lib": true, "out": true, "man": true, "doc": true,
-	"info": true, "static": true, "debug": true, "devdoc": true, "py": true,
-	"dist": true, "modules": true, "terminfo": true, "python": true,
-}
-
 // NewPackage parses a store path into a Package.
 func NewPackage(p PathSize) Package {
-	name, version := ParseStorePathName(p.Path)
+	name, version := nixpath.PackageName(p.Path)
 	pk := Package{Name: name, Version: version, Path: p.Path, NarSize: p.NarSize}
-	if i := strings.LastIndexByte(version, '-'); i >= 0 && knownOutputs[version[i+1:]] {
-		pk.Version, pk.Output = version[:i], version[i+1:]
-	}
+	pk.Version, pk.Output = nixpath.SplitOutput(version)
 	return pk
 }
-
-// ParseStorePathName splits a store path ("/nix/store/<32 chars>-torch-2.9.0")
-// or a bare store path name ("torch-2.9.0") into name and version.
-func ParseStorePathName(p string) (name, version string) {
-	base := path.Base(p)
-	if len(base) > 33 && base[32] == '-' && isNixHash(base[:32]) {
-		base = base[33:]
-	}
-	return ParseDrvName(base)
-}
-
-func isNixHash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
-			return false
-		}
-	}
-	return true
-}
-
-// ParseDrvName splits a derivation name like Nix's builtins.parseDrvName:
-// the version starts after the first "-" that is followed by a character
-// that is not a letter ("python3.11-numpy-1.26.4" → "python3.11-numpy",
-// "1.26.4"; "glibc-2.39-52" → "glibc", "2.39-52"; "foo-bar" → "foo-bar", "").
-func ParseDrvName(s string) (name, version string) {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == '-' && !isLetter(s[i+1]) {
-			return s[:i], s[i+1:]
-		}
-	}
-	return s, ""
-}
-
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // compareVersions compares like Nix's compareVersions: components split at
 // "." and "-" and at digit/non-digit boundaries; numbers numerically, "pre"

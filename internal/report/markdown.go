@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/bytesize"
 )
 
 // SummaryLimit is GitHub's limit for one step's job summary (1 MiB).
@@ -96,13 +98,13 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 func (r *Report) mdRow(i int, l Layer) string {
 	empty := l.Empty || l.Status == StatusEmpty
 	status := l.Status
-	unc, comp, delta := HumanSize(l.UncompressedSize), HumanSize(l.Size), r.mdDelta(l)
+	unc, comp, delta := bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size), r.mdDelta(l)
 	if empty {
 		status = StatusEmpty
 		unc, comp, delta = "–", "–", "–"
 	}
 	return fmt.Sprintf("| %d | `%s` | %d | %s | %s | %s | %s |\n",
-		i+1, mdCode(l.Name), len(l.Paths), unc, comp, delta, mdText(status))
+		i+1, mdCode(l.Name), len(l.Paths), unc, comp, delta, mdText(string(status)))
 }
 
 func (r *Report) mdDelta(l Layer) string {
@@ -112,7 +114,7 @@ func (r *Report) mdDelta(l Layer) string {
 		}
 		return "new"
 	}
-	return SignedSize(l.Size - l.Previous.Size)
+	return bytesize.FormatSigned(l.Size - l.Previous.Size)
 }
 
 func (r *Report) mdTotals() string {
@@ -120,8 +122,8 @@ func (r *Report) mdTotals() string {
 	layers, pushed, cached := r.Counts()
 	total := r.TotalSize()
 	b.WriteString("\n| Totals | |\n|:--|:--|\n")
-	fmt.Fprintf(&b, "| Image size | %s in %d layers |\n", HumanSize(total), layers)
-	up := fmt.Sprintf("%s (%d of %d layers pushed)", HumanSize(r.BytesPushed), pushed, layers)
+	fmt.Fprintf(&b, "| Image size | %s in %d layers |\n", bytesize.Format(total), layers)
+	up := fmt.Sprintf("%s (%d of %d layers pushed)", bytesize.Format(r.BytesPushed), pushed, layers)
 	if !r.Push {
 		up = "nothing (push disabled)"
 	}
@@ -142,7 +144,7 @@ func (r *Report) mdTotals() string {
 				}
 			}
 		}
-		cum = fmt.Sprintf("%s uncompressed; this image holds %s", HumanSize(r.CumulativeSize), HumanSize(holds))
+		cum = fmt.Sprintf("%s uncompressed; this image holds %s", bytesize.Format(r.CumulativeSize), bytesize.Format(holds))
 		if r.CumulativeSize > holds {
 			cum += fmt.Sprintf(" (%d%% less)", (r.CumulativeSize-holds)*100/r.CumulativeSize)
 		}
@@ -151,7 +153,7 @@ func (r *Report) mdTotals() string {
 	if r.PreviousDigest != "" {
 		prev := "`" + ShortDigest(r.PreviousDigest) + "`"
 		if r.PreviousSize > 0 {
-			prev += " (" + SignedSize(total-r.PreviousSize) + ")"
+			prev += " (" + bytesize.FormatSigned(total-r.PreviousSize) + ")"
 		}
 		fmt.Fprintf(&b, "| Previous image | %s |\n", prev)
 	}

@@ -6,7 +6,7 @@ import (
 	"math/big"
 	"strings"
 
-	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/bytesize"
 )
 
 // Policy rules.
@@ -56,7 +56,7 @@ func ParseGrowth(s string) (Growth, error) {
 		g.Percent = r
 		return g, nil
 	}
-	n, err := plan.ParseSize(v)
+	n, err := bytesize.Parse(v)
 	if err != nil {
 		return g, fmt.Errorf("invalid max-growth %q (use +20%% or +500MB): %w", s, err)
 	}
@@ -98,7 +98,7 @@ func CheckPolicy(r *Report, maxLayerSize int64, maxGrowth string) error {
 			errs = append(errs, &PolicyError{
 				Rule: RuleMaxLayerSize, Layer: l.Name, Size: l.Size, Limit: maxLayerSize,
 				Msg: fmt.Sprintf("layer %q is %s compressed (%d bytes), over max-layer-size %s (%d bytes); split it in the plan or set max-size",
-					l.Name, HumanSize(l.Size), l.Size, HumanSize(maxLayerSize), maxLayerSize),
+					l.Name, bytesize.Format(l.Size), l.Size, bytesize.Format(maxLayerSize), maxLayerSize),
 			})
 		}
 	}
@@ -108,11 +108,11 @@ func CheckPolicy(r *Report, maxLayerSize int64, maxGrowth string) error {
 		limit := g.Limit(r.PreviousSize)
 		if growth > limit {
 			msg := fmt.Sprintf("image grew by %s (%s → %s, %s), over max-growth %s (%s)",
-				SignedSize(growth), HumanSize(r.PreviousSize), HumanSize(total),
-				percent(growth, r.PreviousSize), g.Raw, SignedSize(limit))
+				bytesize.FormatSigned(growth), bytesize.Format(r.PreviousSize), bytesize.Format(total),
+				percent(growth, r.PreviousSize), g.Raw, bytesize.FormatSigned(limit))
 			layer, delta := largestGrowth(r)
 			if layer != "" {
-				msg += fmt.Sprintf("; largest growth: layer %q %s", layer, SignedSize(delta))
+				msg += fmt.Sprintf("; largest growth: layer %q %s", layer, bytesize.FormatSigned(delta))
 			}
 			errs = append(errs, &PolicyError{Rule: RuleMaxGrowth, Layer: layer, Size: growth, Limit: limit, Msg: msg})
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/bytesize"
 )
 
 // PRCommentMarker is the hidden marker that identifies the sticky comment.
@@ -59,7 +61,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 			against = "`" + ShortDigest(o.PreviousDigest) + "`"
 		}
 		fmt.Fprintf(&head, "Compared with %s: **%d of %d layers** would be rebuilt, store size %s (%s → %s).\n\n",
-			against, d.Rebuilt(), len(d.Layers), SignedSize(d.SizeDelta), HumanSize(d.OldSize), HumanSize(d.NewSize))
+			against, d.Rebuilt(), len(d.Layers), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
 	}
 	for _, n := range o.Notes {
 		head.WriteString("> " + mdText(truncate(n, 2000)) + "\n")
@@ -75,7 +77,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 	all := make([]string, len(d.Layers))
 	for i, l := range d.Layers {
 		all[i] = fmt.Sprintf("| `%s` | %s | %d | %d | %d | %s |\n", mdCode(l.Name), l.State,
-			len(l.Added), len(l.Removed), len(l.Changed), SignedSize(l.SizeDelta))
+			len(l.Added), len(l.Removed), len(l.Changed), bytesize.FormatSigned(l.SizeDelta))
 	}
 	shown, budget := fitRows(&table, all, budget)
 	if shown < len(d.Layers) {
@@ -88,7 +90,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 			continue
 		}
 		var sec strings.Builder
-		fmt.Fprintf(&sec, "\n#### `%s` (%s, %s)\n\n", mdCode(l.Name), l.State, SignedSize(l.SizeDelta))
+		fmt.Fprintf(&sec, "\n#### `%s` (%s, %s)\n\n", mdCode(l.Name), l.State, bytesize.FormatSigned(l.SizeDelta))
 		if sec.Len()+details.Len() > budget {
 			fmt.Fprintf(&details, "\n*… details of %d more layers not shown*\n", len(d.Layers)-i)
 			break
@@ -111,17 +113,17 @@ func layerItems(l LayerDiff) []string {
 	for _, c := range l.Changed {
 		name := pkgLabel(c.Name, c.Output)
 		if c.OldVersion == c.NewVersion {
-			items = append(items, fmt.Sprintf("- 🔁 %s %s rebuilt (%s)\n", name, mdText(orDash(c.NewVersion)), SignedSize(c.SizeDelta)))
+			items = append(items, fmt.Sprintf("- 🔁 %s %s rebuilt (%s)\n", name, mdText(orDash(c.NewVersion)), bytesize.FormatSigned(c.SizeDelta)))
 			continue
 		}
 		items = append(items, fmt.Sprintf("- ⬆️ %s %s → %s (%s)\n", name,
-			mdText(orDash(c.OldVersion)), mdText(orDash(c.NewVersion)), SignedSize(c.SizeDelta)))
+			mdText(orDash(c.OldVersion)), mdText(orDash(c.NewVersion)), bytesize.FormatSigned(c.SizeDelta)))
 	}
 	for _, p := range l.Added {
-		items = append(items, fmt.Sprintf("- ➕ %s %s (%s)\n", pkgLabel(p.Name, p.Output), mdText(orDash(p.Version)), HumanSize(p.NarSize)))
+		items = append(items, fmt.Sprintf("- ➕ %s %s (%s)\n", pkgLabel(p.Name, p.Output), mdText(orDash(p.Version)), bytesize.Format(p.NarSize)))
 	}
 	for _, p := range l.Removed {
-		items = append(items, fmt.Sprintf("- ➖ %s %s (%s)\n", pkgLabel(p.Name, p.Output), mdText(orDash(p.Version)), HumanSize(p.NarSize)))
+		items = append(items, fmt.Sprintf("- ➖ %s %s (%s)\n", pkgLabel(p.Name, p.Output), mdText(orDash(p.Version)), bytesize.Format(p.NarSize)))
 	}
 	return items
 }

@@ -12,16 +12,22 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/org/nix-layer-action/internal/bytesize"
 )
+
+// Status is what happened to a layer in a build.
+type Status string
 
 // Layer statuses.
 const (
-	StatusPushed  = "pushed"  // blob uploaded by this run
-	StatusCached  = "cached"  // layer reused from the previous image (same key), not rebuilt
-	StatusExists  = "exists"  // blob already present in the registry
-	StatusMounted = "mounted" // blob cross-repository mounted
-	StatusEmpty   = "empty"   // nothing left for the layer; not part of the image
-	StatusBuilt   = "built"   // built but not pushed (push: false / local output)
+	StatusPushed  Status = "pushed"  // blob uploaded by this run
+	StatusCached  Status = "cached"  // layer reused from the previous image (same key), not rebuilt
+	StatusExists  Status = "exists"  // blob already present in the registry
+	StatusMounted Status = "mounted" // blob cross-repository mounted
+	StatusEmpty   Status = "empty"   // nothing left for the layer; not part of the image
+	StatusBuilt   Status = "built"   // built but not pushed (push: false / local output)
+	StatusBase    Status = "base"    // a layer of the from: image, not yet published
 )
 
 // Report is the result of one build.
@@ -54,7 +60,7 @@ type Layer struct {
 	UncompressedSize int64    `json:"uncompressedSize"` // tar size
 	Paths            []string `json:"paths"`
 	Key              string   `json:"key"`
-	Status           string   `json:"status"`
+	Status           Status   `json:"status"`
 
 	Empty     bool       `json:"empty,omitempty"`
 	Previous  *PrevLayer `json:"previous,omitempty"` // same-named layer of the previous image, if any
@@ -142,14 +148,14 @@ func (r *Report) Table(w io.Writer) error {
 			status = StatusEmpty
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t\n", i+1, l.Name, len(l.Paths),
-			HumanSize(l.UncompressedSize), HumanSize(l.Size), status)
+			bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size), status)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: writing table: %w", err)
 	}
 	layers, pushed, cached := r.Counts()
 	fmt.Fprintf(&b, "image size: %s in %d layers (%d pushed, %d cached), uploaded %s\n",
-		HumanSize(r.TotalSize()), layers, pushed, cached, HumanSize(r.BytesPushed))
+		bytesize.Format(r.TotalSize()), layers, pushed, cached, bytesize.Format(r.BytesPushed))
 	if r.Image != "" {
 		fmt.Fprintf(&b, "image: %s\n", r.Image)
 	}
@@ -158,51 +164,6 @@ func (r *Report) Table(w io.Writer) error {
 		return fmt.Errorf("report: writing table: %w", err)
 	}
 	return nil
-}
-
-// HumanSize formats n bytes with binary units: "512 B", "1.5 KiB", "3.2 GiB".
-func HumanSize(n int64) string {
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	s := humanAbs(n)
-	if neg {
-		return "-" + s
-	}
-	return s
-}
-
-func humanAbs(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(n) / unit
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	// Avoid "1024.0 KiB" from rounding.
-	if fmt.Sprintf("%.1f", v) == "1024.0" && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
-
-// SignedSize formats a size delta: "+1.5 MiB", "-12 B", "±0".
-func SignedSize(n int64) string {
-	switch {
-	case n > 0:
-		return "+" + HumanSize(n)
-	case n < 0:
-		return HumanSize(n)
-	default:
-		return "±0"
-	}
 }
 
 // ShortDigest shortens "sha256:<64 hex>" to "sha256:<12 hex>"; other strings

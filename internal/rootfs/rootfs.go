@@ -52,6 +52,23 @@ func (e *ConflictError) Error() string {
 		e.Path, e.First, e.Second, e.Reason)
 }
 
+// StoreOverlapError reports root-filesystem contents inside the store
+// directory: placed at /, they would replace files of a store path (held
+// by some layer) while the Nix database still registers the original.
+type StoreOverlapError struct {
+	Source string // the root dep
+	Path   string // the in-image path inside the store
+	Holder string // what it would replace, when known ("store path … of layer …")
+}
+
+func (e *StoreOverlapError) Error() string {
+	msg := fmt.Sprintf("root dep %s puts %s inside the store", e.Source, e.Path)
+	if e.Holder != "" {
+		msg += ", over " + e.Holder
+	}
+	return msg + "; root contents may not lie in the store (store paths come only from the closure)"
+}
+
 // modeMask keeps the type and permission bits that matter in a layer.
 const modeMask = fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
@@ -59,8 +76,13 @@ const modeMask = fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.
 // without following symlinks and returns its contents re-rooted at "/"
 // (<store path>/bin/sh → /bin/sh), sorted by path. Regular files refer to
 // their host file (File.Source), symlinks keep their target unchanged, and
-// every entry is owned by root. The store path itself must be a directory.
-func Collect(sources []Source, storeRoot string) ([]layer.File, error) {
+// every entry is owned by root. The store path itself must be a directory,
+// and nothing in it may land inside storeDir ("" = /nix/store): that is a
+// *StoreOverlapError.
+func Collect(sources []Source, storeRoot, storeDir string) ([]layer.File, error) {
+	if storeDir == "" {
+		storeDir = layer.DefaultStoreDir
+	}
 	m := newMerger()
 	for _, src := range sources {
 		label := describe(src)
@@ -88,6 +110,9 @@ func Collect(sources []Source, storeRoot string) ([]layer.File, error) {
 				return fmt.Errorf("root dep %s: %w", label, err)
 			}
 			f := layer.File{Path: filepath.ToSlash(hp[len(host):]), Mode: info.Mode() & modeMask}
+			if strings.HasPrefix(f.Path+"/", storeDir+"/") && (f.Path != storeDir || !info.IsDir()) {
+				return &StoreOverlapError{Source: label, Path: f.Path}
+			}
 			switch mode := info.Mode(); {
 			case mode.IsRegular():
 				f.Source = hp

@@ -67,7 +67,7 @@ func TestCollectCopiesContentsAndKeepsSymlinks(t *testing.T) {
 		"usr/bin/env -> /bin/busybox": "",
 		"etc/":                        "",
 	})
-	files, err := Collect([]Source{{Label: ".#env", StorePath: envA}}, root)
+	files, err := Collect([]Source{{Label: ".#env", StorePath: envA}}, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestCollectConflictNamesBothSources(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, envA, map[string]string{"bin/sh -> busybox": ""})
 	tree(t, root, envB, map[string]string{"bin/sh -> bash": ""})
-	_, err := Collect([]Source{{Label: "pkgs#a", StorePath: envA}, {Label: "pkgs#b", StorePath: envB}}, root)
+	_, err := Collect([]Source{{Label: "pkgs#a", StorePath: envA}, {Label: "pkgs#b", StorePath: envB}}, root, "")
 	var ce *ConflictError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want *ConflictError", err)
@@ -118,7 +118,7 @@ func TestCollectConflictContentAndType(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, envA, map[string]string{"etc/motd": "hello", "lib/x": "x"})
 	tree(t, root, envB, map[string]string{"etc/motd": "HELLO", "lib -> /usr/lib": ""})
-	_, err := Collect([]Source{{StorePath: envA}, {StorePath: envB}}, root)
+	_, err := Collect([]Source{{StorePath: envA}, {StorePath: envB}}, root, "")
 	var ce *ConflictError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want *ConflictError", err)
@@ -129,7 +129,7 @@ func TestCollectConflictContentAndType(t *testing.T) {
 	}
 
 	tree(t, root, envB, map[string]string{"etc/motd": "hello"}) // now identical
-	_, err = Collect([]Source{{StorePath: envA}, {StorePath: envB}}, root)
+	_, err = Collect([]Source{{StorePath: envA}, {StorePath: envB}}, root, "")
 	if !errors.As(err, &ce) || ce.Path != "/lib" || ce.Reason != "a directory and a symlink" {
 		t.Fatalf("err = %v, want directory/symlink conflict at /lib", err)
 	}
@@ -139,7 +139,7 @@ func TestCollectIdenticalContentMerges(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, envA, map[string]string{"bin/sh -> busybox": "", "etc/motd": "same", "share/a/x": "1"})
 	tree(t, root, envB, map[string]string{"bin/sh -> busybox": "", "etc/motd": "same", "share/b/y": "2"})
-	files, err := Collect([]Source{{StorePath: envA}, {StorePath: envB}, {StorePath: envA}}, root)
+	files, err := Collect([]Source{{StorePath: envA}, {StorePath: envB}, {StorePath: envA}}, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,20 +159,42 @@ func TestCollectRejectsNonDirectory(t *testing.T) {
 	p := filepath.Join(root, envA)
 	os.MkdirAll(filepath.Dir(p), 0o755)
 	os.WriteFile(p, []byte("x"), 0o444)
-	_, err := Collect([]Source{{Label: "file-dep", StorePath: envA}}, root)
+	_, err := Collect([]Source{{Label: "file-dep", StorePath: envA}}, root, "")
 	if err == nil || !strings.Contains(err.Error(), "file-dep") || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = Collect([]Source{{Label: "missing", StorePath: envB}}, root)
+	_, err = Collect([]Source{{Label: "missing", StorePath: envB}}, root, "")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want ErrNotExist", err)
+	}
+}
+
+// Root contents inside the store would replace a store path's files:
+// refused, naming the root dep and the path; the store directory itself
+// (a directory) is fine.
+func TestCollectRejectsStoreOverlap(t *testing.T) {
+	root := t.TempDir()
+	tree(t, root, envA, map[string]string{"nix/store/": "", "bin/sh": "sh"})
+	if _, err := Collect([]Source{{Label: "env", StorePath: envA}}, root, ""); err != nil {
+		t.Fatalf("an empty nix/store directory is harmless: %v", err)
+	}
+	over := "nix/store/1p4xwchsizxh2rncg9yrxjb8j3fh2lga-env-b/bin/sh"
+	tree(t, root, envA, map[string]string{over: "evil"})
+	_, err := Collect([]Source{{Label: "plan.yaml:3: root: .#evil", StorePath: envA}}, root, "")
+	var oe *StoreOverlapError
+	if !errors.As(err, &oe) || oe.Source == "" || !strings.Contains(err.Error(), ".#evil") || !strings.Contains(err.Error(), envB) {
+		t.Fatalf("err = %v, want a StoreOverlapError naming the dep and %s", err, envB)
+	}
+	// Another store directory is judged by its own name.
+	if _, err := Collect([]Source{{Label: "env", StorePath: envA}}, root, "/gnu/store"); err != nil {
+		t.Errorf("with store dir /gnu/store: %v", err)
 	}
 }
 
 func TestMergeGeneratedSetsAndConflicts(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, envA, map[string]string{"etc/passwd": "root:x:0:0::/:/bin/sh\n", "tmp/": ""})
-	rootFiles, err := Collect([]Source{{Label: "env", StorePath: envA}}, root)
+	rootFiles, err := Collect([]Source{{Label: "env", StorePath: envA}}, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +209,7 @@ func TestMergeGeneratedSetsAndConflicts(t *testing.T) {
 	}
 
 	os.Remove(filepath.Join(root, envA, "etc/passwd"))
-	rootFiles, err = Collect([]Source{{Label: "env", StorePath: envA}}, root)
+	rootFiles, err = Collect([]Source{{Label: "env", StorePath: envA}}, root, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,74 +228,5 @@ func TestMergeGeneratedSetsAndConflicts(t *testing.T) {
 		if merged[i-1].Path >= merged[i].Path {
 			t.Fatalf("not sorted/unique: %s before %s", merged[i-1].Path, merged[i].Path)
 		}
-	}
-}
-
-func TestDigest(t *testing.T) {
-	root := t.TempDir()
-	tree(t, root, envA, map[string]string{"bin/sh -> busybox": "", "etc/motd": "one"})
-	collect := func() []layer.File {
-		files, err := Collect([]Source{{StorePath: envA}}, root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return files
-	}
-	digest := func(files []layer.File) string {
-		d, err := Digest(files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(d, "sha256:") || len(d) != len("sha256:")+64 {
-			t.Fatalf("digest %q has wrong form", d)
-		}
-		return d
-	}
-	files := collect()
-	d1 := digest(files)
-	reversed := make([]layer.File, len(files))
-	for i, f := range files {
-		reversed[len(files)-1-i] = f
-	}
-	if d := digest(reversed); d != d1 {
-		t.Errorf("digest depends on input order")
-	}
-
-	motd := filepath.Join(root, envA, "etc/motd")
-	os.Chmod(motd, 0o644)
-	if err := os.WriteFile(motd, []byte("two"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(motd, 0o444)
-	if d := digest(collect()); d == d1 {
-		t.Errorf("digest unchanged after content change")
-	}
-	os.Chmod(motd, 0o644)
-	if err := os.WriteFile(motd, []byte("one"), 0o444); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(motd, 0o444)
-	if d := digest(collect()); d != d1 {
-		t.Errorf("digest differs after restoring content")
-	}
-
-	changed := collect()
-	for i := range changed {
-		if changed[i].Path == "/bin/sh" {
-			changed[i].Linkname = "bash"
-		}
-	}
-	if digest(changed) == d1 {
-		t.Errorf("digest unchanged after symlink target change")
-	}
-	owned := collect()
-	owned[0].UID = 1000
-	if digest(owned) == d1 {
-		t.Errorf("digest unchanged after owner change")
-	}
-	moded := collect()
-	moded[0].Mode |= fs.ModeSticky
-	if digest(moded) == d1 {
-		t.Errorf("digest unchanged after sticky bit change")
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/org/nix-layer-action/internal/testutil/nixfix"
 )
 
-var exampleDir = filepath.Join("..", "..", "..", "testdata", "example")
+var exampleDir = filepath.Join("..", "..", "..", "examples", "quickstart")
 
 // TestExampleConsistent checks the bundled example: the plan parses, every
 // path of closure.json is present in the store tree with exactly the

@@ -16,8 +16,9 @@ import (
 
 // NixConfig is the NIX_CONFIG every test run of nix uses: flakes enabled, no
 // substituters (no network), no sandbox (the builders use the host's
-// /bin/sh and busybox).
-const NixConfig = "experimental-features = nix-command flakes\nsubstituters =\nsandbox = false"
+// /bin/sh and busybox), no build users (root builds itself: Debian's nix-bin
+// creates no nixbld group).
+const NixConfig = "experimental-features = nix-command flakes\nsubstituters =\nsandbox = false\nbuild-users-group ="
 
 // Env returns the environment entries to add for running nix in tests.
 func Env() []string {

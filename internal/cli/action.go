@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/org/nix-layer-action/internal/action"
+	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/publish"
+	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/secrets"
+)
+
+// runAction runs the GitHub Action: inputs from INPUT_* variables, outputs,
+// job summary and PR comment through internal/action, the build through the
+// same pipeline as the CLI. One secrets set serves both: the action masks
+// the token and nix-conf tokens in it, the registry client adds every
+// credential it uses.
+func runAction(ctx context.Context, e Env) error {
+	set := secrets.New()
+	err := action.Run(ctx, action.Options{
+		Getenv:  e.Getenv,
+		Stdout:  e.Stdout,
+		Secrets: set,
+		Build: func(ctx context.Context, req action.Request) (*report.Report, error) {
+			return buildForAction(ctx, e, req)
+		},
+	})
+	if err != nil {
+		// action.Run has already reported the failure as an annotation.
+		return errSilent
+	}
+	return nil
+}
+
+// buildForAction runs the pipeline for one action request.
+func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Report, error) {
+	opts := []regclient.Option{
+		regclient.WithKeychain(regclient.Keychain(req.GitHubToken)),
+		regclient.WithSecrets(req.Secrets),
+		regclient.WithUserAgent(userAgent),
+	}
+	if req.Debug {
+		opts = append(opts, regclient.WithDebug(req.Log))
+	}
+	client, err := regclient.New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	o, err := actionOptions(e, req, client)
+	if err != nil {
+		return nil, err
+	}
+	var pub publish.Publisher
+	if req.Push {
+		if pub, err = publish.NewRegistry(client, o.Target, req.Tags); err != nil {
+			return nil, fmt.Errorf("input tags: %w", err)
+		}
+	}
+	return pipeline.Build(ctx, o, pub)
+}
+
+func actionOptions(e Env, req action.Request, client *regclient.Client) (pipeline.Options, error) {
+	created, err := sourceDateEpoch(e.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return pipeline.Options{}, err
+	}
+	target, err := name.ParseReference(req.Image)
+	if err != nil {
+		return pipeline.Options{}, fmt.Errorf("input image %q: %w", req.Image, err)
+	}
+	prev := []name.Reference{target}
+	for _, c := range req.CacheFrom {
+		r, err := name.ParseReference(c)
+		if err != nil {
+			return pipeline.Options{}, fmt.Errorf("input cache-from %q: %w", c, err)
+		}
+		prev = append(prev, r)
+	}
+	nixConf := e.Getenv("NIX_CONFIG")
+	if strings.TrimSpace(req.NixConf) != "" {
+		nixConf = strings.TrimRight(nixConf, "\n") + "\n" + req.NixConf
+	}
+	var nixEnv []string
+	if nixConf != "" {
+		nixEnv = []string{"NIX_CONFIG=" + nixConf}
+	}
+	return pipeline.Options{
+		PlanFile:    req.PlanFile,
+		Target:      target,
+		Previous:    prev,
+		Tags:        req.Tags,
+		Nix:         pipeline.NixOptions{Env: nixEnv, Stderr: req.Log},
+		TempDir:     req.TempDir,
+		Created:     created,
+		Log:         req.Log, // inside the phase's log group
+		Registry:    client,
+		Labels:      req.Labels,
+		Annotations: req.Annotations,
+		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
+	}, nil
+}

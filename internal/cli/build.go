@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/publish"
+)
+
+type buildCmd struct {
+	Env
+	planFile  string
+	image     string
+	output    string
+	report    string
+	cacheFrom listFlag
+	tags      listFlag
+	push      bool
+	tempDir   string
+	system    string
+	jobs      int
+	nixBin    string
+	debug     bool
+}
+
+func (c *buildCmd) Name() string { return "build" }
+func (c *buildCmd) Synopsis() string {
+	return "build the plan's image and push only the layers that changed"
+}
+
+func (c *buildCmd) flags() *flag.FlagSet {
+	fs := newFlagSet("build", c.Stderr,
+		"usage: nix-layer-action build --plan FILE --image REF [flags]",
+		"",
+		"Resolves the plan's Nix closures, assigns every store path to exactly one layer,",
+		"reuses layers whose key an existing image (--image, --cache-from) already has,",
+		"builds the rest once, and publishes the image. Registry credentials come from the",
+		"Docker config (~/.docker/config.json) and GITHUB_TOKEN for ghcr.io.")
+	fs.StringVar(&c.planFile, "plan", "", "layer plan file, YAML or JSON (required)")
+	fs.StringVar(&c.image, "image", "", "image reference to push to, e.g. ghcr.io/acme/app:latest (required for registry output)")
+	fs.StringVar(&c.output, "output", "registry", "where the image goes: registry | oci:DIR | docker-archive:FILE")
+	fs.Var(&c.cacheFrom, "cache-from", "further image whose layers may be reused (repeatable)")
+	fs.StringVar(&c.report, "report", "", "write the JSON report to this file")
+	fs.Var(&c.tags, "tag", "extra tag to point at the pushed image (repeatable)")
+	fs.BoolVar(&c.push, "push", true, "publish the image; --push=false builds and reports only")
+	fs.StringVar(&c.tempDir, "temp-dir", "", "parent directory for temporary layer files (default $RUNNER_TEMP or the system temp dir)")
+	fs.StringVar(&c.system, "system", "", "Nix system of the image, e.g. x86_64-linux (default: this machine)")
+	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
+	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	fs.BoolVar(&c.debug, "debug", false, "log every registry request and response (credentials redacted)")
+	return fs
+}
+
+func (c *buildCmd) Run(ctx context.Context, args []string) error {
+	if help, err := parseFlags(c.flags(), args); help || err != nil {
+		return err
+	}
+	if c.planFile == "" {
+		return errors.New("build: --plan is required")
+	}
+	s, err := c.newSession(c.debug)
+	if err != nil {
+		return err
+	}
+	return s.close(c.run(ctx, s))
+}
+
+func (c *buildCmd) run(ctx context.Context, s *session) error {
+	o, pub, err := c.options(s)
+	if err != nil {
+		return err
+	}
+	rep, err := pipeline.Build(ctx, o, pub)
+	if err != nil {
+		return err
+	}
+	if c.report != "" {
+		if err := writeFileAtomic(c.report, rep.JSON); err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+	}
+	return rep.Table(c.Stdout)
+}
+
+// options turns the flags into pipeline options and the publisher;
+// every flag error is reported here, naming the flag, before any work.
+func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, error) {
+	out, err := publish.ParseOutput(c.output)
+	if err != nil {
+		return pipeline.Options{}, nil, fmt.Errorf("build: --output: %w", err)
+	}
+	if out.Kind == publish.KindRegistry && c.image == "" && c.push {
+		return pipeline.Options{}, nil, errors.New("build: --image is required for registry output")
+	}
+	created, err := sourceDateEpoch(c.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return pipeline.Options{}, nil, err
+	}
+	o := pipeline.Options{
+		PlanFile: c.planFile, Tags: c.tags,
+		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
+		TempDir: c.tempDir, Created: created, System: c.system, Jobs: c.jobs,
+		Log: s.log, Registry: s.client,
+	}
+	if o.TempDir == "" {
+		o.TempDir = c.Getenv("RUNNER_TEMP")
+	}
+	if c.image != "" {
+		if o.Target, err = name.ParseReference(c.image); err != nil {
+			return o, nil, fmt.Errorf("build: --image %q: %w", c.image, err)
+		}
+	}
+	if o.Target != nil && (out.Kind == publish.KindRegistry) {
+		o.Previous = append(o.Previous, o.Target)
+	}
+	for _, cf := range c.cacheFrom {
+		r, err := name.ParseReference(cf)
+		if err != nil {
+			return o, nil, fmt.Errorf("build: --cache-from %q: %w", cf, err)
+		}
+		o.Previous = append(o.Previous, r)
+	}
+	pub, err := c.publisher(s, out, o.Target)
+	return o, pub, err
+}
+
+// publisher chooses the destination; nil with --push=false.
+func (c *buildCmd) publisher(s *session, out publish.Output, target name.Reference) (publish.Publisher, error) {
+	if !c.push {
+		return nil, nil
+	}
+	switch out.Kind {
+	case publish.KindOCI:
+		return &publish.OCILayout{Dir: out.Path, RefName: c.image}, nil
+	case publish.KindDockerArchive:
+		if target == nil {
+			target, _ = name.ParseReference("nix-layer-action:latest")
+		}
+		return &publish.DockerArchive{File: out.Path, Ref: target}, nil
+	}
+	p, err := publish.NewRegistry(s.client, target, c.tags)
+	if err != nil {
+		var te *publish.TagError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("build: --tag %q: %w", te.Tag, te.Err)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// sourceDateEpoch parses SOURCE_DATE_EPOCH; empty means the fixed default.
+func sourceDateEpoch(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a non-negative integer", v)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// writeFileAtomic writes through a temp file and renames it into place, so a
+// failed run never leaves a half-written file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,91 @@
+// Package cli is nix-layer-action's command line: one flag set per
+// command, the environment read only through the Getenv it is given, and
+// every command wired to the pipeline with the publisher, registry client
+// and secrets it chose. Run without a command inside GitHub Actions
+// (GITHUB_ACTIONS=true) it runs as the action.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// errSilent marks an error that has already been reported (e.g. as an
+// Actions annotation or by flag parsing).
+var errSilent = errors.New("error already reported")
+
+// command is one subcommand: it owns its flag set.
+type command interface {
+	Name() string
+	Synopsis() string
+	Run(ctx context.Context, args []string) error
+}
+
+// Env is what the CLI reads from the process: its environment (through
+// Getenv only) and its output streams.
+type Env struct {
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit status, having printed any error to Stderr.
+// interrupted reports whether ctx was cancelled by a signal.
+func Main(ctx context.Context, args []string, e Env) int {
+	err := Run(ctx, args, e)
+	if err == nil {
+		return 0
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(e.Stderr, "nix-layer-action: interrupted: nothing was tagged (unless the manifest upload had already finished), temporary files removed")
+	}
+	if !errors.Is(err, errSilent) {
+		fmt.Fprintln(e.Stderr, "nix-layer-action:", err)
+	}
+	return 1
+}
+
+// Run runs one command line and returns its error.
+func Run(ctx context.Context, args []string, e Env) error {
+	cmds := []command{
+		&buildCmd{Env: e},
+		&planCmd{Env: e},
+		&diffCmd{Env: e},
+	}
+	if len(args) == 0 {
+		if e.Getenv("GITHUB_ACTIONS") == "true" {
+			return runAction(ctx, e)
+		}
+		usage(e.Stderr, cmds)
+		return errSilent
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(e.Stdout, cmds)
+		return nil
+	case "action":
+		return runAction(ctx, e)
+	}
+	for _, c := range cmds {
+		if c.Name() == args[0] {
+			return c.Run(ctx, args[1:])
+		}
+	}
+	usage(e.Stderr, cmds)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer, cmds []command) {
+	fmt.Fprintln(w, "usage: nix-layer-action <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Synopsis())
+	}
+	fmt.Fprintln(w, "  action   run as the GitHub Action (the default when GITHUB_ACTIONS=true)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'nix-layer-action <command> --help' for a command's flags.")
+}

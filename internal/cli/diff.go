@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/report"
+)
+
+type diffCmd struct {
+	Env
+	planFile string
+	against  string
+	markdown string
+	nixBin   string
+}
+
+func (c *diffCmd) Name() string { return "diff" }
+func (c *diffCmd) Synopsis() string {
+	return "compare the plan's layers with a published image (packages added, removed, changed)"
+}
+
+func (c *diffCmd) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("diff", c.Stderr,
+		"usage: nix-layer-action diff --plan FILE --against REF [--markdown FILE]",
+		"",
+		"Resolves the plan and compares each layer's store paths with the per-layer path",
+		"lists recorded in the published image's config: packages added, removed or",
+		"changed version, NAR size deltas, and which layers would be rebuilt.",
+		"Reads only the image's manifest and config; never pulls layer blobs.")
+	fs.StringVar(&c.planFile, "plan", "", "layer plan file (required)")
+	fs.StringVar(&c.against, "against", "", "published image to compare with, e.g. ghcr.io/acme/app:latest (required)")
+	fs.StringVar(&c.markdown, "markdown", "", "also write the diff as PR-comment Markdown to this file")
+	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if c.planFile == "" || c.against == "" {
+		return errors.New("diff: --plan and --against are required")
+	}
+	against, err := name.ParseReference(c.against)
+	if err != nil {
+		return fmt.Errorf("diff: --against %q: %w", c.against, err)
+	}
+	s, err := c.newSession(false)
+	if err != nil {
+		return err
+	}
+	res, err := pipeline.Diff(ctx, pipeline.DiffOptions{
+		PlanFile: c.planFile,
+		Against:  against,
+		Nix:      pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
+		Registry: s.client,
+	})
+	if err != nil {
+		return s.close(err)
+	}
+	var buf bytes.Buffer
+	opts := report.PRCommentOptions{Image: c.against, PreviousDigest: res.PreviousDigest}
+	if err := report.PRComment(&buf, res.Diff, opts); err != nil {
+		return s.close(err)
+	}
+	md := s.secrets.String(buf.String())
+	if c.markdown != "" {
+		if err := writeFileAtomic(c.markdown, func(w io.Writer) error { _, err := io.WriteString(w, md); return err }); err != nil {
+			return s.close(fmt.Errorf("writing %s: %w", c.markdown, err))
+		}
+	}
+	_, err = io.WriteString(c.Stdout, md)
+	return s.close(err)
+}

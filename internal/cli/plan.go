@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/org/nix-layer-action/internal/bytesize"
+	"github.com/org/nix-layer-action/internal/pipeline"
+)
+
+type planCmd struct {
+	Env
+	planFile string
+	asJSON   bool
+	nixBin   string
+}
+
+func (c *planCmd) Name() string { return "plan" }
+func (c *planCmd) Synopsis() string {
+	return "resolve the plan and print the layer assignment (no layers written, no network)"
+}
+
+func (c *planCmd) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("plan", c.Stderr,
+		"usage: nix-layer-action plan --plan FILE [--json]",
+		"",
+		"Realises the plan's installables, reads their closures and prints which store",
+		"paths each layer holds (after splitting and auto layering), with NAR sizes and",
+		"layer keys. Writes no layers and touches no registry.")
+	fs.StringVar(&c.planFile, "plan", "", "layer plan file, YAML or JSON (required)")
+	fs.BoolVar(&c.asJSON, "json", false, "print JSON for machines")
+	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if c.planFile == "" {
+		return errors.New("plan: --plan is required")
+	}
+	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: c.Stderr})
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(c.Stderr, "warning:", w)
+	}
+	type jsonLayer struct {
+		Name    string   `json:"name"`
+		Group   string   `json:"group"`
+		Key     string   `json:"key"`
+		NarSize int64    `json:"narSize"`
+		Empty   bool     `json:"empty"`
+		Paths   []string `json:"paths"`
+	}
+	if c.asJSON {
+		out := struct {
+			Plan   string      `json:"plan"`
+			Layers []jsonLayer `json:"layers"`
+		}{Plan: c.planFile}
+		for _, l := range res.Layers {
+			paths := l.Paths
+			if paths == nil {
+				paths = []string{}
+			}
+			out.Layers = append(out.Layers, jsonLayer{l.Name, l.Group, l.Key, l.NarSize, l.Empty, paths})
+		}
+		enc := json.NewEncoder(c.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tLAYER\tPATHS\tNAR SIZE\tKEY")
+	var total int64
+	n, paths := 0, 0
+	for _, l := range res.Layers {
+		if l.Empty {
+			fmt.Fprintf(tw, "-\t%s\t0\t-\t(empty: every path is in an earlier layer; left out)\n", l.Name)
+			continue
+		}
+		n++
+		total += l.NarSize
+		paths += len(l.Paths)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), bytesize.Format(l.NarSize), shortKey(l.Key))
+	}
+	fmt.Fprintf(tw, "\t%d layers\t%d\t%s\t\n", n, paths, bytesize.Format(total))
+	return tw.Flush()
+}
+
+func shortKey(k string) string {
+	if len(k) > 19 {
+		return k[:19]
+	}
+	return k
+}

@@ -1,0 +1,89 @@
+// Package pipeline wires the steps plan → closure → layering → layer →
+// image → publish → report into the jobs the command line and the action
+// run: Resolve (what `plan` prints), Build (what `build` does, publishing
+// through the publish.Publisher the caller chose) and Diff. It reads no
+// environment: everything arrives in Options.
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/org/nix-layer-action/internal/regclient"
+)
+
+// Phase is a part of a build; the action turns phases into log groups.
+type Phase string
+
+// The phases of Build, in order.
+const (
+	PhaseResolve  Phase = "Resolve plan and closures"
+	PhasePrevious Phase = "Read previous images"
+	PhaseLayers   Phase = "Reuse or build layers"
+	PhasePublish  Phase = "Publish"
+)
+
+// NixOptions says how to run Nix. The zero value runs "nix" from PATH with
+// the process environment only.
+type NixOptions struct {
+	Bin    string    // default "nix"
+	Env    []string  // extra environment, e.g. NIX_CONFIG=...
+	Stderr io.Writer // Nix's own progress output
+}
+
+// Options configure Build.
+type Options struct {
+	PlanFile string
+	// Target names the image (its reference in the report, and the tag a
+	// registry publisher replaces); nil for an unnamed local output.
+	Target name.Reference
+	// Previous lists the images whose layers may be reused, in order
+	// (the target first, when it is read): only their manifests and
+	// configs are fetched. When the first is Target it is also what the
+	// report compares with (changed, deltas, package diff).
+	Previous []name.Reference
+	Tags     []string // extra tags, for the report
+
+	Nix     NixOptions
+	TempDir string    // parent of the run's temp dir ("" = os.TempDir())
+	Created time.Time // image creation time (SOURCE_DATE_EPOCH); zero = Unix 1
+	System  string    // Nix system, e.g. "x86_64-linux"; "" = what Nix says
+	Jobs    int       // layers built at once; 0 = GOMAXPROCS
+	Log     io.Writer // progress lines (a redacting writer); nil = discard
+	// Registry is the run's registry client: previous and base images are
+	// read through it. Required when Previous is set or the plan has from:.
+	Registry *regclient.Client
+	// Labels are added to the image config's labels (plan labels win).
+	Labels map[string]string
+	// Annotations are set on the image manifest.
+	Annotations map[string]string
+	// Phase, when set, is called as each phase starts.
+	Phase func(Phase)
+}
+
+func (o *Options) phase(p Phase) {
+	if o.Phase != nil {
+		o.Phase(p)
+	}
+}
+
+// logger writes progress lines; concurrent layer builds share it.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newLogger(w io.Writer) *logger { return &logger{w: w} }
+
+func (l *logger) printf(format string, args ...any) {
+	if l == nil || l.w == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format+"\n", args...)
+}
