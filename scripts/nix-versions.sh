@@ -4,7 +4,7 @@
 #
 #   scripts/nix-versions.sh bookworm|trixie|sid [GO TEST ARGS...]
 #   scripts/nix-versions.sh sid -run Integration ./internal/closure/
-#   scripts/nix-versions.sh trixie -run 'TestE2ERegistryPushPullRun|TestE2EOnePackageChange' .
+#   scripts/nix-versions.sh trixie -run 'TestE2ERegistryPushPullRun|TestE2EOnePackageChange' ./e2e/
 #
 # (bookworm: Nix 2.8, trixie: 2.26, sid: 2.34; default test args: the Nix
 # integration tests of internal/closure and internal/nixdb.)

@@ -1,7 +1,6 @@
 package actionrunner_test
 
 import (
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +44,7 @@ func TestAct(t *testing.T) {
 	img := actionrunner.BuildImage(t, "2.34")
 	reg := registry.Start(t, registry.Options{})
 	gh := actionrunner.StartFakeGitHub(t, "org/repo", canary)
-	repo := actionrunner.NewActRepo(t, img, filepath.Join(actionrunner.RepoRoot(t), "testdata", "example"))
+	repo := actionrunner.NewActRepo(t, img, exampleDir(t))
 	base := actionrunner.ActOptions{
 		Repo:    repo,
 		Secrets: map[string]string{"GITHUB_TOKEN": canary},

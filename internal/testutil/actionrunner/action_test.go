@@ -17,9 +17,10 @@ import (
 
 // productFallsBackToSystemTemp is whether the action, on runners older than
 // v2.331 (no /github/runner_temp mount, RUNNER_TEMP a host path), falls back
-// to the system temp dir. Set it to true once the product does; then
-// TestOldRunnerTemp expects success instead of today's failure.
-const productFallsBackToSystemTemp = false
+// to the system temp dir. Before the product did, TestOldRunnerTemp
+// asserted its failure ("creating temp dir: stat <RUNNER_TEMP>: no such
+// file or directory"); set it to false to check that again.
+const productFallsBackToSystemTemp = true
 
 // pushTwice runs the action, then reruns it in a fresh container, and checks
 // what a no-change rerun must give.
@@ -91,8 +92,14 @@ func TestActionFlake(t *testing.T) {
 				Inputs: map[string]string{"image": reg.Ref("org/flake-" + strings.ReplaceAll(v, ".", "-")), "nix-conf": offlineNixConf},
 			}
 			first, _ := pushTwice(t, o, 3)
-			if w := nixWarnings(first.Stderr); len(w) > 0 {
-				t.Logf("Nix %s warnings in the action log:\n%s", v, strings.Join(w, "\n"))
+			for _, w := range nixWarnings(first.Stdout + "\n" + first.Stderr) {
+				if strings.Contains(w, "'--json' without '--json-format' is deprecated") {
+					// Known: the product does not pass --json-format 1 to
+					// nix path-info on Nix >= 2.33 yet.
+					t.Logf("Nix %s: %s", v, w)
+					continue
+				}
+				t.Errorf("Nix %s warns in the action log: %s", v, w)
 			}
 		})
 	}
@@ -114,6 +121,9 @@ func TestOldRunnerTemp(t *testing.T) {
 		requireOK(t, "old runner", r)
 		if !strings.HasPrefix(r.Outputs["digest"], "sha256:") {
 			t.Errorf("outputs: %v", r.Outputs)
+		}
+		if want := "RUNNER_TEMP " + r.Host.Temp + " is not available"; !strings.Contains(r.Stdout, want) {
+			t.Errorf("no notice %q about the fallback:\n%s", want, r.Stdout)
 		}
 		return
 	}
@@ -145,10 +155,11 @@ func TestBinaryCacheSubstitution(t *testing.T) {
 				Mounts: []actionrunner.Mount{{Host: cache, Container: "/cache", ReadOnly: true}},
 			})
 			requireOK(t, c.name, r)
-			copied := strings.Contains(r.Stderr, "-nla-runner-app-1.0' from 'file:///cache'")
-			built := strings.Contains(r.Stderr, "building '/nix/store/") && strings.Contains(r.Stderr, "-nla-runner-app-1.0.drv'")
+			log := r.Stdout + r.Stderr // Nix's log is in the action's log group
+			copied := strings.Contains(log, "-nla-runner-app-1.0' from 'file:///cache'")
+			built := strings.Contains(log, "building '/nix/store/") && strings.Contains(log, "-nla-runner-app-1.0.drv'")
 			if copied != c.substitutes || built == c.substitutes {
-				t.Errorf("copied from the cache %v, built %v; want substitution %v\nstderr:\n%s", copied, built, c.substitutes, r.Stderr)
+				t.Errorf("copied from the cache %v, built %v; want substitution %v\nlog:\n%s", copied, built, c.substitutes, log)
 			}
 		})
 	}
@@ -169,8 +180,7 @@ func binaryCache(t *testing.T, nix string) (dir, pubKey string) {
 		t.Helper()
 		cmd := exec.Command(nix, append([]string{"--extra-experimental-features", "nix-command flakes"}, args...)...)
 		cmd.Dir = flake
-		// Root without build users (the host may have no nixbld group).
-		cmd.Env = append(os.Environ(), "NIX_CONFIG="+nixfix.NixConfig+"\nbuild-users-group =")
+		cmd.Env = append(os.Environ(), nixfix.Env()...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.Output()
 		if err != nil {

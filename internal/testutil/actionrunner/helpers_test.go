@@ -64,12 +64,18 @@ func flakeWorkspace(t *testing.T) string {
 	return dir
 }
 
-// exampleWorkspace copies the bundled example (closure graph + store tree,
-// no Nix build) into a new workspace.
+// exampleDir is the bundled example: a plan with a closure graph and a
+// store tree, no Nix build.
+func exampleDir(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(actionrunner.RepoRoot(t), "examples", "quickstart")
+}
+
+// exampleWorkspace copies the bundled example into a new workspace.
 func exampleWorkspace(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(actionrunner.RepoRoot(t), "testdata", "example")
+	src := exampleDir(t)
 	if out, err := exec.Command("cp", "-a", src+"/.", dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
