@@ -44,20 +44,27 @@ run=$(mktemp -d /var/tmp/nla-nix-versions-XXXXXX)
 trap 'rm -rf "$run"' EXIT
 mkdir -p "$run/store" "$run/bin"
 chmod 755 "$run" "$run/bin"
+# The wrapper runs the tool in the chroot with the caller's /nix bind-mounted
+# on the chroot's, in a mount namespace of its own, so that a test which
+# mounts another store on /nix (binarycache.FreshStore) is followed.
+cat > "$run/wrapper.in" <<'WRAP'
+#!/bin/sh
+# @NAME@ of Debian @SUITE@ from @ROOT@, in the current directory, on the
+# caller's /nix. Root runs it in the chroot; another user (tests that drop
+# privileges to check a store) cannot, and runs the same binary through the
+# chroot's dynamic loader.
+if [ "$(id -u)" = 0 ]; then
+  exec unshare -m --propagation private -- /bin/sh -c '
+    mount --bind /nix "$0/nix" &&
+    exec chroot "$0" /bin/sh -c "cd \"\$0\" && exec /usr/bin/@NAME@ \"\$@\"" "$@"' "@ROOT@" "$PWD" "$@"
+fi
+exec "@ROOT@/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \
+  --library-path "@ROOT@/usr/lib/x86_64-linux-gnu:@ROOT@/usr/lib/nix" \
+  --argv0 "@NAME@" "@ROOT@/usr/bin/nix" "$@"
+WRAP
 for tool in "$root"/usr/bin/nix*; do
   name=$(basename "$tool")
-  cat > "$run/bin/$name" <<WRAP
-#!/bin/sh
-# $name of Debian $suite from $root, in the current directory. Root runs it
-# in the chroot; another user (tests that drop privileges to check a store)
-# cannot chroot and runs the same binary through the chroot's dynamic loader.
-if [ "\$(id -u)" = 0 ]; then
-  exec chroot "$root" /bin/sh -c 'cd "\$0" && exec /usr/bin/$name "\$@"' "\$PWD" "\$@"
-fi
-exec "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \\
-  --library-path "$root/usr/lib/x86_64-linux-gnu:$root/usr/lib/nix" \\
-  --argv0 "$name" "$root/usr/bin/nix" "\$@"
-WRAP
+  sed -e "s|@NAME@|$name|g" -e "s|@SUITE@|$suite|g" -e "s|@ROOT@|$root|g" "$run/wrapper.in" > "$run/bin/$name"
   chmod 755 "$run/bin/$name"
 done
 
