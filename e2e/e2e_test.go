@@ -46,6 +46,7 @@ type cliReport struct {
 		Paths            []string `json:"paths"`
 		Key              string   `json:"key"`
 		Status           string   `json:"status"`
+		Source           string   `json:"source"`
 	} `json:"layers"`
 }
 

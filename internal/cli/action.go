@@ -55,6 +55,10 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 	if err != nil {
 		return nil, err
 	}
+	logf := func(f string, a ...any) { fmt.Fprintf(req.Log, f+"\n", a...) }
+	if o.Substituter, err = e.substituter(req.NixConf, req.Secrets, logf); err != nil {
+		return nil, err
+	}
 	var pub publish.Publisher
 	if req.Push {
 		if pub, err = publish.NewRegistry(client, o.Target, req.Tags); err != nil {

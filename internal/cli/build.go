@@ -112,7 +112,7 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		PlanFile: c.planFile, Tags: c.tags,
 		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
 		TempDir: c.tempDir, Created: created, System: c.system, Jobs: c.jobs, UploadJobs: c.uploads,
-		Log: s.log, Registry: s.client,
+		Log: s.log, Registry: s.client, Substituter: s.sub,
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")

@@ -54,10 +54,11 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	res, err := pipeline.Diff(ctx, pipeline.DiffOptions{
-		PlanFile: c.planFile,
-		Against:  against,
-		Nix:      pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
-		Registry: s.client,
+		PlanFile:    c.planFile,
+		Against:     against,
+		Nix:         pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
+		Registry:    s.client,
+		Substituter: s.sub,
 	})
 	if err != nil {
 		return s.close(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/secrets"
 )
 
 type planCmd struct {
@@ -39,9 +40,16 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	if c.planFile == "" {
 		return errors.New("plan: --plan is required")
 	}
-	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: c.Stderr})
+	set := secrets.New()
+	log := set.Writer(c.Stderr)
+	defer log.Flush()
+	sub, err := c.substituter("", set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
 	if err != nil {
 		return err
+	}
+	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log}, sub)
+	if err != nil {
+		return set.Error(err)
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintln(c.Stderr, "warning:", w)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/secrets"
+	"github.com/org/nix-layer-action/internal/substituter"
 )
 
 // userAgent is sent with every registry request.
@@ -18,6 +19,7 @@ type session struct {
 	secrets *secrets.Set
 	log     *secrets.Writer // stderr, redacted
 	client  *regclient.Client
+	sub     *substituter.Client
 }
 
 // registryFlags are the registry options every command that talks to a
@@ -58,8 +60,13 @@ func (e Env) newSession(rf registryFlags) (*session, error) {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
 	s.client = c
+	if s.sub, err = e.substituter("", s.secrets, s.logf); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
+
+func (s *session) logf(format string, args ...any) { fmt.Fprintf(s.log, format+"\n", args...) }
 
 // close flushes the log and redacts err.
 func (s *session) close(err error) error {

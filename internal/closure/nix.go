@@ -419,7 +419,8 @@ func (n *Nix) Evaluate(ctx context.Context, installables []string) (map[string][
 	if len(flakes) == 0 {
 		return out, nil
 	}
-	args := n.args("build", append([]string{"--dry-run", "--no-link", "--json"}, flakes...)...)
+	// No substituter is asked what it has: only the paths are wanted.
+	args := n.args("build", append([]string{"--dry-run", "--no-link", "--json", "--option", "substituters", ""}, flakes...)...)
 	stdout, stderr, err := n.run(ctx, args)
 	if err != nil {
 		return nil, n.buildFailure(ctx, flakes, args, stderr, err)

@@ -54,7 +54,7 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 	o.phase(PhaseLayers)
 	r.informTarget(pub)
 	w, _ := pub.(publish.LayerWriter)
-	src := layer.DirSource{Root: r.res.Plan.StoreRoot}
+	src := r.source()
 	ls, err := r.layers(ctx, src, tmp, w)
 	defer closeLayers(ls)
 	if err != nil {
@@ -115,6 +115,15 @@ func closeLayers(ls []*imageLayer) {
 	}
 }
 
+// source reads each store path from the local store or, for paths only a
+// binary cache has, from its NAR.
+func (r *run) source() layer.Source {
+	if r.res.origin == nil {
+		return layer.DirSource{Root: r.res.Plan.StoreRoot}
+	}
+	return r.res.origin.Source(r.res.Plan.StoreRoot, r.o.Substituter)
+}
+
 // informTarget tells a publisher replacing the target what the target
 // holds now (read as the previous image), so it neither asks again nor
 // re-checks the blobs it lists.
@@ -146,7 +155,7 @@ func (r *run) resolve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.res, err = resolve(ctx, p, r.o.Nix, base); err != nil {
+	if r.res, err = resolve(ctx, p, r.o.Nix, r.o.Substituter, base); err != nil {
 		return err
 	}
 	if r.arch, err = r.architecture(ctx, p); err != nil {

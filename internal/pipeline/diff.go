@@ -9,6 +9,7 @@ import (
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/substituter"
 )
 
 // DiffOptions configure Diff.
@@ -17,6 +18,8 @@ type DiffOptions struct {
 	Against  name.Reference // the published image to compare with
 	Nix      NixOptions
 	Registry *regclient.Client
+	// Substituter gives closure metadata of paths the local store lacks.
+	Substituter *substituter.Client
 }
 
 // DiffResult is the package diff between a plan and a published image.
@@ -33,7 +36,7 @@ func Diff(ctx context.Context, o DiffOptions) (*DiffResult, error) {
 	if o.Registry == nil || o.Against == nil {
 		return nil, errors.New("pipeline: Diff needs a registry client and an image to compare with")
 	}
-	res, err := Resolve(ctx, o.PlanFile, o.Nix)
+	res, err := Resolve(ctx, o.PlanFile, o.Nix, o.Substituter)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/substituter"
 )
 
 // Phase is a part of a build; the action turns phases into log groups.
@@ -60,6 +61,10 @@ type Options struct {
 	// Registry is the run's registry client: previous and base images are
 	// read through it. Required when Previous is set or the plan has from:.
 	Registry *regclient.Client
+	// Substituter reads the binary caches the user configured: closure
+	// metadata (narinfo) of paths the local store lacks, and the NARs of
+	// the layers that must be built. nil: such paths are realised by Nix.
+	Substituter *substituter.Client
 	// Labels are added to the image config's labels (plan labels win).
 	Labels map[string]string
 	// Annotations are set on the image manifest.

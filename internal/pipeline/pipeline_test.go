@@ -100,7 +100,7 @@ func statuses(rep *report.Report) map[string]report.Status {
 
 // Every planned layer's key is layer.Key of exactly its Spec.
 func TestResolveKeysAreKeysOfTheSpecs(t *testing.T) {
-	res, err := Resolve(context.Background(), examplePlan, NixOptions{})
+	res, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,9 +31,14 @@ func (r *run) report(ls []*imageLayer, img v1.Image) (*report.Report, error) {
 		if il.warning != "" {
 			rep.Warnings = append(rep.Warnings, il.warning)
 		}
-		rep.Layers = append(rep.Layers, reportLayer(il, prevByName))
+		rl := reportLayer(il, prevByName)
+		if !il.plan.Empty {
+			rl.Source = r.layerSource(il)
+		}
+		rep.Layers = append(rep.Layers, rl)
 	}
 	rep.CumulativeSize, rep.DedupSize = cumulative(r.res)
+	rep.Fetch = r.fetch()
 	if target != nil {
 		rep.Diff = layerDiff(target, ls)
 	}
@@ -164,4 +169,42 @@ func applyStatus(r *report.Report, status map[v1.Hash]regclient.BlobStatus) {
 			l.Status = report.StatusExists
 		}
 	}
+}
+
+// layerSource says where a layer's bytes came from: the most expensive
+// origin among its paths, or "reused".
+func (r *run) layerSource(il *imageLayer) string {
+	if il.built == nil {
+		return "reused"
+	}
+	src := OriginLocal
+	for _, p := range il.plan.Paths {
+		switch o := r.res.Origin(p); {
+		case o == OriginBuilt:
+			return string(OriginBuilt)
+		case o == OriginSubstituter:
+			src = o
+		}
+	}
+	return string(src)
+}
+
+// fetch sums the binary-cache traffic of the run (nil without caches).
+func (r *run) fetch() *report.Fetch {
+	if r.o.Substituter == nil {
+		return nil
+	}
+	f := &report.Fetch{}
+	for _, s := range r.o.Substituter.Stats() {
+		f.NarinfoRequests += s.NarinfoRequests
+		f.NarinfoBytes += s.NarinfoBytes
+		f.NARRequests += s.NARRequests
+		f.NARWireBytes += s.NARWireBytes
+		f.NARBytes += s.NARBytes
+	}
+	for _, p := range r.res.Graph.Paths() {
+		in, _ := r.res.Graph.Info(p)
+		f.ClosureNARBytes += in.NarSize
+	}
+	return f
 }

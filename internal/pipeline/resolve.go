@@ -11,6 +11,7 @@ import (
 	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/rootfs"
+	"github.com/org/nix-layer-action/internal/substituter"
 )
 
 // RootLayer is the reserved name of the final layer that holds whatever the
@@ -31,6 +32,20 @@ type Resolved struct {
 	Warnings []string
 	// Base is the plan's from: image (nil without one).
 	Base *image.Previous
+	// origin says where each store path's bytes are (nil: all in the
+	// plan's store tree or the local store).
+	origin *closureSource
+}
+
+// Origin says where store path p's bytes are read from.
+func (r *Resolved) Origin(p string) Origin {
+	if r.origin == nil {
+		return OriginLocal
+	}
+	if o, ok := r.origin.origin[p]; ok {
+		return o
+	}
+	return OriginLocal
 }
 
 // Planned is one planned layer with what the layer writer will receive.
@@ -40,14 +55,16 @@ type Planned struct {
 	Key  string     // layer.Key(Spec); "" for an empty layer
 }
 
-// Resolve loads the plan and resolves it (see resolve). It reads no
-// registry: paths a from: image holds are not subtracted.
-func Resolve(ctx context.Context, planFile string, nix NixOptions) (*Resolved, error) {
+// Resolve loads the plan and resolves it (see resolve), with closure
+// metadata from sub's binary caches where the local store lacks a path
+// (sub may be nil). It reads no registry: paths a from: image holds are
+// not subtracted.
+func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substituter.Client) (*Resolved, error) {
 	p, err := plan.Load(planFile)
 	if err != nil {
 		return nil, err
 	}
-	return resolve(ctx, p, nix, nil)
+	return resolve(ctx, p, nix, sub, nil)
 }
 
 // resolve realises the plan's installables with one nix build call (unless
@@ -56,11 +73,12 @@ func Resolve(ctx context.Context, planFile string, nix NixOptions) (*Resolved, e
 // derives every layer's Spec and key. base, when set, is the plan's base
 // image: store paths it already holds are left out of every layer and its
 // layers count against the layer budget.
-func resolve(ctx context.Context, p *plan.Plan, nix NixOptions, base *image.Previous) (*Resolved, error) {
-	roots, sources, graph, err := realise(ctx, p, nix)
+func resolve(ctx context.Context, p *plan.Plan, nix NixOptions, sub *substituter.Client, base *image.Previous) (*Resolved, error) {
+	rz, err := realise(ctx, p, nix, sub)
 	if err != nil {
 		return nil, err
 	}
+	roots, sources, graph := rz.roots, rz.sources, rz.graph
 	all := allRoots(roots)
 	exclude, baseLayers, baseWarnings := baseExclude(base)
 	layers, err := layering.Assign(graph, layeringSpecs(p, roots), layering.Options{
@@ -71,7 +89,7 @@ func resolve(ctx context.Context, p *plan.Plan, nix NixOptions, base *image.Prev
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.File, err)
 	}
-	res := &Resolved{Plan: p, Graph: graph, Roots: roots, Base: base, Warnings: baseWarnings}
+	res := &Resolved{Plan: p, Graph: graph, Roots: roots, Base: base, Warnings: baseWarnings, origin: rz.origin}
 	files, err := rootFiles(p, sources, graph, all, layers)
 	if err != nil {
 		return nil, err
@@ -121,28 +139,55 @@ func planDeps(p *plan.Plan) [][]plan.Dep {
 	return out
 }
 
-// realise turns every dep of the plan into store paths and returns the
-// closure graph of all of them, and the root-filesystem sources.
-func realise(ctx context.Context, p *plan.Plan, nixo NixOptions) (map[string][]string, []rootfs.Source, *closure.Graph, error) {
+// realised is a plan's deps turned into store paths, with the closure
+// graph of all of them and where each path's bytes are.
+type realised struct {
+	roots   map[string][]string // plan layer name (and RootLayer) → store paths
+	sources []rootfs.Source     // root-filesystem sources
+	graph   *closure.Graph
+	origin  *closureSource // nil: every path is read from the store tree
+}
+
+// realise turns every dep of the plan into store paths by evaluation only
+// (nothing is built to learn a path), and finds the closure: from the
+// plan's closure graph file, or from metadata (see metadataClosure).
+func realise(ctx context.Context, p *plan.Plan, nixo NixOptions, sub *substituter.Client) (*realised, error) {
 	n := &closure.Nix{Bin: nixo.Bin, Dir: p.Dir, Env: nixo.Env, Stderr: nixo.Stderr}
 	if p.StoreRoot != "" && p.ClosureGraph == "" {
 		n.Store = p.StoreRoot
 	}
-	built := map[string][]string{}
+	outputs := map[string][]string{}
 	if inst := installables(p); len(inst) > 0 {
 		if p.ClosureGraph != "" {
-			return nil, nil, nil, fmt.Errorf("%s: installables need nix, but the plan reads its closure from %s", p.File, p.ClosureGraph)
+			return nil, fmt.Errorf("%s: installables need nix, but the plan reads its closure from %s", p.File, p.ClosureGraph)
 		}
 		var err error
-		if built, err = n.Build(ctx, inst); err != nil {
-			return nil, nil, nil, attribute(p, err)
+		if outputs, err = n.Evaluate(ctx, inst); err != nil {
+			return nil, attribute(p, err)
 		}
 	}
+	r := &realised{roots: rootsOf(p, outputs), sources: rootSources(p, outputs)}
+	all := allRoots(r.roots)
+	var err error
+	if p.ClosureGraph != "" || len(all) == 0 {
+		r.graph, err = closureGraph(ctx, p, n, all)
+		return r, err
+	}
+	var local []string
+	for _, s := range r.sources {
+		local = append(local, s.StorePath)
+	}
+	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, all, local)
+	return r, err
+}
+
+// rootsOf maps each plan layer (and the root layer) to its deps' paths.
+func rootsOf(p *plan.Plan, outputs map[string][]string) map[string][]string {
 	pathsOf := func(deps []plan.Dep) []string {
 		var out []string
 		for _, d := range deps {
 			if d.Kind == plan.Installable {
-				out = append(out, built[d.Value]...)
+				out = append(out, outputs[d.Value]...)
 			} else {
 				out = append(out, d.Value)
 			}
@@ -154,11 +199,7 @@ func realise(ctx context.Context, p *plan.Plan, nixo NixOptions) (map[string][]s
 		roots[l.Name] = pathsOf(l.Deps)
 	}
 	roots[RootLayer] = uniqueSorted(append(pathsOf(p.Root), p.ConfigStorePaths()...))
-	graph, err := closureGraph(ctx, p, n, allRoots(roots))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return roots, rootSources(p, built), graph, nil
+	return roots
 }
 
 // closureGraph reads the plan's closure graph file, or asks Nix for the

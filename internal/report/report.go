@@ -52,6 +52,20 @@ type Report struct {
 	// SupersededBy is what the tag held right after this run's push when
 	// another run had pushed to it in the meantime.
 	SupersededBy string `json:"supersededBy,omitempty"`
+	// Fetch is what the run asked of the binary caches.
+	Fetch *Fetch `json:"fetch,omitempty"`
+}
+
+// Fetch is the binary-cache traffic of a run.
+type Fetch struct {
+	NarinfoRequests int64 `json:"narinfoRequests"`
+	NarinfoBytes    int64 `json:"narinfoBytes"`
+	NARRequests     int64 `json:"narRequests"`
+	NARWireBytes    int64 `json:"narWireBytes"` // as sent (compressed)
+	NARBytes        int64 `json:"narBytes"`     // NAR bytes after decompression
+	// ClosureNARBytes is the NAR size of the whole closure: what a run
+	// realising everything would have downloaded.
+	ClosureNARBytes int64 `json:"closureNarBytes"`
 }
 
 // Layer is one layer of the image (or an empty planned layer).
@@ -64,6 +78,10 @@ type Layer struct {
 	Paths            []string `json:"paths"`
 	Key              string   `json:"key"`
 	Status           Status   `json:"status"`
+	// Source is where the layer's bytes came from: reused (not built),
+	// local store, substituter (NARs streamed from a binary cache) or
+	// built (realised by Nix in this run).
+	Source string `json:"source,omitempty"`
 
 	Empty     bool       `json:"empty,omitempty"`
 	Previous  *PrevLayer `json:"previous,omitempty"` // same-named layer of the previous image, if any

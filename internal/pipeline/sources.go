@@ -1,0 +1,213 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/substituter"
+)
+
+// Origin is where a store path's bytes come from when its layer is built.
+type Origin string
+
+// Origins.
+const (
+	OriginLocal       Origin = "local store"
+	OriginSubstituter Origin = "substituter"
+	OriginBuilt       Origin = "built" // realised by Nix in this run (built, or substituted by Nix)
+)
+
+// closureSource is what the resolution learned about where every path of
+// the closure lives.
+type closureSource struct {
+	origin map[string]Origin
+}
+
+// Source returns the layer.Source reading each store path from where it
+// lives: the local store (under storeRoot) or the substituter's NAR.
+func (c *closureSource) Source(storeRoot string, sub *substituter.Client) layer.Source {
+	local := layer.DirSource{Root: storeRoot}
+	if sub == nil {
+		return local
+	}
+	return &perPath{local: local, remote: layer.NARSource{Open: sub.OpenNAR}, origin: c.origin}
+}
+
+// perPath dispatches each store path to its source.
+type perPath struct {
+	local  layer.Source
+	remote layer.Source
+	origin map[string]Origin
+}
+
+func (p *perPath) Walk(ctx context.Context, path string, fn func(*layer.Entry) error) error {
+	if p.origin[path] == OriginSubstituter {
+		return p.remote.Walk(ctx, path, fn)
+	}
+	return p.local.Walk(ctx, path, fn)
+}
+
+// metadataClosure resolves the closure of the plan's store paths (all)
+// from metadata only: the local store's where paths are valid, the
+// substituters' narinfo for the rest, and a Nix build only for what no
+// cache has (the only case that pays for a closure). Nothing is
+// downloaded. outputs maps each installable to the paths it evaluated to;
+// mustBeLocal are paths whose contents are needed on disk (root-filesystem
+// sources): they are realised when the local store lacks them.
+func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, all, mustBeLocal []string) (*closure.Graph, *closureSource, error) {
+	_, invalid, err := n.Valid(ctx, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cached []closure.PathInfo
+	missing := invalid
+	if len(invalid) > 0 && sub != nil {
+		if cached, missing, err = fromCaches(ctx, sub, invalid); err != nil {
+			return nil, nil, err
+		}
+	}
+	build := needsBuild(p, outputs, invalid, cached, missing, mustBeLocal)
+	if len(build) > 0 {
+		if _, err := n.Build(ctx, build); err != nil {
+			return nil, nil, attribute(p, err)
+		}
+	}
+	return mergeClosure(ctx, n, all, invalid, cached)
+}
+
+// fromCaches asks the substituters for the closures of paths; the paths no
+// cache has are returned as missing, not as an error.
+func fromCaches(ctx context.Context, sub *substituter.Client, paths []string) ([]closure.PathInfo, []string, error) {
+	infos, err := sub.PathInfos(ctx, paths)
+	var me *substituter.MissingError
+	if errors.As(err, &me) {
+		return infos, me.Paths, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return infos, nil, nil
+}
+
+// needsBuild lists the deps Nix must realise: each whose closure reaches a
+// path neither the local store nor a cache has, and each whose contents
+// must be on disk but are not.
+func needsBuild(p *plan.Plan, outputs map[string][]string, invalid []string, cached []closure.PathInfo, missing, mustBeLocal []string) []string {
+	c := &coverage{known: map[string]closure.PathInfo{}, gone: map[string]bool{}, invalid: map[string]bool{}}
+	for _, in := range cached {
+		c.known[in.Path] = in
+	}
+	for _, m := range missing {
+		c.gone[m] = true
+	}
+	for _, i := range invalid {
+		c.invalid[i] = true
+	}
+	var out []string
+	for _, deps := range append(planDeps(p), p.Root) {
+		for _, d := range deps {
+			if slices.Contains(out, d.Value) {
+				continue
+			}
+			paths := outputs[d.Value]
+			if d.Kind == plan.StorePath {
+				paths = []string{d.Value}
+			}
+			for _, o := range paths {
+				if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] {
+					out = append(out, d.Value)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// coverage is what the local store and the caches know.
+type coverage struct {
+	known   map[string]closure.PathInfo // cached infos
+	gone    map[string]bool             // in no cache
+	invalid map[string]bool             // not in the local store
+}
+
+// reachesMissing reports whether the closure of path (through the cached
+// infos) reaches a path no cache has.
+func (c *coverage) reachesMissing(path string) bool {
+	seen := map[string]bool{}
+	var walk func(string) bool
+	walk = func(p string) bool {
+		if seen[p] {
+			return false
+		}
+		seen[p] = true
+		if c.gone[p] {
+			return true
+		}
+		in, ok := c.known[p]
+		if !ok {
+			return false // local: its closure is local too
+		}
+		for _, r := range in.References {
+			if r != p && walk(r) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(path)
+}
+
+// mergeClosure builds the graph: the local store's infos for the closure
+// of every root valid now (including what was just realised), the caches'
+// for the rest; local wins where both know a path. Paths that were not
+// valid before and are now were realised by this run.
+func mergeClosure(ctx context.Context, n *closure.Nix, all, invalidBefore []string, cached []closure.PathInfo) (*closure.Graph, *closureSource, error) {
+	valid, _, err := n.Valid(ctx, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	src := &closureSource{origin: map[string]Origin{}}
+	var infos []closure.PathInfo
+	if len(valid) > 0 {
+		roots := make([]string, 0, len(valid))
+		for _, v := range valid {
+			roots = append(roots, v.Path)
+		}
+		local, err := n.PathInfo(ctx, roots)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, p := range local.Paths() {
+			in, _ := local.Info(p)
+			infos = append(infos, in)
+			src.origin[p] = OriginLocal
+		}
+	}
+	for _, p := range invalidBefore {
+		if src.origin[p] == OriginLocal {
+			src.origin[p] = OriginBuilt
+		}
+	}
+	for _, in := range cached {
+		if _, ok := src.origin[in.Path]; !ok {
+			infos = append(infos, in)
+			src.origin[in.Path] = OriginSubstituter
+		}
+	}
+	g, err := closure.NewGraph(infos)
+	if err != nil {
+		return nil, nil, fmt.Errorf("merging local and cached closure metadata: %w", err)
+	}
+	for _, r := range all {
+		if _, ok := g.Info(r); !ok {
+			return nil, nil, fmt.Errorf("store path %s is neither in the local store nor in any binary cache, and no installable builds it", r)
+		}
+	}
+	return g, src, nil
+}
