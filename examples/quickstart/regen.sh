@@ -6,6 +6,10 @@
 #                                     (modes and symlinks as in the store)
 #   closure.json                      exportReferencesGraph output for them
 #   nix-layers.yaml                   3 layers (base, libs, app) with store-path deps
+#   change/                           the same image after a one-package change:
+#     closure.json, nix-layers.yaml     app 1.0 → app 1.1 (busybox and libshared unchanged)
+#     store/nix/store/<hash>-app-1.1    only the changed path; scripts/example.sh lays it
+#                                       over store/ (so busybox is not committed twice)
 #
 # Requirements: nix (flakes), a static busybox on PATH, jq.
 # Usage: examples/quickstart/regen.sh      (from anywhere)
@@ -50,6 +54,11 @@ cat > "$work/flake.nix" <<NIX
           \$B printf '#!%s/bin/sh\necho "hello from app"\nid -u\ncat %s/share/greeting.txt\n' "\${busybox}" "\${libshared}" > \$out/bin/app
           \$B chmod 0555 \$out/bin/app
         '';
+        app2 = mk "app-1.1" ''
+          \$B mkdir -p \$out/bin
+          \$B printf '#!%s/bin/sh\necho "hello from app 1.1"\nid -u\ncat %s/share/greeting.txt\n' "\${busybox}" "\${libshared}" > \$out/bin/app
+          \$B chmod 0555 \$out/bin/app
+        '';
         closureGraph = builtins.derivation {
           name = "example-closure-graph";
           inherit system;
@@ -57,6 +66,14 @@ cat > "$work/flake.nix" <<NIX
           args = [ "-c" "$busybox cp .attrs.json \${placeholder "out"}" ];
           __structuredAttrs = true;
           exportReferencesGraph.closure = [ app ];
+        };
+        closureGraph2 = builtins.derivation {
+          name = "example-closure-graph-change";
+          inherit system;
+          builder = "/bin/sh";
+          args = [ "-c" "$busybox cp .attrs.json \${placeholder "out"}" ];
+          __structuredAttrs = true;
+          exportReferencesGraph.closure = [ app2 ];
         };
       };
     };
@@ -67,7 +84,9 @@ out() { nix build --no-link --json "$work#$1" | jq -r '.[0].outputs.out'; }
 busybox_out=$(out busybox)
 libshared_out=$(out libshared)
 app_out=$(out app)
+app2_out=$(out app2)
 graph=$(out closureGraph)
+graph2=$(out closureGraph2)
 
 chmod -R u+w "$here/store" 2>/dev/null || true
 rm -rf "$here/store"
@@ -101,4 +120,40 @@ config:
   labels:
     org.opencontainers.image.title: nix-layer-action example
 YAML
-du -sh "$here/store"
+
+# The change: the same plan with app 1.1. Only paths the first closure lacks
+# are copied; the rest are in store/ already.
+chmod -R u+w "$here/change/store" 2>/dev/null || true
+rm -rf "$here/change/store"
+mkdir -p "$here/change/store/nix/store"
+for p in $(jq -r '.closure[].path' "$graph2" | sort); do
+  [ -e "$here/store$p" ] || cp -a "$p" "$here/change/store/nix/store/"
+done
+jq '.closure | sort_by(.path)' "$graph2" > "$here/change/closure.json"
+
+cat > "$here/change/nix-layers.yaml" <<YAML
+# The example plan after a one-package change: app 1.0 → app 1.1. Its store
+# tree (store/) holds only the changed path; scripts/example.sh lays it over
+# ../store before building (regenerate with ../regen.sh).
+version: 1
+closure-graph: closure.json
+store-root: store
+layers:
+  - name: base
+    deps:
+      - $busybox_out
+  - name: libs
+    deps:
+      - $libshared_out
+  - name: app
+    deps:
+      - $app2_out
+config:
+  entrypoint: ["$app2_out/bin/app"]
+  env:
+    - PATH=$busybox_out/bin
+  working-dir: /
+  labels:
+    org.opencontainers.image.title: nix-layer-action example
+YAML
+du -sh "$here/store" "$here/change"

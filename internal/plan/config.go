@@ -18,7 +18,7 @@ func (p *parser) users(n *yaml.Node, path string) []User {
 	if !ok {
 		return nil
 	}
-	seen := map[string]int{}
+	seen := map[string]string{}
 	out := make([]User, 0, len(items))
 	for i, it := range items {
 		ip := index(path, i)
@@ -33,9 +33,9 @@ func (p *parser) users(n *yaml.Node, path string) []User {
 			if msg := checkUserName(name); msg != "" {
 				p.add(e.val, child(ip, "name"), "%s", msg)
 			} else if first, dup := seen[name]; dup {
-				p.add(e.val, child(ip, "name"), "duplicate user name %q (first at line %d)", name, first)
+				p.add(e.val, child(ip, "name"), "duplicate user name %q (first at %s)", name, first)
 			} else {
-				seen[name] = e.val.Line
+				seen[name] = p.where(e.val, child(ip, "name"))
 			}
 			u.Name = name
 		}

@@ -122,9 +122,12 @@ func (p *parser) resolveFlakeRef(raw, ref string) (string, string) {
 		return scheme + path + query, ""
 	case path == "." || path == ".." || strings.HasPrefix(path, "./") || strings.HasPrefix(path, "../") ||
 		scheme != "" && path != "":
+		if p.dir == "" {
+			return "", fmt.Sprintf("dep %q: relative flake ref %q, but the plan comes from a flake that is not a local directory; use an absolute flake ref", raw, ref)
+		}
 		abs := filepath.Join(p.dir, path)
 		if !p.allowOutside && outside(p.dir, filepath.Join(abs, queryDir(query))) {
-			return "", fmt.Sprintf("dep %q: flake ref %q points outside the plan directory %s; set allow-outside-workspace: true to allow this", raw, ref, p.dir)
+			return "", fmt.Sprintf("dep %q: flake ref %q points outside the %s %s; set allow-outside-workspace: true to allow this", raw, ref, p.dirName(), p.dir)
 		}
 		return scheme + abs + query, ""
 	case scheme != "":

@@ -5,19 +5,30 @@ import (
 	"strings"
 )
 
-// Error is a plan validation or syntax error. Line and Column are 1-based;
-// 0 means unknown (e.g. some YAML syntax errors, or a problem with the file
+// Error is a plan validation or syntax error.
+//
+// For a plan file, File is its name and Line and Column are 1-based; 0
+// means unknown (e.g. some YAML syntax errors, or a problem with the file
 // as a whole).
+//
+// For a plan evaluated from Nix (ParseValue), File is the label the plan was
+// given (the installable, e.g. ".#imagePlan"), Attr is the attribute path of
+// the evaluated value (e.g. "imagePlan"), and Line and Column are 0: a Nix
+// value has no lines, so the error names the attribute path instead.
 type Error struct {
 	File   string
 	Line   int
 	Column int
+	Attr   string // attribute path of a plan evaluated from Nix, "" for a file
 	Field  string // path of the offending field, e.g. "layers[1].name"
 	Msg    string
+
+	seq int // order in the document of a Nix plan's node (Line is 0 there)
 }
 
-// Error formats as "file:line: field: message", leaving out the parts that
-// are unknown.
+// Error formats as "file:line: field: message" for a file, leaving out the
+// parts that are unknown, and as "label: attr.field: message" for a plan
+// evaluated from Nix (".#imagePlan: imagePlan.layers[3].deps[1]: …").
 func (e *Error) Error() string {
 	var b strings.Builder
 	file := e.File
@@ -30,21 +41,38 @@ func (e *Error) Error() string {
 		b.WriteString(strconv.Itoa(e.Line))
 	}
 	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field)
+	if field := attrField(e.Attr, e.Field); field != "" {
+		b.WriteString(field)
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
 	return b.String()
 }
 
-// before orders errors by position in the file; errors without a line
-// come first (they concern the whole file).
+// attrField joins an attribute path and a field path: ("imagePlan",
+// "layers[1].name") → "imagePlan.layers[1].name". Either may be empty.
+func attrField(attr, field string) string {
+	switch {
+	case attr == "":
+		return field
+	case field == "":
+		return attr
+	case field[0] == '[':
+		return attr + field
+	}
+	return attr + "." + field
+}
+
+// before orders errors by position in the document; errors without a
+// position come first (they concern the whole plan).
 func (e *Error) before(o *Error) bool {
 	if e.Line != o.Line {
 		return e.Line < o.Line
 	}
-	return e.Column < o.Column
+	if e.Column != o.Column {
+		return e.Column < o.Column
+	}
+	return e.seq < o.seq
 }
 
 // fromYAMLError turns a yaml.v3 syntax error ("yaml: line 3: msg") into

@@ -14,6 +14,11 @@ type parser struct {
 	file  string
 	first *Error
 
+	// attr is set for a plan evaluated from Nix (ParseValue): errors name
+	// this attribute path instead of a line, and node lines are only the
+	// nodes' order in the document.
+	attr string
+
 	// settings that other checks depend on, read before the rest
 	storeDir        string
 	dir             string
@@ -42,13 +47,27 @@ func (p *parser) markBadKey(n *yaml.Node) {
 }
 
 func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
-	e := &Error{File: p.file, Field: field, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
+	e := &Error{File: p.file, Attr: p.attr, Field: field, Msg: fmt.Sprintf(format, args...)}
+	switch {
+	case n == nil:
+	case p.attr != "":
+		e.seq = n.Line
+	default:
 		e.Line, e.Column = n.Line, n.Column
 	}
 	if p.first == nil || e.before(p.first) {
 		p.first = e
 	}
+}
+
+// where names the position of node n at field for messages that point
+// back to an earlier entry: "line 3" in a file, "imagePlan.layers[0].name"
+// in a plan evaluated from Nix.
+func (p *parser) where(n *yaml.Node, field string) string {
+	if p.attr != "" {
+		return attrField(p.attr, field)
+	}
+	return fmt.Sprintf("line %d", n.Line)
 }
 
 func child(path, key string) string {
@@ -106,6 +125,7 @@ func (p *parser) mapping(n *yaml.Node, path string, allowed ...string) (map[stri
 		return nil, false
 	}
 	out := make(map[string]entry, len(n.Content)/2)
+	where := make(map[string]string, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || isNull(k) {
@@ -119,11 +139,12 @@ func (p *parser) mapping(n *yaml.Node, path string, allowed ...string) (map[stri
 			p.markBadKey(n)
 			continue
 		}
-		if prev, dup := out[name]; dup {
-			p.add(k, child(path, name), "duplicate key %q (first at line %d)", name, prev.key.Line)
+		if _, dup := out[name]; dup {
+			p.add(k, child(path, name), "duplicate key %q (first at %s)", name, where[name])
 			continue
 		}
 		out[name] = entry{key: k, val: deref(v)}
+		where[name] = p.where(k, child(path, name))
 	}
 	return out, true
 }

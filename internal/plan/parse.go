@@ -99,12 +99,28 @@ func Parse(file string, data []byte) (pl *Plan, err error) {
 			Msg: fmt.Sprintf("plan expands to more than %d YAML nodes (too many aliases)", maxExpandedNodes)}
 	}
 	p := &parser{file: file, dir: dir, storeDir: DefaultStoreDir}
-	pl = p.plan(deref(doc.Content[0]))
+	return p.run(deref(doc.Content[0]))
+}
+
+// run validates the plan rooted at n with every rule of schema v1 and
+// returns it, or the first problem in document order. Parse (YAML and JSON
+// files) and ParseValue (values evaluated from Nix) both end here.
+func (p *parser) run(n *yaml.Node) (*Plan, error) {
+	pl := p.plan(n)
 	if p.first != nil {
 		return nil, p.first
 	}
-	pl.File, pl.Dir = file, dir
+	pl.File, pl.Dir, pl.Attr = p.file, p.dir, p.attr
 	return pl, nil
+}
+
+// dirName is what the directory relative paths resolve against is called
+// in messages.
+func (p *parser) dirName() string {
+	if p.attr != "" {
+		return "flake directory"
+	}
+	return "plan directory"
 }
 
 func (p *parser) plan(n *yaml.Node) *Plan {
@@ -236,6 +252,10 @@ func (p *parser) hostPath(n *yaml.Node, path string) string {
 	if filepath.IsAbs(s) {
 		return filepath.Clean(s)
 	}
+	if p.dir == "" {
+		p.add(n, path, "relative path %q, but the plan comes from a flake that is not a local directory; use an absolute path", s)
+		return ""
+	}
 	return filepath.Join(p.dir, s)
 }
 
@@ -248,7 +268,7 @@ func (p *parser) layers(n *yaml.Node, path string) []Layer {
 		p.add(n, path, "must list at least one layer")
 		return nil
 	}
-	seen := map[string]int{}
+	seen := map[string]string{}
 	out := make([]Layer, 0, len(items))
 	for i, it := range items {
 		l, ok := p.layer(it, index(path, i), i == len(items)-1, seen)
@@ -259,7 +279,7 @@ func (p *parser) layers(n *yaml.Node, path string) []Layer {
 	return out
 }
 
-func (p *parser) layer(n *yaml.Node, path string, last bool, seen map[string]int) (Layer, bool) {
+func (p *parser) layer(n *yaml.Node, path string, last bool, seen map[string]string) (Layer, bool) {
 	l := Layer{Line: n.Line}
 	f, ok := p.mapping(n, path, layerKeys...)
 	if !ok {
@@ -271,9 +291,9 @@ func (p *parser) layer(n *yaml.Node, path string, last bool, seen map[string]int
 		if msg := checkLayerName(name); msg != "" {
 			p.add(e.val, child(path, "name"), "%s", msg)
 		} else if first, dup := seen[name]; dup {
-			p.add(e.val, child(path, "name"), "duplicate layer name %q (first at line %d)", name, first)
+			p.add(e.val, child(path, "name"), "duplicate layer name %q (first at %s)", name, first)
 		} else {
-			seen[name] = e.val.Line
+			seen[name] = p.where(e.val, child(path, "name"))
 		}
 		l.Name = name
 	}

@@ -2,10 +2,15 @@
 //
 // A plan is a YAML (or JSON, which is YAML) file naming an ordered list of
 // layers, bottom first, each with the Nix store paths or installables whose
-// closures it should hold. The package knows nothing of Nix or OCI: it only
-// checks the plan's shape and resolves relative paths against the plan's
-// directory. Every validation problem is reported as one *Error carrying the
-// file, line and field path of the first problem in file order.
+// closures it should hold. The package runs no Nix and knows nothing of
+// OCI: it only checks the plan's shape and resolves relative paths against
+// the plan's directory. Every validation problem is reported as one *Error
+// carrying the file, line and field path of the first problem in file order.
+//
+// A plan may also be written in Nix, as a flake output: NixPlan describes
+// the one nix eval call that evaluates it, and ParseValue validates the
+// resulting JSON with exactly the same rules, its errors naming the
+// attribute path instead of a line.
 package plan
 
 import (
@@ -32,8 +37,9 @@ const RootLayerName = "root"
 
 // Plan is a parsed, validated layer plan.
 type Plan struct {
-	File string // as given to Parse/Load
-	Dir  string // absolute directory of File
+	File string // as given to Parse/Load; the label given to ParseValue
+	Dir  string // absolute directory of File; for ParseValue, the flake's directory or ""
+	Attr string // attribute path of a plan evaluated from Nix (ParseValue); "" for a file
 
 	Version      int
 	Layers       []Layer // ordered, bottom first; never contains "root"
