@@ -203,6 +203,10 @@ func (r *runner) buildError(s *settings, err error) {
 				file = rel
 			}
 		}
+		if pe.Attr != "" { // a plan written in Nix: no line to point at
+			r.gha.WithFieldsMap(map[string]string{"title": "nix-layer-action plan error"}).Errorf("%s", r.red.String(pe.Error()))
+			return
+		}
 		fields := map[string]string{"file": file, "title": "nix-layer-action plan error"}
 		if pe.Line > 0 {
 			fields["line"] = strconv.Itoa(pe.Line)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/bytesize"
+	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
 )
 
@@ -52,7 +53,16 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	if r.PlanFile == "" {
 		r.PlanFile = "nix-layers.yaml"
 	}
-	if !filepath.IsAbs(r.PlanFile) && s.workspace != "" {
+	switch {
+	case plan.IsNixPlan(r.PlanFile) && s.workspace != "":
+		// A flake output (".#imagePlan"): its ref resolves against the
+		// workspace, as a plan file's path does.
+		np, err := plan.NewNixPlan(r.PlanFile, s.workspace)
+		if err != nil {
+			return nil, &InputError{Input: "plan", Msg: err.Error()}
+		}
+		r.PlanFile = np.FlakeRef + "#" + np.Attr
+	case !filepath.IsAbs(r.PlanFile) && s.workspace != "":
 		r.PlanFile = filepath.Join(s.workspace, r.PlanFile)
 	}
 

@@ -47,7 +47,7 @@ func (c *buildCmd) flags() *flag.FlagSet {
 		"reuses layers whose key an existing image (--image, --cache-from) already has,",
 		"builds the rest once, and publishes the image. Registry credentials come from the",
 		"Docker config (~/.docker/config.json) and GITHUB_TOKEN for ghcr.io.")
-	fs.StringVar(&c.planFile, "plan", "", "layer plan file, YAML or JSON (required)")
+	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
 	fs.StringVar(&c.image, "image", "", "image reference to push to, e.g. ghcr.io/acme/app:latest (required for registry output)")
 	fs.StringVar(&c.output, "output", "registry", "where the image goes: registry | oci:DIR | docker-archive:FILE")
 	fs.Var(&c.cacheFrom, "cache-from", "further image whose layers may be reused (repeatable)")

@@ -34,7 +34,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 		"lists recorded in the published image's config: packages added, removed or",
 		"changed version, NAR size deltas, and which layers would be rebuilt.",
 		"Reads only the image's manifest and config; never pulls layer blobs.")
-	fs.StringVar(&c.planFile, "plan", "", "layer plan file (required)")
+	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
 	fs.StringVar(&c.against, "against", "", "published image to compare with, e.g. ghcr.io/acme/app:latest (required)")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the diff as PR-comment Markdown to this file")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")

@@ -31,7 +31,7 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 		"Realises the plan's installables, reads their closures and prints which store",
 		"paths each layer holds (after splitting and auto layering), with NAR sizes and",
 		"layer keys. Writes no layers and touches no registry.")
-	fs.StringVar(&c.planFile, "plan", "", "layer plan file, YAML or JSON (required)")
+	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON for machines")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	if help, err := parseFlags(fs, args); help || err != nil {

@@ -380,6 +380,25 @@ func (n *Nix) PathInfo(ctx context.Context, paths []string) (*Graph, error) {
 	return g, nil
 }
 
+// Eval runs one nix evaluation with args (after the program name, e.g.
+// plan.NixPlan.EvalArgs) and returns its stdout. No --store applies: the
+// plan is evaluated, not read from a chroot store.
+func (n *Nix) Eval(ctx context.Context, args []string) ([]byte, error) {
+	if len(args) == 0 {
+		return nil, errors.New("closure: empty nix eval arguments")
+	}
+	full := append([]string{args[0], "--extra-experimental-features", "nix-command flakes"}, args[1:]...)
+	out, stderr, err := n.run(ctx, full)
+	if err != nil {
+		var deps []string
+		if len(args) > 2 {
+			deps = []string{args[2]}
+		}
+		return nil, &NixError{Deps: deps, Args: full, Stderr: TrimNixStderr(stderr), Err: err}
+	}
+	return out, nil
+}
+
 // Valid asks the local store (never a substituter) which of paths are
 // valid, with one `nix path-info --json` call, and returns the valid
 // ones' infos (not their closures) and the invalid paths.
@@ -410,7 +429,7 @@ func (n *Nix) Evaluate(ctx context.Context, installables []string) (map[string][
 	out := make(map[string][]string, len(inst))
 	var flakes []string
 	for _, i := range inst {
-		if strings.Contains(i, "#") {
+		if strings.Contains(i, "#") || strings.HasSuffix(i, ".drv") || strings.Contains(i, ".drv^") {
 			flakes = append(flakes, i)
 		} else {
 			out[i] = []string{i}

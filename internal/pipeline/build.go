@@ -147,15 +147,16 @@ func (r *run) informTarget(pub publish.Publisher) {
 func (r *run) resolve(ctx context.Context) error {
 	r.o.phase(PhaseResolve)
 	r.log.printf("resolving %s", r.o.PlanFile)
-	p, err := plan.Load(r.o.PlanFile)
+	l, err := loadPlan(ctx, r.o.PlanFile, r.o.Nix)
 	if err != nil {
 		return err
 	}
+	p := l.plan
 	base, err := readBase(ctx, r.o.Registry, p)
 	if err != nil {
 		return err
 	}
-	if r.res, err = resolve(ctx, p, r.o.Nix, r.o.Substituter, base); err != nil {
+	if r.res, err = resolve(ctx, l, r.o.Nix, r.o.Substituter, base); err != nil {
 		return err
 	}
 	if r.arch, err = r.architecture(ctx, p); err != nil {

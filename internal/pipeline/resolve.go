@@ -60,11 +60,11 @@ type Planned struct {
 // (sub may be nil). It reads no registry: paths a from: image holds are
 // not subtracted.
 func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substituter.Client) (*Resolved, error) {
-	p, err := plan.Load(planFile)
+	l, err := loadPlan(ctx, planFile, nix)
 	if err != nil {
 		return nil, err
 	}
-	return resolve(ctx, p, nix, sub, nil)
+	return resolve(ctx, l, nix, sub, nil)
 }
 
 // resolve realises the plan's installables with one nix build call (unless
@@ -73,8 +73,9 @@ func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substitu
 // derives every layer's Spec and key. base, when set, is the plan's base
 // image: store paths it already holds are left out of every layer and its
 // layers count against the layer budget.
-func resolve(ctx context.Context, p *plan.Plan, nix NixOptions, sub *substituter.Client, base *image.Previous) (*Resolved, error) {
-	rz, err := realise(ctx, p, nix, sub)
+func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, base *image.Previous) (*Resolved, error) {
+	p := l.plan
+	rz, err := realise(ctx, l, nix, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,8 @@ type realised struct {
 // realise turns every dep of the plan into store paths by evaluation only
 // (nothing is built to learn a path), and finds the closure: from the
 // plan's closure graph file, or from metadata (see metadataClosure).
-func realise(ctx context.Context, p *plan.Plan, nixo NixOptions, sub *substituter.Client) (*realised, error) {
+func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.Client) (*realised, error) {
+	p := l.plan
 	n := &closure.Nix{Bin: nixo.Bin, Dir: p.Dir, Env: nixo.Env, Stderr: nixo.Stderr}
 	if p.StoreRoot != "" && p.ClosureGraph == "" {
 		n.Store = p.StoreRoot
@@ -177,8 +179,32 @@ func realise(ctx context.Context, p *plan.Plan, nixo NixOptions, sub *substitute
 	for _, s := range r.sources {
 		local = append(local, s.StorePath)
 	}
-	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, all, local)
+	builders, err := drvOutputs(ctx, n, l.drvs)
+	if err != nil {
+		return nil, err
+	}
+	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, builders, all, local)
 	return r, err
+}
+
+// drvOutputs maps each output path of a Nix plan's derivations to the
+// installable that builds it (evaluation only).
+func drvOutputs(ctx context.Context, n *closure.Nix, drvs []plan.Realise) (map[string]string, error) {
+	if len(drvs) == 0 {
+		return nil, nil
+	}
+	inst := drvInstallables(ctx, n, drvs)
+	outs, err := n.Evaluate(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, i := range inst {
+		for _, o := range outs[i] {
+			m[o] = i
+		}
+	}
+	return m, nil
 }
 
 // rootsOf maps each plan layer (and the root layer) to its deps' paths.
@@ -230,13 +256,17 @@ func closureGraph(ctx context.Context, p *plan.Plan, n *closure.Nix, all []strin
 
 func rootSources(p *plan.Plan, built map[string][]string) []rootfs.Source {
 	var sources []rootfs.Source
-	for _, d := range p.Root {
+	for j, d := range p.Root {
 		paths := []string{d.Value}
 		if d.Kind == plan.Installable {
 			paths = built[d.Value]
 		}
+		label := fmt.Sprintf("%s:%d: root: %s", p.File, d.Line, d.Raw)
+		if p.Attr != "" { // a plan written in Nix has attribute paths, not lines
+			label = fmt.Sprintf("%s: %s.root[%d]: %s", p.File, p.Attr, j, d.Raw)
+		}
 		for _, sp := range paths {
-			sources = append(sources, rootfs.Source{Label: fmt.Sprintf("%s:%d: root: %s", p.File, d.Line, d.Raw), StorePath: sp})
+			sources = append(sources, rootfs.Source{Label: label, StorePath: sp})
 		}
 	}
 	return sources

@@ -59,7 +59,7 @@ func (p *perPath) Walk(ctx context.Context, path string, fn func(*layer.Entry) e
 // downloaded. outputs maps each installable to the paths it evaluated to;
 // mustBeLocal are paths whose contents are needed on disk (root-filesystem
 // sources): they are realised when the local store lacks them.
-func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, all, mustBeLocal []string) (*closure.Graph, *closureSource, error) {
+func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, builders map[string]string, all, mustBeLocal []string) (*closure.Graph, *closureSource, error) {
 	_, invalid, err := n.Valid(ctx, all)
 	if err != nil {
 		return nil, nil, err
@@ -71,7 +71,7 @@ func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Clien
 			return nil, nil, err
 		}
 	}
-	build := needsBuild(p, outputs, invalid, cached, missing, mustBeLocal)
+	build := needsBuild(p, outputs, builders, invalid, cached, missing, mustBeLocal)
 	if len(build) > 0 {
 		if _, err := n.Build(ctx, build); err != nil {
 			return nil, nil, attribute(p, err)
@@ -94,10 +94,12 @@ func fromCaches(ctx context.Context, sub *substituter.Client, paths []string) ([
 	return infos, nil, nil
 }
 
-// needsBuild lists the deps Nix must realise: each whose closure reaches a
+// needsBuild lists what Nix must realise: each dep whose closure reaches a
 // path neither the local store nor a cache has, and each whose contents
-// must be on disk but are not.
-func needsBuild(p *plan.Plan, outputs map[string][]string, invalid []string, cached []closure.PathInfo, missing, mustBeLocal []string) []string {
+// must be on disk but are not. A store path dep is built through the
+// derivation that has it as output (builders: a Nix plan's derivations),
+// else asked for as it is (Nix can only substitute it).
+func needsBuild(p *plan.Plan, outputs map[string][]string, builders map[string]string, invalid []string, cached []closure.PathInfo, missing, mustBeLocal []string) []string {
 	c := &coverage{known: map[string]closure.PathInfo{}, gone: map[string]bool{}, invalid: map[string]bool{}}
 	for _, in := range cached {
 		c.known[in.Path] = in
@@ -120,7 +122,13 @@ func needsBuild(p *plan.Plan, outputs map[string][]string, invalid []string, cac
 			}
 			for _, o := range paths {
 				if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] {
-					out = append(out, d.Value)
+					inst := d.Value
+					if b, ok := builders[o]; ok {
+						inst = b
+					}
+					if !slices.Contains(out, inst) {
+						out = append(out, inst)
+					}
 					break
 				}
 			}
