@@ -48,7 +48,7 @@ func CanonicalMode(m fs.FileMode) fs.FileMode {
 		return fs.ModeSymlink | 0o777
 	case m.IsDir():
 		return fs.ModeDir | 0o555 | special
-	case m&0o111 != 0:
+	case m&0o100 != 0: // the owner's x bit, as a NAR records it
 		return 0o555 | special
 	default:
 		return 0o444 | special
