@@ -9,6 +9,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/action"
 	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
@@ -106,5 +107,6 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		Labels:      req.Labels,
 		Annotations: req.Annotations,
 		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
+		Progress:    progress.New(req.Log, progress.TTY(false)),
 	}, nil
 }

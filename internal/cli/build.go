@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
 )
 
@@ -113,6 +114,7 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
 		TempDir: c.tempDir, Created: created, System: c.system, Jobs: c.jobs, UploadJobs: c.uploads,
 		Log: s.log, Registry: s.client, Substituter: s.sub,
+		Progress: progress.New(s.log, progress.TTY(c.terminal())),
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")
@@ -164,6 +166,17 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 // maxEpoch is 9999-12-31T23:59:59Z: RFC 3339 (the image config's time
 // format) has four-digit years.
 const maxEpoch = 253402300799
+
+// terminal reports whether stderr is a terminal (a live progress line)
+// rather than a log (a line every few seconds).
+func (c *buildCmd) terminal() bool {
+	f, ok := c.Stderr.(*os.File)
+	if !ok || c.Getenv("GITHUB_ACTIONS") == "true" || c.Getenv("CI") == "true" {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
 
 // sourceDateEpoch parses SOURCE_DATE_EPOCH; empty means the fixed default.
 func sourceDateEpoch(v string) (time.Time, error) {

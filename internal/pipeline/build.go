@@ -36,9 +36,15 @@ type run struct {
 // It returns the report.
 func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Report, error) {
 	r := &run{o: o, log: newLogger(o.Log)}
+	if o.Progress != nil {
+		stop := o.Progress.Start()
+		defer func() { stop(); r.log.printf("took: %s", o.Progress.Summary()) }()
+	}
+	r.progressPhase("resolve")
 	if err := r.resolve(ctx); err != nil {
 		return nil, err
 	}
+	r.progressPhase("previous image")
 	o.phase(PhasePrevious)
 	prevs, err := readPrevious(ctx, o.Registry, o.Previous, r.log)
 	if err != nil {
@@ -52,6 +58,7 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 	}
 	defer os.RemoveAll(tmp)
 	o.phase(PhaseLayers)
+	r.progressPhase("build")
 	r.informTarget(pub)
 	w, _ := pub.(publish.LayerWriter)
 	src := r.source()
@@ -87,6 +94,7 @@ func (r *run) finish(ctx context.Context, ls []*imageLayer, pub publish.Publishe
 		return rep, nil
 	}
 	r.o.phase(PhasePublish + Phase(" "+pub.Destination()))
+	r.progressPhase("publish")
 	if err := r.publish(ctx, pub, img, rep); err != nil {
 		return nil, err
 	}

@@ -148,7 +148,9 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 		}
 		g.Go(func() error {
 			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
-			b, err := layer.Build(gctx, il.plan.Spec, src, layer.Options{TempDir: tmp})
+			t := r.task("build "+il.plan.Name, il.plan.NarSize)
+			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp})
+			t.Done()
 			if err != nil {
 				return err
 			}
@@ -163,11 +165,20 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 				r.log.printf("WARNING: %s", msg)
 				il.warning = msg
 			}
-			up.add(b)
+			up.add(r.counted(b))
 			return nil
 		})
 	}
 	return g.Wait()
+}
+
+// counted wraps a built layer so its upload reports progress.
+func (r *run) counted(b *layer.Built) v1.Layer {
+	if r.o.Progress == nil {
+		return b
+	}
+	size, _ := b.Size()
+	return countedLayer{Layer: b, t: r.task("upload "+b.Name(), size)}
 }
 
 func count(n int, what string) string {

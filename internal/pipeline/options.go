@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/substituter"
 )
@@ -71,6 +72,9 @@ type Options struct {
 	Annotations map[string]string
 	// Phase, when set, is called as each phase starts.
 	Phase func(Phase)
+	// Progress, when set, reports bytes read while layers build and sent
+	// while they upload, and times the phases.
+	Progress *progress.Reporter
 }
 
 func (o *Options) phase(p Phase) {
