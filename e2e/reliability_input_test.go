@@ -55,7 +55,7 @@ func TestReliabilityLyingPrevious(t *testing.T) {
 		for _, p := range paths {
 			meta.Paths = append(meta.Paths, image.PathSize{Path: p, NarSize: 1})
 		}
-		img, err := image.Assemble(nil, []image.Named{{Layer: l, Meta: meta}}, image.ConfigOptions{Architecture: "amd64", OS: "linux"})
+		img, err := image.Assemble(nil, []image.Named{{Layer: l, Meta: meta}}, image.ConfigOptions{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}})
 		if err != nil {
 			t.Fatal(err)
 		}

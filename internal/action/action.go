@@ -39,6 +39,10 @@ type Request struct {
 	Labels      map[string]string
 	Annotations map[string]string
 	TempDir     string // RUNNER_TEMP when it exists in the container, else ""
+	// System is the Nix system to build for ("" = the plan's, else Nix's).
+	System string
+	// PushByDigest pushes the image by digest without moving any tag.
+	PushByDigest bool
 	// Phase is set by Run: the builder calls it as each phase starts, and
 	// it opens a log group for the phase.
 	Phase func(name string)
@@ -57,12 +61,37 @@ type Request struct {
 // pipeline into it.
 type Builder func(ctx context.Context, req Request) (*report.Report, error)
 
+// MergeRequest is a merge job's: the per-platform digests to put in one
+// index at Image's tag (and Tags). The other fields are Request's.
+type MergeRequest struct {
+	Request
+	Digests []string
+}
+
+// Merged is one platform of a merged index.
+type Merged struct {
+	Platform string // "linux/arm64"
+	Digest   string
+}
+
+// MergeResult is what a merge did.
+type MergeResult struct {
+	Digest   string // the index's
+	Children []Merged
+	Changed  bool // the tag held something else before
+}
+
+// Merger merges per-platform images into an index. main wires
+// internal/multiarch into it.
+type Merger func(ctx context.Context, req MergeRequest) (*MergeResult, error)
+
 // Options configure Run.
 type Options struct {
 	Getenv     func(string) string // required: the only source of environment
 	Stdout     io.Writer           // workflow commands and log; nil = os.Stdout
 	HTTPClient *http.Client        // for the GitHub API; nil = http.DefaultClient
 	Build      Builder             // required
+	Merge      Merger              // required for the merge input
 	Secrets    *secrets.Set        // the run's secrets; nil = a new set
 }
 
@@ -129,7 +158,11 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 
-	r.gha.Group("Build " + s.req.Image)
+	if len(s.merge) > 0 {
+		r.gha.Group("Merge " + s.req.Image)
+	} else {
+		r.gha.Group("Build " + s.req.Image)
+	}
 	// Each pipeline phase gets its own log group (groups cannot nest).
 	s.req.Phase = func(name string) {
 		r.gha.EndGroup()
@@ -137,6 +170,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	s.req.Debug = r.env("RUNNER_DEBUG") == "1"
 	s.req.Log, s.req.Secrets = r.log, r.red
+	if len(s.merge) > 0 {
+		return r.merge(ctx, s)
+	}
 	r.checkTempDir(&s.req)
 	rep, err := r.o.Build(ctx, s.req)
 	r.gha.EndGroup()
@@ -188,6 +224,46 @@ func (r *runner) run(ctx context.Context) error {
 		return &PolicyFailure{Err: policyErr}
 	}
 	return outErr
+}
+
+// merge runs the merge job: no build, an index of the given digests at the
+// image's tag, outputs and a summary of its platforms.
+func (r *runner) merge(ctx context.Context, s *settings) error {
+	if r.o.Merge == nil {
+		return errors.New("action: Options.Merge is required for the merge input")
+	}
+	res, err := r.o.Merge(ctx, MergeRequest{Request: s.req, Digests: s.merge})
+	r.gha.EndGroup()
+	if err != nil {
+		r.gha.Errorf("%s", r.red.String(err.Error()))
+		return err
+	}
+	ref := digestRef(s.req.Image, res.Digest)
+	outs := map[string]string{"digest": res.Digest, "image": ref, "changed": strconv.FormatBool(res.Changed)}
+	var md strings.Builder
+	fmt.Fprintf(&md, "### %s\n\nImage index `%s` (%d platforms)", s.req.Image, res.Digest, len(res.Children))
+	if !res.Changed {
+		md.WriteString(", already at the tag")
+	}
+	md.WriteString("\n\n| Platform | Image |\n|---|---|\n")
+	for _, c := range res.Children {
+		fmt.Fprintf(&md, "| %s | `%s` |\n", c.Platform, c.Digest)
+	}
+	if r.env("GITHUB_OUTPUT") != "" {
+		for _, k := range []string{"digest", "image", "changed"} {
+			k, v := k, r.red.String(outs[k])
+			if err := safe(func() { r.gha.SetOutput(k, v) }); err != nil {
+				return fmt.Errorf("setting output %s: %w", k, err)
+			}
+		}
+	}
+	r.gha.Infof("image: %s", ref)
+	if s.summary && r.env("GITHUB_STEP_SUMMARY") != "" {
+		if err := safe(func() { r.gha.AddStepSummary(r.red.String(md.String())) }); err != nil {
+			r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
+		}
+	}
+	return nil
 }
 
 // buildError turns plan errors into file annotations.

@@ -3,6 +3,7 @@ package action
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/bytesize"
@@ -15,6 +16,7 @@ import (
 var InputNames = []string{
 	"plan", "image", "tags", "push", "cache-from", "github-token", "nix-conf",
 	"summary", "pr-comment", "max-layer-size", "max-growth", "labels", "annotations",
+	"system", "push-by-digest", "merge",
 }
 
 // OutputNames lists every output the action sets (kept in sync with
@@ -34,6 +36,9 @@ type settings struct {
 	maxLayerSize int64
 	maxGrowth    string
 	workspace    string
+	// merge lists the digests to merge into an index at the image's tag
+	// (the merge job of a build matrix); nothing is built then.
+	merge []string
 }
 
 // InputError is an invalid action input.
@@ -107,7 +112,38 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	if r.Annotations, err = keyValues(get, "annotations"); err != nil {
 		return nil, err
 	}
+	if err := parseMultiarch(get, s); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// systemRE is the shape of a Linux Nix system.
+var systemRE = regexp.MustCompile(`^[a-z0-9_]+-linux$`)
+
+// parseMultiarch reads system, push-by-digest and merge.
+func parseMultiarch(get func(string) string, s *settings) error {
+	r := &s.req
+	r.System = strings.TrimSpace(get("system"))
+	if r.System != "" && !systemRE.MatchString(r.System) {
+		return &InputError{Input: "system", Msg: fmt.Sprintf("%q is not a Linux Nix system like x86_64-linux or aarch64-linux", r.System)}
+	}
+	var err error
+	if r.PushByDigest, err = boolInput(get, "push-by-digest", false); err != nil {
+		return err
+	}
+	for _, l := range lines(get("merge")) {
+		s.merge = append(s.merge, strings.FieldsFunc(l, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' })...)
+	}
+	switch {
+	case r.PushByDigest && !r.Push:
+		return &InputError{Input: "push-by-digest", Msg: "cannot be used with push: false"}
+	case r.PushByDigest && len(r.Tags) > 0:
+		return &InputError{Input: "push-by-digest", Msg: "moves no tag, so tags cannot be used with it; tag the digest in a later job with merge"}
+	case len(s.merge) > 0 && r.PushByDigest:
+		return &InputError{Input: "merge", Msg: "merges images pushed earlier and builds nothing, so push-by-digest cannot be used with it"}
+	}
+	return nil
 }
 
 // lines splits a newline (or comma-free) list input, trimming blanks.

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -382,6 +384,8 @@ func TestRunInputErrors(t *testing.T) {
 		"INPUT_MAX-LAYER-SIZE": "big",
 		"INPUT_MAX-GROWTH":     "lots",
 		"INPUT_LABELS":         "novalue",
+		"INPUT_SYSTEM":         "aarch64-darwin",
+		"INPUT_PUSH-BY-DIGEST": "maybe",
 	}
 	for k, v := range cases {
 		e := newEnv(t, "http://127.0.0.1:1")
@@ -435,5 +439,76 @@ func TestDigestRef(t *testing.T) {
 		if got := digestRef(in, "sha256:x"); got != want {
 			t.Errorf("digestRef(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRunPushByDigestInputs: push-by-digest and system reach the build;
+// contradictory combinations fail before it.
+func TestRunPushByDigestInputs(t *testing.T) {
+	e := newEnv(t, "http://127.0.0.1:1")
+	delete(e.vars, "INPUT_TAGS")
+	e.vars["INPUT_PUSH-BY-DIGEST"] = "true"
+	e.vars["INPUT_SYSTEM"] = "aarch64-linux"
+	var got Request
+	if _, err := e.run(t, nil, func(ctx context.Context, req Request) (*report.Report, error) {
+		got = req
+		return cannedReport(req), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !got.PushByDigest || got.System != "aarch64-linux" {
+		t.Errorf("request %+v", got)
+	}
+	for name, vars := range map[string]map[string]string{
+		"with tags":    {"INPUT_PUSH-BY-DIGEST": "true", "INPUT_TAGS": "v1"},
+		"without push": {"INPUT_PUSH-BY-DIGEST": "true", "INPUT_PUSH": "false", "INPUT_TAGS": ""},
+		"and merge":    {"INPUT_PUSH-BY-DIGEST": "true", "INPUT_TAGS": "", "INPUT_MERGE": digest('a')},
+	} {
+		e := newEnv(t, "http://127.0.0.1:1")
+		maps.Copy(e.vars, vars)
+		called := false
+		_, err := e.run(t, nil, func(ctx context.Context, req Request) (*report.Report, error) {
+			called = true
+			return cannedReport(req), nil
+		})
+		var ie *InputError
+		if !errors.As(err, &ie) || called {
+			t.Errorf("%s: err=%v called=%v", name, err, called)
+		}
+	}
+}
+
+// TestRunMerge: with merge set nothing is built; the merger gets every
+// digest (lines, commas, spaces) and the outputs and summary name the
+// index and its platforms.
+func TestRunMerge(t *testing.T) {
+	e := newEnv(t, "http://127.0.0.1:1")
+	e.vars["INPUT_IMAGE"] = "ghcr.io/octo-org/hello-world:latest"
+	e.vars["INPUT_MERGE"] = digest('a') + ", " + digest('b') + "\n" + digest('c') + "\n"
+	var got MergeRequest
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Getenv: e.getenv, Stdout: &out,
+		Build: func(context.Context, Request) (*report.Report, error) {
+			t.Fatal("merge built an image")
+			return nil, nil
+		},
+		Merge: func(ctx context.Context, req MergeRequest) (*MergeResult, error) {
+			got = req
+			return &MergeResult{Digest: digest('i'), Changed: true, Children: []Merged{
+				{Platform: "linux/amd64", Digest: digest('a')}, {Platform: "linux/arm64", Digest: digest('b')}}}, nil
+		}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if want := []string{digest('a'), digest('b'), digest('c')}; !slices.Equal(got.Digests, want) || got.Image != e.vars["INPUT_IMAGE"] {
+		t.Errorf("merge request %+v, want digests %v", got, want)
+	}
+	outs := readOutputs(t, e.output)
+	if outs["digest"] != digest('i') || outs["image"] != "ghcr.io/octo-org/hello-world@"+digest('i') || outs["changed"] != "true" {
+		t.Errorf("outputs %v", outs)
+	}
+	sum, _ := os.ReadFile(e.summary)
+	if !strings.Contains(string(sum), "| linux/arm64 | `"+digest('b')+"` |") || strings.Contains(string(sum), canary) {
+		t.Errorf("summary:\n%s", sum)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/org/nix-layer-action/internal/action"
+	"github.com/org/nix-layer-action/internal/multiarch"
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -30,6 +32,7 @@ func runAction(ctx context.Context, e Env) error {
 		Build: func(ctx context.Context, req action.Request) (*report.Report, error) {
 			return buildForAction(ctx, e, req)
 		},
+		Merge: mergeForAction,
 	})
 	if err != nil {
 		// action.Run has already reported the failure as an annotation.
@@ -38,8 +41,8 @@ func runAction(ctx context.Context, e Env) error {
 	return nil
 }
 
-// buildForAction runs the pipeline for one action request.
-func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Report, error) {
+// actionClient is the registry client of one action request.
+func actionClient(req action.Request) (*regclient.Client, error) {
 	opts := []regclient.Option{
 		regclient.WithKeychain(regclient.Keychain(req.GitHubToken)),
 		regclient.WithSecrets(req.Secrets),
@@ -48,7 +51,12 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 	if req.Debug {
 		opts = append(opts, regclient.WithDebug(req.Log))
 	}
-	client, err := regclient.New(opts...)
+	return regclient.New(opts...)
+}
+
+// buildForAction runs the pipeline for one action request.
+func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Report, error) {
+	client, err := actionClient(req)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +69,10 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 		return nil, err
 	}
 	var pub publish.Publisher
-	if req.Push {
+	switch {
+	case req.Push && req.PushByDigest:
+		pub = publish.NewRegistryByDigest(client, o.Target)
+	case req.Push:
 		if pub, err = publish.NewRegistry(client, o.Target, req.Tags); err != nil {
 			return nil, fmt.Errorf("input tags: %w", err)
 		}
@@ -99,7 +110,7 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		Target:      target,
 		Previous:    prev,
 		Tags:        req.Tags,
-		Nix:         pipeline.NixOptions{Env: nixEnv, Stderr: req.Log},
+		Nix:         pipeline.NixOptions{Env: nixEnv, Stderr: req.Log, System: req.System},
 		TempDir:     req.TempDir,
 		Created:     created,
 		Log:         req.Log, // inside the phase's log group
@@ -109,4 +120,50 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
 		Progress:    progress.New(req.Log, progress.TTY(false)),
 	}, nil
+}
+
+// mergeForAction merges the request's digests into an index at its image's
+// tag (and tags); a single digest just moves the tags onto it.
+func mergeForAction(ctx context.Context, req action.MergeRequest) (*action.MergeResult, error) {
+	tag, err := name.NewTag(req.Image)
+	if err != nil || strings.Contains(req.Image, "@") {
+		return nil, fmt.Errorf("input image %q: merge needs a tag like ghcr.io/acme/app:latest", req.Image)
+	}
+	hashes, err := digestArgs("input merge", tag.Context(), req.Digests)
+	if err != nil {
+		return nil, err
+	}
+	client, err := actionClient(req.Request)
+	if err != nil {
+		return nil, err
+	}
+	logf := func(f string, a ...any) { fmt.Fprintf(req.Log, f+"\n", a...) }
+	mopts := []multiarch.Option{multiarch.WithRemoteOptions(client.Remote(ctx)...), multiarch.WithLogger(logf)}
+	tags := append([]string{tag.TagStr()}, req.Tags...)
+	if len(hashes) == 1 {
+		return tagForAction(ctx, tag, tags, hashes[0], mopts)
+	}
+	res, err := multiarch.Merge(ctx, tag.Context(), hashes, append(mopts,
+		multiarch.WithTags(tags...), multiarch.WithAnnotations(req.Annotations))...)
+	if err != nil {
+		return nil, client.Err(err)
+	}
+	out := &action.MergeResult{Digest: res.Digest.String(), Changed: len(res.Pushed) > 0}
+	for _, c := range res.Children {
+		out.Children = append(out.Children, action.Merged{Platform: c.Platform.String(), Digest: c.Digest.String()})
+	}
+	return out, nil
+}
+
+// tagForAction points every tag at digest.
+func tagForAction(ctx context.Context, tag name.Tag, tags []string, digest v1.Hash, mopts []multiarch.Option) (*action.MergeResult, error) {
+	out := &action.MergeResult{Digest: digest.String()}
+	for _, t := range tags {
+		moved, err := multiarch.Tag(ctx, tag.Context().Tag(t), digest, mopts...)
+		if err != nil {
+			return nil, err
+		}
+		out.Changed = out.Changed || moved
+	}
+	return out, nil
 }

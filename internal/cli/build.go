@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -27,6 +28,7 @@ type buildCmd struct {
 	cacheFrom listFlag
 	tags      listFlag
 	push      bool
+	byDigest  bool
 	tempDir   string
 	system    string
 	jobs      int
@@ -55,8 +57,9 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.report, "report", "", "write the JSON report to this file")
 	fs.Var(&c.tags, "tag", "extra tag to point at the pushed image (repeatable)")
 	fs.BoolVar(&c.push, "push", true, "publish the image; --push=false builds and reports only")
+	fs.BoolVar(&c.byDigest, "push-by-digest", false, "push the image by digest only: no tag moves (--image's tag is still read for reuse); see merge and tag")
 	fs.StringVar(&c.tempDir, "temp-dir", "", "parent directory for temporary layer files (default $RUNNER_TEMP or the system temp dir)")
-	fs.StringVar(&c.system, "system", "", "Nix system of the image, e.g. x86_64-linux (default: this machine)")
+	fs.StringVar(&c.system, "system", "", "Nix system to build for, e.g. aarch64-linux: .#app means packages.<system>.app (default: the plan's system:, else Nix's); the image's platform follows it")
 	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
 	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
@@ -105,14 +108,22 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 	if out.Kind == publish.KindRegistry && c.image == "" && c.push {
 		return pipeline.Options{}, nil, errors.New("build: --image is required for registry output")
 	}
+	if err := c.checkByDigest(out); err != nil {
+		return pipeline.Options{}, nil, err
+	}
+	if c.system != "" {
+		if _, err := image.PlatformFromSystem(c.system); err != nil {
+			return pipeline.Options{}, nil, fmt.Errorf("build: --system: %w", err)
+		}
+	}
 	created, err := sourceDateEpoch(c.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {
 		return pipeline.Options{}, nil, err
 	}
 	o := pipeline.Options{
 		PlanFile: c.planFile, Tags: c.tags,
-		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
-		TempDir: c.tempDir, Created: created, System: c.system, Jobs: c.jobs, UploadJobs: c.uploads,
+		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
+		TempDir: c.tempDir, Created: created, Jobs: c.jobs, UploadJobs: c.uploads,
 		Log: s.log, Registry: s.client, Substituter: s.sub,
 		Progress: progress.New(s.log, progress.TTY(c.terminal())),
 	}
@@ -152,6 +163,9 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 		}
 		return &publish.DockerArchive{File: out.Path, Ref: target}, nil
 	}
+	if c.byDigest {
+		return publish.NewRegistryByDigest(s.client, target), nil
+	}
 	p, err := publish.NewRegistry(s.client, target, c.tags)
 	if err != nil {
 		var te *publish.TagError
@@ -161,6 +175,21 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkByDigest refuses --push-by-digest where it means nothing.
+func (c *buildCmd) checkByDigest(out publish.Output) error {
+	switch {
+	case !c.byDigest:
+		return nil
+	case out.Kind != publish.KindRegistry:
+		return fmt.Errorf("build: --push-by-digest pushes to a registry, not to --output %s", out)
+	case !c.push:
+		return errors.New("build: --push-by-digest and --push=false contradict each other")
+	case len(c.tags) > 0:
+		return errors.New("build: --push-by-digest moves no tag, so --tag cannot be used with it (tag the digest afterwards with merge or tag)")
+	}
+	return nil
 }
 
 // maxEpoch is 9999-12-31T23:59:59Z: RFC 3339 (the image config's time

@@ -54,6 +54,8 @@ func Run(ctx context.Context, args []string, e Env) error {
 		&buildCmd{Env: e},
 		&planCmd{Env: e},
 		&diffCmd{Env: e},
+		&mergeCmd{Env: e},
+		&tagCmd{Env: e},
 	}
 	if len(args) == 0 {
 		if e.Getenv("GITHUB_ACTIONS") == "true" {

@@ -18,6 +18,7 @@ type diffCmd struct {
 	against  string
 	markdown string
 	nixBin   string
+	system   string
 	registry registryFlags
 }
 
@@ -38,6 +39,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.against, "against", "", "published image to compare with, e.g. ghcr.io/acme/app:latest (required)")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the diff as PR-comment Markdown to this file")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	fs.StringVar(&c.system, "system", "", "Nix system whose packages to compare, e.g. aarch64-linux; a multi-platform --against is read as its child for that platform")
 	c.registry.add(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -56,7 +58,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	res, err := pipeline.Diff(ctx, pipeline.DiffOptions{
 		PlanFile:    c.planFile,
 		Against:     against,
-		Nix:         pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log},
+		Nix:         pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
 		Registry:    s.client,
 		Substituter: s.sub,
 	})

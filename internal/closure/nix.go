@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/nix-community/go-nix/pkg/derivation"
 )
 
 // Nix runs the nix command line. It is the process boundary of this package:
@@ -26,6 +28,10 @@ type Nix struct {
 	Store  string    // optional --store (e.g. a chroot store root)
 	Env    []string  // extra environment entries ("K=V"), supplied by the caller
 	Stderr io.Writer // receives nix progress/log output; may be nil
+	// System, when set, is the Nix system installables are evaluated and
+	// built for ("aarch64-linux"): ".#foo" then means
+	// packages.<System>.foo.
+	System string
 
 	versionOnce sync.Once
 	version     [2]int // major, minor; 0.0 when unknown
@@ -135,6 +141,9 @@ func (n *Nix) args(sub string, extra ...string) []string {
 	a := []string{sub, "--extra-experimental-features", "nix-command flakes"}
 	if n.Store != "" {
 		a = append(a, "--store", n.Store)
+	}
+	if n.System != "" && (sub == "build" || sub == "eval") {
+		a = append(a, "--option", "system", n.System)
 	}
 	return append(a, extra...)
 }
@@ -425,8 +434,16 @@ func (n *Nix) Valid(ctx context.Context, paths []string) ([]PathInfo, []string, 
 // nothing — and returns installable → output paths (sorted by output
 // name). A store path resolves to itself.
 func (n *Nix) Evaluate(ctx context.Context, installables []string) (map[string][]string, error) {
+	out, _, err := n.EvaluateDrvs(ctx, installables)
+	return out, err
+}
+
+// EvaluateDrvs is Evaluate that also returns each evaluated installable's
+// derivation path.
+func (n *Nix) EvaluateDrvs(ctx context.Context, installables []string) (map[string][]string, map[string]string, error) {
 	inst := uniqueKeepOrder(installables)
 	out := make(map[string][]string, len(inst))
+	drvs := make(map[string]string, len(inst))
 	var flakes []string
 	for _, i := range inst {
 		if strings.Contains(i, "#") || strings.HasSuffix(i, ".drv") || strings.Contains(i, ".drv^") {
@@ -436,22 +453,40 @@ func (n *Nix) Evaluate(ctx context.Context, installables []string) (map[string][
 		}
 	}
 	if len(flakes) == 0 {
-		return out, nil
+		return out, drvs, nil
 	}
 	// No substituter is asked what it has: only the paths are wanted.
 	args := n.args("build", append([]string{"--dry-run", "--no-link", "--json", "--option", "substituters", ""}, flakes...)...)
 	stdout, stderr, err := n.run(ctx, args)
 	if err != nil {
-		return nil, n.buildFailure(ctx, flakes, args, stderr, err)
+		return nil, nil, n.buildFailure(ctx, flakes, args, stderr, err)
 	}
 	var dry []buildResult
 	if err := json.Unmarshal(stdout, &dry); err != nil || len(dry) != len(flakes) {
-		return nil, &NixError{Deps: flakes, Args: args, Err: fmt.Errorf("nix build --dry-run --json returned %d results for %d installables (%v)", len(dry), len(flakes), err)}
+		return nil, nil, &NixError{Deps: flakes, Args: args, Err: fmt.Errorf("nix build --dry-run --json returned %d results for %d installables (%v)", len(dry), len(flakes), err)}
 	}
 	for k, i := range flakes {
 		out[i] = outputPaths(dry[k])
+		if dry[k].DrvPath != "" {
+			drvs[i] = dry[k].DrvPath
+		}
 	}
-	return out, nil
+	return out, drvs, nil
+}
+
+// DerivationSystem reads the system ("x86_64-linux") a derivation file
+// (.drv, as instantiated in a store) is built for.
+func DerivationSystem(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	d, err := derivation.ReadDerivation(f)
+	if err != nil {
+		return "", fmt.Errorf("reading derivation %s: %w", file, err)
+	}
+	return d.Platform, nil
 }
 
 // namedIn returns the deps quoted in Nix's message ('…'), or all deps.

@@ -82,7 +82,9 @@ type ConfigOptions struct {
 	ExposedPorts         []string // "80", "80/tcp", "53/udp"
 	Labels               map[string]string
 	Created              time.Time // zero → Epoch
-	Architecture, OS     string    // OS "" → "linux"
+	// Platform is the image's; an empty OS is "linux", an empty
+	// architecture keeps the base image's.
+	Platform v1.Platform
 }
 
 // Assemble builds an image: base (nil = empty OCI image) plus layers in
@@ -106,12 +108,12 @@ func Assemble(base v1.Image, layers []Named, cfg ConfigOptions) (v1.Image, error
 		created = Epoch
 	}
 	cf := baseCfg.DeepCopy()
-	cf.OS = cfg.OS
+	cf.OS = cfg.Platform.OS
 	if cf.OS == "" {
 		cf.OS = "linux"
 	}
-	if cfg.Architecture != "" {
-		cf.Architecture = cfg.Architecture
+	if cfg.Platform.Architecture != "" {
+		cf.Architecture, cf.Variant = cfg.Platform.Architecture, cfg.Platform.Variant
 	}
 	cf.Created = v1.Time{Time: created.UTC()}
 	cf.Config = mergeConfig(baseCfg.Config, cfg)
@@ -303,29 +305,33 @@ func mergeEnv(base, plan []string) []string {
 	return out
 }
 
-// ArchFromSystem maps a Nix system ("x86_64-linux") to an OCI architecture ("amd64").
-func ArchFromSystem(system string) (string, error) {
+// PlatformFromSystem maps a Nix system ("x86_64-linux") to the OCI
+// platform of an image of its packages (linux/amd64; armv7l-linux is
+// linux/arm/v7).
+func PlatformFromSystem(system string) (v1.Platform, error) {
 	arch, osName, ok := strings.Cut(system, "-")
 	if !ok || osName != "linux" {
-		return "", fmt.Errorf("unsupported Nix system %q: only <arch>-linux systems can be container images", system)
+		return v1.Platform{}, fmt.Errorf("unsupported Nix system %q: only <arch>-linux systems can be container images", system)
 	}
-	m := map[string]string{
-		"x86_64":      "amd64",
-		"aarch64":     "arm64",
-		"i686":        "386",
-		"armv7l":      "arm",
-		"armv6l":      "arm",
-		"powerpc64le": "ppc64le",
-		"riscv64":     "riscv64",
-		"s390x":       "s390x",
+	if p, ok := systemPlatforms[arch]; ok {
+		return p, nil
 	}
-	if a, ok := m[arch]; ok {
-		return a, nil
-	}
-	known := make([]string, 0, len(m))
-	for k := range m {
+	known := make([]string, 0, len(systemPlatforms))
+	for k := range systemPlatforms {
 		known = append(known, k+"-linux")
 	}
 	sort.Strings(known)
-	return "", fmt.Errorf("unsupported Nix system %q (known: %s)", system, strings.Join(known, ", "))
+	return v1.Platform{}, fmt.Errorf("unsupported Nix system %q (known: %s)", system, strings.Join(known, ", "))
+}
+
+// systemPlatforms maps a Nix system's CPU to its OCI platform.
+var systemPlatforms = map[string]v1.Platform{
+	"x86_64":      {OS: "linux", Architecture: "amd64"},
+	"aarch64":     {OS: "linux", Architecture: "arm64"},
+	"i686":        {OS: "linux", Architecture: "386"},
+	"armv7l":      {OS: "linux", Architecture: "arm", Variant: "v7"},
+	"armv6l":      {OS: "linux", Architecture: "arm", Variant: "v6"},
+	"powerpc64le": {OS: "linux", Architecture: "ppc64le"},
+	"riscv64":     {OS: "linux", Architecture: "riscv64"},
+	"s390x":       {OS: "linux", Architecture: "s390x"},
 }

@@ -55,7 +55,7 @@ func TestAssembleManifestConfigAndHistory(t *testing.T) {
 		User:         "1000:1000",
 		ExposedPorts: []string{"80", "53/udp"},
 		Labels:       map[string]string{"a": "1"},
-		Architecture: "arm64",
+		Platform: v1.Platform{Architecture: "arm64"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestAssembleDeterministic(t *testing.T) {
 		Labels: map[string]string{"z": "1", "y": "2", "x": "3", "w": "4", "v": "5", "u": "6"},
 		// Ports are a map internally; order must not leak.
 		ExposedPorts: []string{"1", "2", "3", "4", "5", "6"},
-		Architecture: "amd64",
+		Platform: v1.Platform{Architecture: "amd64"},
 	}
 	d := func() v1.Hash {
 		// Fresh layer objects each time: equal content must give equal bytes.
@@ -173,7 +173,7 @@ func TestAssembleMergesOntoBase(t *testing.T) {
 		User:         "nobody",
 		ExposedPorts: []string{"8080"},
 		Labels:       map[string]string{"from": "base", "shared": "base"},
-		Architecture: "amd64",
+		Platform: v1.Platform{Architecture: "amd64"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -264,16 +264,16 @@ func TestCommentTruncated(t *testing.T) {
 	}
 }
 
-func TestArchFromSystem(t *testing.T) {
-	for sys, want := range map[string]string{"x86_64-linux": "amd64", "aarch64-linux": "arm64", "riscv64-linux": "riscv64"} {
-		got, err := ArchFromSystem(sys)
-		if err != nil || got != want {
-			t.Errorf("ArchFromSystem(%q) = %q, %v; want %q", sys, got, err, want)
+func TestPlatformFromSystem(t *testing.T) {
+	for sys, want := range map[string]string{"x86_64-linux": "linux/amd64", "aarch64-linux": "linux/arm64", "riscv64-linux": "linux/riscv64", "armv7l-linux": "linux/arm/v7"} {
+		got, err := PlatformFromSystem(sys)
+		if err != nil || got.String() != want {
+			t.Errorf("PlatformFromSystem(%q) = %q, %v; want %q", sys, got.String(), err, want)
 		}
 	}
 	for _, bad := range []string{"x86_64-darwin", "aarch64-darwin", "", "linux", "mips-linux"} {
-		if got, err := ArchFromSystem(bad); err == nil {
-			t.Errorf("ArchFromSystem(%q) = %q, want error", bad, got)
+		if got, err := PlatformFromSystem(bad); err == nil {
+			t.Errorf("PlatformFromSystem(%q) = %q, want error", bad, got.String())
 		}
 	}
 }

@@ -28,6 +28,8 @@ type Previous struct {
 	Layers []PreviousLayer
 	// Unusable says why Layers is empty for an image that exists ("" when usable).
 	Unusable string
+	// Platform is the one its config names (zero when the config is not read).
+	Platform v1.Platform
 }
 
 // PreviousLayer is one layer of a previous image.
@@ -62,8 +64,15 @@ func (p *Previous) ByKey(key string) (PreviousLayer, bool) {
 // (nil, nil). Whatever the image holds, malformed metadata is ignored
 // rather than trusted, and a config larger than regclient.MaxConfigBytes is
 // not read.
-func LoadPrevious(ctx context.Context, c *regclient.Client, ref name.Reference) (*Previous, error) {
-	img, err := remote.Image(ref, c.Remote(ctx)...)
+//
+// When ref is an image index, the image read is its child for platform
+// (an index without one is an error); an image for another platform is
+// Unusable. A zero platform is linux/amd64.
+func LoadPrevious(ctx context.Context, c *regclient.Client, ref name.Reference, platform v1.Platform) (*Previous, error) {
+	if platform.Architecture == "" {
+		platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	img, err := remote.Image(ref, append(c.Remote(ctx), remote.WithPlatform(platform))...)
 	if err != nil {
 		if regclient.IsNotFound(err) {
 			return nil, nil
@@ -91,6 +100,11 @@ func LoadPrevious(ctx context.Context, c *regclient.Client, ref name.Reference) 
 		p.Unusable = fmt.Sprintf("config is not valid JSON: %v", err)
 		return p, nil
 	}
+	// A config that names no architecture does not disagree.
+	if p.Platform = configPlatform(cf); p.Platform.Architecture != "" && !p.Platform.Satisfies(platform) {
+		p.Unusable = fmt.Sprintf("it is an image for %s, not %s", p.Platform.String(), platform.String())
+		return p, nil
+	}
 	metas, why := layerMetas(m, cf)
 	if why != "" {
 		p.Unusable = why
@@ -104,6 +118,11 @@ func LoadPrevious(ctx context.Context, c *regclient.Client, ref name.Reference) 
 		p.Layers = append(p.Layers, PreviousLayer{Meta: metas[i], Layer: l, Descriptor: desc, ConfigDiffID: cf.RootFS.DiffIDs[i]})
 	}
 	return p, nil
+}
+
+// configPlatform is the platform an image config says it is for.
+func configPlatform(cf *v1.ConfigFile) v1.Platform {
+	return v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}
 }
 
 var keyRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)

@@ -14,8 +14,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
@@ -121,7 +123,7 @@ func checkRoundTrip(t *testing.T, prev *Previous, img v1.Image, layers []Named) 
 func TestLoadPreviousRoundTripInMemory(t *testing.T) {
 	reg := startMem(t)
 	layers := testNamed(t, 3)
-	img, err := Assemble(nil, layers, ConfigOptions{Architecture: "amd64"})
+	img, err := Assemble(nil, layers, ConfigOptions{Platform: v1.Platform{Architecture: "amd64"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestLoadPreviousRoundTripInMemory(t *testing.T) {
 	push(t, ref, img)
 	reg.reset()
 
-	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,13 +147,13 @@ func TestLoadPreviousRoundTripInMemory(t *testing.T) {
 func TestLoadPreviousRealRegistry(t *testing.T) {
 	reg := registry.Start(t, registry.Options{})
 	layers := testNamed(t, 3)
-	img, err := Assemble(nil, layers, ConfigOptions{Architecture: "amd64", Env: []string{"A=b"}})
+	img, err := Assemble(nil, layers, ConfigOptions{Platform: v1.Platform{Architecture: "amd64"}, Env: []string{"A=b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ref := mustRef(t, reg.Ref("team/app:v1"))
 	push(t, ref, img)
-	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +163,14 @@ func TestLoadPreviousRealRegistry(t *testing.T) {
 func TestLoadPreviousNotFound(t *testing.T) {
 	reg := startMem(t)
 	// Unknown repository.
-	prev, err := LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/nope:latest"))
+	prev, err := LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/nope:latest"), v1.Platform{})
 	if err != nil || prev != nil {
 		t.Fatalf("unknown repo: %v, %v; want nil, nil", prev, err)
 	}
 	// Known repository, unknown tag.
 	img, _ := Assemble(nil, testNamed(t, 1), ConfigOptions{})
 	push(t, mustRef(t, reg.host+"/repo:one"), img)
-	prev, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/repo:two"))
+	prev, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/repo:two"), v1.Platform{})
 	if err != nil || prev != nil {
 		t.Fatalf("unknown tag: %v, %v; want nil, nil", prev, err)
 	}
@@ -180,7 +182,7 @@ func TestLoadPreviousNotFound(t *testing.T) {
 		http.Error(w, "boom", http.StatusBadRequest)
 	}))
 	defer srv.Close()
-	_, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x:y"))
+	_, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x:y"), v1.Platform{})
 	if err == nil || regclient.IsNotFound(err) {
 		t.Fatalf("400 answer: err = %v, want a non-not-found error", err)
 	}
@@ -200,7 +202,7 @@ func TestLoadPreviousInconsistentImage(t *testing.T) {
 	}
 	ref := mustRef(t, reg.host+"/bad:latest")
 	push(t, ref, bad)
-	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +253,7 @@ func TestLoadPreviousForeignMetadata(t *testing.T) {
 	}
 	ref := mustRef(t, reg.host+"/foreign:latest")
 	push(t, ref, broken)
-	prev, err := LoadPrevious(context.Background(), testClient(t), ref)
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,4 +303,48 @@ func testClient(t testing.TB) *regclient.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestLoadPreviousPlatform: a tag holding an index is read as its child
+// for the platform asked for; an index without one is an error; a
+// single-platform image for another platform is unusable.
+func TestLoadPreviousPlatform(t *testing.T) {
+	reg := startMem(t)
+	arches := map[string]v1.Image{}
+	for i, arch := range []string{"amd64", "arm64"} {
+		img, err := Assemble(nil, testNamed(t, i+1), ConfigOptions{Platform: v1.Platform{OS: "linux", Architecture: arch}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arches[arch] = img
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, arch := range []string{"amd64", "arm64"} {
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: arches[arch],
+			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	ref := mustRef(t, reg.host+"/multi:latest")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{OS: "linux", Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := arches["arm64"].Digest()
+	if prev.Digest != want || len(prev.Layers) != 2 || prev.Unusable != "" {
+		t.Errorf("arm64 child: digest %s (want %s), %d layers, unusable %q", prev.Digest, want, len(prev.Layers), prev.Unusable)
+	}
+	if _, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{OS: "linux", Architecture: "riscv64"}); err == nil {
+		t.Error("an index without a riscv64 child was read for riscv64")
+	}
+	single := mustRef(t, reg.host+"/single:latest")
+	push(t, single, arches["amd64"])
+	prev, err = LoadPrevious(context.Background(), testClient(t), single, v1.Platform{OS: "linux", Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(prev.Unusable, "linux/amd64, not linux/arm64") || len(prev.Layers) != 0 {
+		t.Errorf("amd64 image read for arm64: unusable %q, %d layers", prev.Unusable, len(prev.Layers))
+	}
 }

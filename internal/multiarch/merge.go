@@ -25,6 +25,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -186,8 +187,31 @@ func sortChildren(children []child) []child {
 	return out
 }
 
+// sharedAnnotations are the OCI annotations every child carries with the
+// same value (source, description, licenses, … of one commit's builds):
+// the index carries them too, since GHCR reads a multi-arch package's
+// description from the index.
+func sharedAnnotations(children []child) map[string]string {
+	if len(children) == 0 {
+		return nil
+	}
+	out := maps.Clone(children[0].annots)
+	for _, ch := range children[1:] {
+		for k, v := range out {
+			if ch.annots[k] != v {
+				delete(out, k)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // buildIndex checks children for duplicate platforms and encodes the OCI
-// index: children sorted, index annotations as given. encoding/json writes
+// index: children sorted, index annotations those all children share
+// overridden by those given. encoding/json writes
 // map keys sorted, so the bytes depend only on the inputs.
 func buildIndex(children []child, annotations map[string]string) ([]byte, error) {
 	sorted := sortChildren(children)
@@ -205,8 +229,15 @@ func buildIndex(children []child, annotations map[string]string) ([]byte, error)
 		d.Annotations = ch.annots
 		im.Manifests = append(im.Manifests, d)
 	}
+	idx := sharedAnnotations(sorted)
 	if len(annotations) > 0 {
-		im.Annotations = annotations
+		if idx == nil {
+			idx = map[string]string{}
+		}
+		maps.Copy(idx, annotations)
+	}
+	if len(idx) > 0 {
+		im.Annotations = idx
 	}
 	raw, err := json.Marshal(im)
 	if err != nil {

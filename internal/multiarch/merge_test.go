@@ -159,3 +159,27 @@ func TestOptionsValidated(t *testing.T) {
 	}
 	c.log("default logger discards %d", 1) // must not panic
 }
+
+// TestBuildIndexSharedAnnotations: what every child says alike (one
+// commit's description, source) goes on the index; what differs
+// (created) stays on the descriptors; given annotations win.
+func TestBuildIndexSharedAnnotations(t *testing.T) {
+	const desc, src, created = "org.opencontainers.image.description", "org.opencontainers.image.source", "org.opencontainers.image.created"
+	a := fakeChild("linux/arm64", "a", map[string]string{desc: "app", src: "https://github.com/o/r", created: "2026-01-01T00:00:00Z"})
+	b := fakeChild("linux/amd64", "b", map[string]string{desc: "app", src: "https://github.com/o/r", created: "2026-01-02T00:00:00Z"})
+	raw, err := buildIndex([]child{a, b}, map[string]string{src: "https://github.com/o/other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{desc: "app", src: "https://github.com/o/other"}
+	if !reflect.DeepEqual(im.Annotations, want) {
+		t.Fatalf("index annotations %v, want %v", im.Annotations, want)
+	}
+	if im.Manifests[0].Annotations[created] != "2026-01-02T00:00:00Z" {
+		t.Fatalf("amd64 descriptor lost its created annotation: %v", im.Manifests[0].Annotations)
+	}
+}

@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
-	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -25,7 +22,6 @@ type run struct {
 	log   *logger
 	res   *Resolved
 	prevs []*image.Previous
-	arch  string
 	// listed reports blobs the target's current manifest lists (the
 	// registry keeps them): their reuse needs no HEAD.
 	listed func(v1.Hash) bool
@@ -46,7 +42,7 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 	}
 	r.progressPhase("previous image")
 	o.phase(PhasePrevious)
-	prevs, err := readPrevious(ctx, o.Registry, o.Previous, r.log)
+	prevs, err := readPrevious(ctx, o.Registry, o.Previous, r.res.Platform, r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -160,14 +156,10 @@ func (r *run) resolve(ctx context.Context) error {
 		return err
 	}
 	p := l.plan
-	base, err := readBase(ctx, r.o.Registry, p)
-	if err != nil {
-		return err
+	base := func(ctx context.Context, platform v1.Platform) (*image.Previous, error) {
+		return readBase(ctx, r.o.Registry, p, platform)
 	}
 	if r.res, err = resolve(ctx, l, r.o.Nix, r.o.Substituter, base); err != nil {
-		return err
-	}
-	if r.arch, err = r.architecture(ctx, p); err != nil {
 		return err
 	}
 	for _, w := range r.res.Warnings {
@@ -200,7 +192,7 @@ func (r *run) assemble(ls []*imageLayer) (v1.Image, error) {
 	img, err := image.Assemble(base, named, image.ConfigOptions{
 		Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env,
 		WorkingDir: cfg.WorkingDir, User: cfg.User, ExposedPorts: cfg.ExposedPorts,
-		Labels: labels, Created: r.o.Created, Architecture: r.arch, OS: "linux",
+		Labels: labels, Created: r.o.Created, Platform: r.res.Platform,
 	})
 	if err != nil {
 		return nil, err
@@ -229,30 +221,4 @@ func (r *run) publish(ctx context.Context, pub publish.Publisher, img v1.Image, 
 		r.log.printf("warning: %s", w)
 	}
 	return nil
-}
-
-// architecture is the image's architecture: from the System option, else
-// from the Nix system the closures were built for (asked from Nix), else
-// this machine's (a plan that reads a closure graph runs no Nix).
-func (r *run) architecture(ctx context.Context, p *plan.Plan) (string, error) {
-	sys := r.o.System
-	if sys == "" && p.ClosureGraph == "" {
-		n := &closure.Nix{Bin: r.o.Nix.Bin, Dir: p.Dir, Env: r.o.Nix.Env}
-		s, err := n.CurrentSystem(ctx)
-		if err != nil {
-			return "", fmt.Errorf("asking nix for its system: %w", err)
-		}
-		sys = s
-	}
-	return image.ArchFromSystem(systemOrHost(sys))
-}
-
-func systemOrHost(s string) string {
-	if s != "" {
-		return s
-	}
-	if runtime.GOARCH == "arm64" {
-		return "aarch64-linux"
-	}
-	return "x86_64-linux"
 }

@@ -40,7 +40,7 @@ func Diff(ctx context.Context, o DiffOptions) (*DiffResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	prev, err := image.LoadPrevious(ctx, o.Registry, o.Against)
+	prev, err := image.LoadPrevious(ctx, o.Registry, o.Against, res.Platform)
 	if err != nil {
 		return nil, o.Registry.Err(err)
 	}

@@ -35,6 +35,11 @@ type NixOptions struct {
 	Bin    string    // default "nix"
 	Env    []string  // extra environment, e.g. NIX_CONFIG=...
 	Stderr io.Writer // Nix's own progress output
+	// System, when set, is the Nix system to evaluate and build for
+	// (".#foo" means packages.<System>.foo), over the plan's system:. The
+	// image's platform follows the system its derivations declare; one
+	// for another system is an error.
+	System string
 }
 
 // Options configure Build.
@@ -53,7 +58,6 @@ type Options struct {
 	Nix     NixOptions
 	TempDir string    // parent of the run's temp dir ("" = os.TempDir())
 	Created time.Time // image creation time (SOURCE_DATE_EPOCH); zero = Unix 1
-	System  string    // Nix system, e.g. "x86_64-linux"; "" = what Nix says
 	Jobs    int       // layers built at once; 0 = GOMAXPROCS
 	// UploadJobs is how many blobs go up at once while layers build
 	// (0 = 4): network-bound, so not the CPU budget.

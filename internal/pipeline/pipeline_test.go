@@ -168,7 +168,7 @@ func configDigest(t *testing.T, rep *report.Report) string {
 	// The config digest is the one blob of the image that is no layer.
 	c := newCountingClient(t)
 	ref, _ := name.ParseReference(rep.Image)
-	prev, err := image.LoadPrevious(context.Background(), c, ref)
+	prev, err := image.LoadPrevious(context.Background(), c, ref, v1.Platform{})
 	if err != nil || prev == nil {
 		t.Fatalf("reading back %s: %v", rep.Image, err)
 	}

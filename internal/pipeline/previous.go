@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/plan"
@@ -26,13 +27,15 @@ var errNoRegistry = errors.New("pipeline: a registry client is required to read 
 // is rebuilt, and the push then repairs the tag. Only cancellation stops
 // the run. An image a registry answers "blob unknown" for (GHCR does, for a
 // while after an upload) is retried first.
-func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Reference, log *logger) ([]*image.Previous, error) {
+//
+// An index is read as its child for platform.
+func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Reference, platform v1.Platform, log *logger) ([]*image.Previous, error) {
 	if len(refs) > 0 && c == nil {
 		return nil, errNoRegistry
 	}
 	var out []*image.Previous
 	for _, r := range refs {
-		p, err := readPreviousOnce(ctx, c, r)
+		p, err := readPreviousOnce(ctx, c, r, platform)
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -52,9 +55,9 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 	return out, nil
 }
 
-func readPreviousOnce(ctx context.Context, c *regclient.Client, r name.Reference) (*image.Previous, error) {
+func readPreviousOnce(ctx context.Context, c *regclient.Client, r name.Reference, platform v1.Platform) (*image.Previous, error) {
 	for attempt := 1; ; attempt++ {
-		p, err := image.LoadPrevious(ctx, c, r)
+		p, err := image.LoadPrevious(ctx, c, r, platform)
 		if err == nil || !regclient.IsBlobUnknown(err) && !regclient.IsNotFound(err) || attempt == 3 {
 			return p, err
 		}
@@ -74,10 +77,11 @@ func targetOf(target name.Reference, prevs []*image.Previous) *image.Previous {
 	return nil
 }
 
-// readBase reads the plan's base image (from:), manifest and config only:
-// its layers are reused by digest (cross-repo mounted on push) and never
-// downloaded when the target registry can mount them.
-func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan) (*image.Previous, error) {
+// readBase reads the plan's base image (from:) for platform (the child of
+// an index), manifest and config only: its layers are reused by digest
+// (cross-repo mounted on push) and never downloaded when the target
+// registry can mount them. A base for another platform is an error.
+func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan, platform v1.Platform) (*image.Previous, error) {
 	if p.From == "" {
 		return nil, nil
 	}
@@ -88,12 +92,15 @@ func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan) (*image.Pr
 	if c == nil {
 		return nil, errNoRegistry
 	}
-	base, err := image.LoadPrevious(ctx, c, ref)
+	base, err := image.LoadPrevious(ctx, c, ref, platform)
 	if err != nil {
 		return nil, fmt.Errorf("%s: from: %w", p.File, regclient.WithStatus(err))
 	}
 	if base == nil {
 		return nil, fmt.Errorf("%s: from: base image %s not found", p.File, ref)
+	}
+	if base.Platform.Architecture != "" && !base.Platform.Satisfies(platform) {
+		return nil, fmt.Errorf("%s: from: base image %s is for %s, not %s", p.File, ref, base.Platform.String(), platform.String())
 	}
 	return base, nil
 }

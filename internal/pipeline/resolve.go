@@ -3,7 +3,12 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
+	"path/filepath"
+	"runtime"
 	"slices"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/image"
@@ -35,6 +40,10 @@ type Resolved struct {
 	// origin says where each store path's bytes are (nil: all in the
 	// plan's store tree or the local store).
 	origin *closureSource
+	// System is the Nix system the closure is for ("x86_64-linux") and
+	// Platform the image's, which follows from it.
+	System   string
+	Platform v1.Platform
 }
 
 // Origin says where store path p's bytes are read from.
@@ -67,17 +76,31 @@ func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substitu
 	return resolve(ctx, l, nix, sub, nil)
 }
 
+// baseReader reads the plan's base image for the platform being built.
+type baseReader func(ctx context.Context, platform v1.Platform) (*image.Previous, error)
+
 // resolve realises the plan's installables with one nix build call (unless
 // the plan names a closure graph), queries the closure graph with one nix
 // path-info call, assigns every closure path to exactly one layer, and
-// derives every layer's Spec and key. base, when set, is the plan's base
-// image: store paths it already holds are left out of every layer and its
-// layers count against the layer budget.
-func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, base *image.Previous) (*Resolved, error) {
+// derives every layer's Spec and key. readBase, when set, reads the plan's
+// base image (once the platform is known): store paths it already holds
+// are left out of every layer and its layers count against the layer
+// budget.
+func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, readBase baseReader) (*Resolved, error) {
 	p := l.plan
 	rz, err := realise(ctx, l, nix, sub)
 	if err != nil {
 		return nil, err
+	}
+	sys, platform, err := imagePlatform(ctx, p, nix, rz.system)
+	if err != nil {
+		return nil, err
+	}
+	var base *image.Previous
+	if readBase != nil {
+		if base, err = readBase(ctx, platform); err != nil {
+			return nil, err
+		}
 	}
 	roots, sources, graph := rz.roots, rz.sources, rz.graph
 	all := allRoots(roots)
@@ -90,7 +113,7 @@ func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Cl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.File, err)
 	}
-	res := &Resolved{Plan: p, Graph: graph, Roots: roots, Base: base, Warnings: baseWarnings, origin: rz.origin}
+	res := &Resolved{Plan: p, Graph: graph, Roots: roots, Base: base, Warnings: baseWarnings, origin: rz.origin, System: sys, Platform: platform}
 	files, err := rootFiles(p, sources, graph, all, layers)
 	if err != nil {
 		return nil, err
@@ -147,6 +170,9 @@ type realised struct {
 	sources []rootfs.Source     // root-filesystem sources
 	graph   *closure.Graph
 	origin  *closureSource // nil: every path is read from the store tree
+	// system is the Nix system the plan's derivations are for, or the
+	// one asked for when it has none ("" when neither says).
+	system string
 }
 
 // realise turns every dep of the plan into store paths by evaluation only
@@ -154,21 +180,23 @@ type realised struct {
 // plan's closure graph file, or from metadata (see metadataClosure).
 func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.Client) (*realised, error) {
 	p := l.plan
-	n := &closure.Nix{Bin: nixo.Bin, Dir: p.Dir, Env: nixo.Env, Stderr: nixo.Stderr}
+	sys := requestedSystem(p, nixo)
+	n := &closure.Nix{Bin: nixo.Bin, Dir: p.Dir, Env: nixo.Env, Stderr: nixo.Stderr, System: sys}
 	if p.StoreRoot != "" && p.ClosureGraph == "" {
 		n.Store = p.StoreRoot
 	}
 	outputs := map[string][]string{}
+	drvs := map[string]string{}
 	if inst := installables(p); len(inst) > 0 {
 		if p.ClosureGraph != "" {
 			return nil, fmt.Errorf("%s: installables need nix, but the plan reads its closure from %s", p.File, p.ClosureGraph)
 		}
 		var err error
-		if outputs, err = n.Evaluate(ctx, inst); err != nil {
+		if outputs, drvs, err = n.EvaluateDrvs(ctx, inst); err != nil {
 			return nil, attribute(p, err)
 		}
 	}
-	r := &realised{roots: rootsOf(p, outputs), sources: rootSources(p, outputs)}
+	r := &realised{roots: rootsOf(p, outputs), sources: rootSources(p, outputs), system: sys}
 	all := allRoots(r.roots)
 	var err error
 	if p.ClosureGraph != "" || len(all) == 0 {
@@ -179,8 +207,13 @@ func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.C
 	for _, s := range r.sources {
 		local = append(local, s.StorePath)
 	}
-	builders, err := drvOutputs(ctx, n, l.drvs)
+	builders, builderDrvs, err := drvOutputs(ctx, n, l.drvs)
 	if err != nil {
+		return nil, err
+	}
+	maps.Copy(drvs, builderDrvs)
+	// The platform is settled before anything is built or fetched.
+	if r.system, err = closureSystem(p, sys, drvs); err != nil {
 		return nil, err
 	}
 	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, builders, all, local)
@@ -188,15 +221,16 @@ func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.C
 }
 
 // drvOutputs maps each output path of a Nix plan's derivations to the
-// installable that builds it (evaluation only).
-func drvOutputs(ctx context.Context, n *closure.Nix, drvs []plan.Realise) (map[string]string, error) {
+// installable that builds it, and each such installable to its derivation
+// file (evaluation only).
+func drvOutputs(ctx context.Context, n *closure.Nix, drvs []plan.Realise) (map[string]string, map[string]string, error) {
 	if len(drvs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	inst := drvInstallables(ctx, n, drvs)
-	outs, err := n.Evaluate(ctx, inst)
+	outs, files, err := n.EvaluateDrvs(ctx, inst)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m := map[string]string{}
 	for _, i := range inst {
@@ -204,7 +238,86 @@ func drvOutputs(ctx context.Context, n *closure.Nix, drvs []plan.Realise) (map[s
 			m[o] = i
 		}
 	}
-	return m, nil
+	return m, files, nil
+}
+
+// requestedSystem is the system the run asks for: the option, else the
+// plan's system: ("" = what Nix runs as).
+func requestedSystem(p *plan.Plan, nixo NixOptions) string {
+	if nixo.System != "" {
+		return nixo.System
+	}
+	return p.System
+}
+
+// closureSystem is the one Nix system the plan's derivations (installable
+// → .drv file) are for, read from the derivations themselves; derivations
+// for two systems, or for another system than the one asked for (want,
+// when set), are an error. Without derivations it is want.
+func closureSystem(p *plan.Plan, want string, drvs map[string]string) (string, error) {
+	insts := slices.Sorted(maps.Keys(drvs))
+	var sys, first string
+	for _, inst := range insts {
+		s, err := closure.DerivationSystem(filepath.Join(p.StoreRoot, drvs[inst]))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", p.File, err)
+		}
+		switch {
+		case want != "" && s != want:
+			return "", &PlatformError{File: p.File, Installable: inst, System: s, Want: want}
+		case sys == "":
+			sys, first = s, inst
+		case s != sys:
+			return "", fmt.Errorf("%s: %s is built for %s but %s for %s: one image holds the packages of one system", p.File, first, sys, inst, s)
+		}
+	}
+	if sys == "" {
+		sys = want
+	}
+	return sys, nil
+}
+
+// PlatformError is a package built for another system than the one asked
+// for: x86_64 binaries would end up in an image labelled arm64.
+type PlatformError struct {
+	File        string // the plan
+	Installable string
+	System      string // the derivation's system
+	Want        string // the system asked for
+}
+
+func (e *PlatformError) Error() string {
+	return fmt.Sprintf("%s: %s is built for %s, not %s, the system this image is for (its derivation says system = %q); select the package for %s (e.g. .#packages.%s.NAME, or a plain .#NAME)", e.File, e.Installable, e.System, e.Want, e.System, e.Want, e.Want)
+}
+
+// imagePlatform is the Nix system the closure is for and the image
+// platform that follows: the system realise settled on, else (a plan of
+// bare store paths) what Nix builds for, else, for a plan that reads a
+// closure graph and runs no Nix, this machine's.
+func imagePlatform(ctx context.Context, p *plan.Plan, nixo NixOptions, sys string) (string, v1.Platform, error) {
+	if sys == "" && p.ClosureGraph == "" {
+		n := &closure.Nix{Bin: nixo.Bin, Dir: p.Dir, Env: nixo.Env}
+		var err error
+		if sys, err = n.CurrentSystem(ctx); err != nil {
+			return "", v1.Platform{}, fmt.Errorf("asking nix for its system: %w", err)
+		}
+	}
+	if sys == "" {
+		sys = hostSystem()
+	}
+	platform, err := image.PlatformFromSystem(sys)
+	if err != nil {
+		return "", v1.Platform{}, fmt.Errorf("%s: system: %w", p.File, err)
+	}
+	return sys, platform, nil
+}
+
+// hostSystem is this machine's Nix system.
+func hostSystem() string {
+	if runtime.GOARCH == "arm64" {
+		return "aarch64-linux"
+	}
+	return "x86_64-linux"
 }
 
 // rootsOf maps each plan layer (and the root layer) to its deps' paths.

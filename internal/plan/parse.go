@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 
 	"gopkg.in/yaml.v3"
 )
@@ -53,7 +54,7 @@ func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
 var topKeys = []string{
 	"version", "layers", "config", "closure-graph", "store-root", "store-dir",
 	"from", "root", "tmp", "users", "perms", "nix-db", "max-layer-size",
-	"allow-outside-workspace",
+	"allow-outside-workspace", "system",
 }
 
 var layerKeys = []string{"name", "deps", "max-size", "perms", "auto"}
@@ -171,6 +172,15 @@ func (p *parser) plan(n *yaml.Node) *Plan {
 		pl.Version = 1
 	}
 
+	if e, ok := f["system"]; ok {
+		if s, ok := p.str(e.val, "system"); ok {
+			if !systemRE.MatchString(s) {
+				p.add(e.val, "system", "must be a Linux Nix system like \"x86_64-linux\" or \"aarch64-linux\", got %q", s)
+			} else {
+				pl.System = s
+			}
+		}
+	}
 	if e, ok := f["max-layer-size"]; ok {
 		if v, ok := p.size(e.val, "max-layer-size"); ok {
 			pl.MaxLayerSize = v
@@ -213,6 +223,9 @@ func (p *parser) plan(n *yaml.Node) *Plan {
 	}
 	return pl
 }
+
+// systemRE is the shape of a Nix system an image can be for: <cpu>-linux.
+var systemRE = regexp.MustCompile(`^[a-z0-9_]+-linux$`)
 
 func checkStoreDir(s string) string {
 	switch {

@@ -55,6 +55,10 @@ type Plan struct {
 	Perms        []Perm // key: perms (plan level)
 	NixDB        bool   // key: nix-db
 	MaxLayerSize int64  // key: max-layer-size, default DefaultMaxLayerSize
+	// System is the Nix system the plan's packages are for (key: system,
+	// e.g. "aarch64-linux"): installables like ".#app" are evaluated as
+	// packages.<System>.app. "" = the system Nix runs as.
+	System string
 
 	// AllowOutsideWorkspace lets relative flake refs escape the plan
 	// directory with "..". Key: allow-outside-workspace.

@@ -44,6 +44,7 @@ func TestBadPlans(t *testing.T) {
 		{"bad-user-uid.yaml", 4, "users[0].uid", "-1 is out of range"},
 		{"bad-config-user.yaml", 6, "config.user", `"nobody" is not defined in users`},
 		{"bad-store-dir.yaml", 2, "store-dir", "must not end with a slash"},
+		{"bad-system.yaml", 2, "system", `must be a Linux Nix system like "x86_64-linux" or "aarch64-linux", got "aarch64-darwin"`},
 		{"bad-port.yaml", 8, "config.exposed-ports[1]", "1..65535"},
 		{"bad-port-proto.yaml", 6, "config.exposed-ports[0]", "tcp, udp or sctp"},
 		{"bad-env.yaml", 8, "config.env[1]", `"JUSTANAME" must look like NAME=value`},

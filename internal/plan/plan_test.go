@@ -45,6 +45,7 @@ func TestLoadValidYAML(t *testing.T) {
 		Version:      1,
 		StoreDir:     "/nix/store",
 		MaxLayerSize: 5_000_000_000,
+		System:       "aarch64-linux",
 		From:         "docker.io/library/debian:12",
 		Tmp:          true,
 		Root: []Dep{{

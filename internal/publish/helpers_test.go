@@ -50,7 +50,7 @@ func named(t testing.TB, seeds ...int64) []image.Named {
 
 func assemble(t testing.TB, layers []image.Named) v1.Image {
 	t.Helper()
-	img, err := image.Assemble(nil, layers, image.ConfigOptions{Architecture: "amd64", Cmd: []string{"/bin/true"}})
+	img, err := image.Assemble(nil, layers, image.ConfigOptions{Platform: v1.Platform{Architecture: "amd64"}, Cmd: []string{"/bin/true"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,12 @@ type LayerWriter interface {
 }
 
 // Registry pushes images to a reference and points extra tags (in the same
-// repository) at them.
+// repository) at them, or pushes them by digest alone, moving no tag.
 type Registry struct {
-	client *regclient.Client
-	ref    name.Reference
-	tags   []name.Tag
+	client   *regclient.Client
+	ref      name.Reference
+	byDigest bool // push to ref's repository by digest; ref's tag is not moved
+	tags     []name.Tag
 	start  int64 // client upload count when the publisher was made
 
 	mu      sync.Mutex
@@ -82,8 +83,29 @@ func NewRegistry(client *regclient.Client, ref name.Reference, tags []string) (*
 	return r, nil
 }
 
-// Destination is "registry REF".
-func (r *Registry) Destination() string { return string(KindRegistry) + " " + r.ref.String() }
+// NewRegistryByDigest returns a publisher pushing to ref's repository by
+// digest only: no tag moves (ref's own tag is only where the caller reads
+// the previous image from), so an image can be tested, or merged with the
+// other platforms' into an index, before anything points at it.
+func NewRegistryByDigest(client *regclient.Client, ref name.Reference) *Registry {
+	return &Registry{client: client, ref: ref, byDigest: true, start: client.Uploaded(), known: map[v1.Hash]bool{}, written: map[v1.Hash]bool{}}
+}
+
+// Destination is "registry REF", or "registry REPO (by digest)".
+func (r *Registry) Destination() string {
+	if r.byDigest {
+		return string(KindRegistry) + " " + r.ref.Context().String() + " (by digest)"
+	}
+	return string(KindRegistry) + " " + r.ref.String()
+}
+
+// target is the reference the image with digest is written to.
+func (r *Registry) target(digest v1.Hash) name.Reference {
+	if r.byDigest {
+		return r.ref.Context().Digest(digest.String())
+	}
+	return r.ref
+}
 
 // Current tells the publisher what the reference holds now (read by the
 // caller as the previous image): its digest, and the blobs its manifest
@@ -92,7 +114,9 @@ func (r *Registry) Destination() string { return string(KindRegistry) + " " + r.
 func (r *Registry) Current(digest v1.Hash, m *v1.Manifest) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.current = &digest
+	if !r.byDigest { // by digest, what the tag holds is not replaced
+		r.current = &digest
+	}
 	if m == nil {
 		return
 	}
@@ -153,7 +177,8 @@ func (r *Registry) publish(ctx context.Context, img v1.Image) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image digest: %w", err)
 	}
-	changed, err := r.changed(ctx, digest)
+	ref := r.target(digest)
+	changed, err := r.changed(ctx, ref, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -161,14 +186,14 @@ func (r *Registry) publish(ctx context.Context, img v1.Image) (*Result, error) {
 		return nil, err
 	}
 	if changed {
-		if err := r.putManifest(ctx, img); err != nil {
+		if err := r.putManifest(ctx, ref, img); err != nil {
 			return nil, err
 		}
 	}
 	if err := r.tag(ctx, img, digest); err != nil {
 		return nil, err
 	}
-	superseded, err := r.supersededBy(ctx, digest)
+	superseded, err := r.supersededBy(ctx, ref, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -179,16 +204,16 @@ func (r *Registry) publish(ctx context.Context, img v1.Image) (*Result, error) {
 	return &Result{Digest: digest, BytesPushed: r.client.Uploaded() - r.start, Status: status, Changed: changed, SupersededBy: superseded}, nil
 }
 
-// changed reports whether the reference holds something other than digest
-// (asking the registry when the caller did not say).
-func (r *Registry) changed(ctx context.Context, digest v1.Hash) (bool, error) {
+// changed reports whether ref holds something other than digest (asking
+// the registry when the caller did not say).
+func (r *Registry) changed(ctx context.Context, ref name.Reference, digest v1.Hash) (bool, error) {
 	r.mu.Lock()
 	cur := r.current
 	r.mu.Unlock()
 	if cur != nil {
 		return *cur != digest, nil
 	}
-	prev, err := remote.Head(r.ref, r.client.Remote(ctx)...)
+	prev, err := remote.Head(ref, r.client.Remote(ctx)...)
 	switch {
 	case err == nil:
 		return prev.Digest != digest, nil
@@ -220,9 +245,9 @@ func (r *Registry) writeBlobs(ctx context.Context, img v1.Image) error {
 // for a blob it has (GHCR does, for a while after an upload) gets another
 // attempt; one that really lacks a blob the previous manifest listed (lost
 // or deleted) is named.
-func (r *Registry) putManifest(ctx context.Context, img v1.Image) error {
+func (r *Registry) putManifest(ctx context.Context, ref name.Reference, img v1.Image) error {
 	err := regclient.Retry(ctx, writeAttempts, r.client.Backoff().Duration, func() error {
-		return r.client.Pusher().Put(ctx, r.ref, img)
+		return r.client.Pusher().Put(ctx, ref, img)
 	})
 	if err == nil || !regclient.IsBlobUnknown(err) {
 		return err
@@ -289,13 +314,13 @@ func (r *Registry) tag(ctx context.Context, img v1.Image, digest v1.Hash) error 
 // supersededBy checks the reference after the push: another run that
 // pushed to it in the meantime wins, and the result says so ("" when the
 // reference holds digest). A reference by digest cannot be superseded.
-func (r *Registry) supersededBy(ctx context.Context, digest v1.Hash) (string, error) {
-	if _, byDigest := r.ref.(name.Digest); byDigest {
+func (r *Registry) supersededBy(ctx context.Context, ref name.Reference, digest v1.Hash) (string, error) {
+	if _, byDigest := ref.(name.Digest); byDigest {
 		return "", nil
 	}
-	d, err := remote.Head(r.ref, r.client.Remote(ctx)...)
+	d, err := remote.Head(ref, r.client.Remote(ctx)...)
 	if err != nil {
-		return "", fmt.Errorf("check %s after the push: %w", r.ref, err)
+		return "", fmt.Errorf("check %s after the push: %w", ref, err)
 	}
 	if d.Digest != digest {
 		return d.Digest.String(), nil

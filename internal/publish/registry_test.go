@@ -61,7 +61,7 @@ func pushTwice(t *testing.T, host string) {
 	wantAll(t, res, img, regclient.BlobExists)
 
 	// Same layers, new config under a new tag: layers HEAD-checked as existing, config pushed.
-	img2, err := image.Assemble(nil, named(t, 1, 2, 3), image.ConfigOptions{Architecture: "amd64", Cmd: []string{"/bin/false"}})
+	img2, err := image.Assemble(nil, named(t, 1, 2, 3), image.ConfigOptions{Platform: v1.Platform{Architecture: "amd64"}, Cmd: []string{"/bin/false"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func mountTest(t *testing.T, host string, reused regclient.BlobStatus) {
 	if _, err := push(t, first, src, nil); err != nil {
 		t.Fatal(err)
 	}
-	prev, err := image.LoadPrevious(ctx, client(t), src)
+	prev, err := image.LoadPrevious(ctx, client(t), src, v1.Platform{})
 	if err != nil || prev == nil {
 		t.Fatalf("LoadPrevious: %v, %v", prev, err)
 	}
@@ -376,5 +376,49 @@ func TestRegistryReportsSupersededTag(t *testing.T) {
 	res, err = push(t, assemble(t, named(t, 3)), ref(t, host+"/race/solo:latest"), nil)
 	if err != nil || res.SupersededBy != "" {
 		t.Errorf("solo push: %+v, %v", res, err)
+	}
+}
+
+// TestRegistryByDigest pushes by digest: the manifest is there at its
+// digest, the tag named is neither created nor moved, and a second push of
+// the same image writes nothing.
+func TestRegistryByDigest(t *testing.T) {
+	host := memHost(t)
+	tagged := ref(t, host+"/bd/app:latest")
+	old := assemble(t, named(t, 9))
+	if _, err := push(t, old, tagged, nil); err != nil {
+		t.Fatal(err)
+	}
+	oldDigest, _ := old.Digest()
+	img := assemble(t, named(t, 1, 2))
+	p := NewRegistryByDigest(client(t), tagged)
+	if got := p.Destination(); got != "registry "+host+"/bd/app (by digest)" {
+		t.Errorf("Destination() = %q", got)
+	}
+	res, err := p.Publish(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	if res.Digest != want || !res.Changed || res.SupersededBy != "" {
+		t.Errorf("result %+v, want digest %s, changed", res, want)
+	}
+	if got := headDigest(t, ref(t, host+"/bd/app@"+want.String())); got != want {
+		t.Errorf("by digest: %s", got)
+	}
+	if got := headDigest(t, tagged); got != oldDigest {
+		t.Errorf("the tag moved to %s; by-digest pushes must leave it at %s", got, oldDigest)
+	}
+	// Told what the tag holds (the previous image), a by-digest push still
+	// compares with the digest itself, not with the tag.
+	p2 := NewRegistryByDigest(client(t), tagged)
+	m, _ := old.Manifest()
+	p2.Current(oldDigest, m)
+	res, err = p2.Publish(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed || res.BytesPushed != 0 {
+		t.Errorf("second by-digest push: changed=%v, %d bytes; want nothing written", res.Changed, res.BytesPushed)
 	}
 }

@@ -135,8 +135,9 @@ func TestOldRunnerTemp(t *testing.T) {
 
 // TestBinaryCacheSubstitution makes a signed file:// binary cache on the
 // host, mounts it into the container and hands it to the action through the
-// nix-conf input: the image's Nix substitutes the flake's outputs instead
-// of building them. Without the input it builds them (the control).
+// nix-conf input: the action reads the flake's outputs from the cache's
+// NARs (layer source "substituter") and Nix builds nothing. Without the
+// input Nix builds them (the control).
 func TestBinaryCacheSubstitution(t *testing.T) {
 	testutil.Short(t)
 	nix := testutil.RequireTool(t, "nix")
@@ -156,10 +157,26 @@ func TestBinaryCacheSubstitution(t *testing.T) {
 			})
 			requireOK(t, c.name, r)
 			log := r.Stdout + r.Stderr // Nix's log is in the action's log group
-			copied := strings.Contains(log, "-nla-runner-app-1.0' from 'file:///cache'")
 			built := strings.Contains(log, "building '/nix/store/") && strings.Contains(log, "-nla-runner-app-1.0.drv'")
-			if copied != c.substitutes || built == c.substitutes {
-				t.Errorf("copied from the cache %v, built %v; want substitution %v\nlog:\n%s", copied, built, c.substitutes, log)
+			var meta struct {
+				Layers []struct {
+					Name, Source string
+					Empty        bool
+				} `json:"layers"`
+			}
+			if err := json.Unmarshal([]byte(r.Outputs["metadata"]), &meta); err != nil || len(meta.Layers) == 0 {
+				t.Fatalf("metadata output: %v\n%s", err, r.Outputs["metadata"])
+			}
+			for _, l := range meta.Layers {
+				if l.Empty {
+					continue
+				}
+				if fromCache := l.Source == "substituter"; fromCache != c.substitutes {
+					t.Errorf("layer %s source %q; want from the cache: %v", l.Name, l.Source, c.substitutes)
+				}
+			}
+			if built == c.substitutes {
+				t.Errorf("nix built the flake: %v; want %v\nlog:\n%s", built, !c.substitutes, log)
 			}
 		})
 	}
