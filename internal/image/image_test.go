@@ -55,7 +55,7 @@ func TestAssembleManifestConfigAndHistory(t *testing.T) {
 		User:         "1000:1000",
 		ExposedPorts: []string{"80", "53/udp"},
 		Labels:       map[string]string{"a": "1"},
-		Platform: v1.Platform{Architecture: "arm64"},
+		Platform:     v1.Platform{Architecture: "arm64"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestAssembleDeterministic(t *testing.T) {
 		Labels: map[string]string{"z": "1", "y": "2", "x": "3", "w": "4", "v": "5", "u": "6"},
 		// Ports are a map internally; order must not leak.
 		ExposedPorts: []string{"1", "2", "3", "4", "5", "6"},
-		Platform: v1.Platform{Architecture: "amd64"},
+		Platform:     v1.Platform{Architecture: "amd64"},
 	}
 	d := func() v1.Hash {
 		// Fresh layer objects each time: equal content must give equal bytes.
@@ -173,7 +173,7 @@ func TestAssembleMergesOntoBase(t *testing.T) {
 		User:         "nobody",
 		ExposedPorts: []string{"8080"},
 		Labels:       map[string]string{"from": "base", "shared": "base"},
-		Platform: v1.Platform{Architecture: "amd64"},
+		Platform:     v1.Platform{Architecture: "amd64"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ type Registry struct {
 	ref      name.Reference
 	byDigest bool // push to ref's repository by digest; ref's tag is not moved
 	tags     []name.Tag
-	start  int64 // client upload count when the publisher was made
+	start    int64 // client upload count when the publisher was made
 
 	mu      sync.Mutex
 	current *v1.Hash         // what ref holds now, when known
