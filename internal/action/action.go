@@ -209,7 +209,11 @@ func (r *runner) run(ctx context.Context) error {
 	var fallback string // PR comment that could not be posted
 	if s.prComment && rep.Diff != nil {
 		r.gha.Group("Pull request comment")
-		fallback = r.prComment(ctx, rep, policyMsgs)
+		platform := ""
+		if s.req.System != "" {
+			platform = rep.Platform
+		}
+		fallback = r.prComment(ctx, rep, platform, policyMsgs)
 		r.gha.EndGroup()
 	}
 
@@ -366,10 +370,12 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 
 // prComment posts the sticky comment; it returns the body when it could not
 // be posted, for the summary.
-func (r *runner) prComment(ctx context.Context, rep *report.Report, notes []string) string {
+//
+// In a build matrix (platform set) each platform keeps its own comment.
+func (r *runner) prComment(ctx context.Context, rep *report.Report, platform string, notes []string) string {
 	var buf bytes.Buffer
 	_ = report.PRComment(&buf, rep.Diff, report.PRCommentOptions{
-		Image: rep.Image, PreviousDigest: rep.PreviousDigest, Notes: notes,
+		Image: rep.Image, Platform: platform, PreviousDigest: rep.PreviousDigest, Notes: notes,
 	})
 	body := r.red.String(buf.String())
 	pr, err := readPR(r.env("GITHUB_EVENT_PATH"))
@@ -386,7 +392,7 @@ func (r *runner) prComment(ctx context.Context, rep *report.Report, notes []stri
 		r.gha.Warningf("not commenting on the pull request: %s", r.red.String(err.Error()))
 		return body
 	}
-	id, created, err := c.Upsert(ctx, pr.Number, body)
+	id, created, err := c.Upsert(ctx, pr.Number, report.PRCommentMarkerFor(platform), body)
 	var perm *PermissionError
 	switch {
 	case errors.As(err, &perm):

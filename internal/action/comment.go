@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v62/github"
-
-	"github.com/org/nix-layer-action/internal/report"
 )
 
 // Commenter maintains one sticky comment (identified by
@@ -57,10 +55,11 @@ func (e *PermissionError) Error() string {
 }
 func (e *PermissionError) Unwrap() error { return e.Err }
 
-// Upsert edits the existing sticky comment on pull request number, or
-// creates it. It returns the comment's ID and whether it was created.
-func (c *Commenter) Upsert(ctx context.Context, number int, body string) (id int64, created bool, err error) {
-	existing, err := c.find(ctx, number)
+// Upsert edits the existing sticky comment on pull request number (the
+// first carrying marker), or creates it. It returns the comment's ID and
+// whether it was created.
+func (c *Commenter) Upsert(ctx context.Context, number int, marker, body string) (id int64, created bool, err error) {
+	existing, err := c.find(ctx, number, marker)
 	if err != nil {
 		return 0, false, classify("listing comments", err)
 	}
@@ -77,8 +76,8 @@ func (c *Commenter) Upsert(ctx context.Context, number int, body string) (id int
 	return com.GetID(), true, nil
 }
 
-// find returns the ID of the first comment carrying the marker, or 0.
-func (c *Commenter) find(ctx context.Context, number int) (int64, error) {
+// find returns the ID of the first comment carrying marker, or 0.
+func (c *Commenter) find(ctx context.Context, number int, marker string) (int64, error) {
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < 100; page++ {
 		comments, resp, err := c.client.Issues.ListComments(ctx, c.owner, c.repo, number, opts)
@@ -86,7 +85,7 @@ func (c *Commenter) find(ctx context.Context, number int) (int64, error) {
 			return 0, err
 		}
 		for _, com := range comments {
-			if strings.Contains(com.GetBody(), report.PRCommentMarker) {
+			if strings.Contains(com.GetBody(), marker) {
 				return com.GetID(), nil
 			}
 		}

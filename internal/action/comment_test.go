@@ -19,11 +19,11 @@ func TestCommenterCreatesThenEdits(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			id1, created, err := c.Upsert(ctx, 42, report.PRCommentMarker+"\nfirst")
+			id1, created, err := c.Upsert(ctx, 42, report.PRCommentMarker, report.PRCommentMarker+"\nfirst")
 			if err != nil || !created {
 				t.Fatalf("first run: created=%v err=%v", created, err)
 			}
-			id2, created, err := c.Upsert(ctx, 42, report.PRCommentMarker+"\nsecond")
+			id2, created, err := c.Upsert(ctx, 42, report.PRCommentMarker, report.PRCommentMarker+"\nsecond")
 			if err != nil || created || id2 != id1 {
 				t.Fatalf("second run: id %d (first %d) created=%v err=%v", id2, id1, created, err)
 			}
@@ -46,7 +46,7 @@ func TestCommenterFindsMarkerOnLaterPage(t *testing.T) {
 	}
 	sticky := f.seed(7, "old diff\n"+report.PRCommentMarker)
 	c, _ := NewCommenter(srv.Client(), srv.URL, "tok-123", "o/r")
-	id, created, err := c.Upsert(context.Background(), 7, report.PRCommentMarker+"\nnew")
+	id, created, err := c.Upsert(context.Background(), 7, report.PRCommentMarker, report.PRCommentMarker+"\nnew")
 	if err != nil || created || id != sticky {
 		t.Fatalf("id=%d want %d created=%v err=%v", id, sticky, created, err)
 	}
@@ -60,7 +60,7 @@ func TestCommenterForbidden(t *testing.T) {
 		f, srv := newFakeGitHub(t, "o", "r", "tok-123")
 		f.status = status
 		c, _ := NewCommenter(srv.Client(), srv.URL, "tok-123", "o/r")
-		_, _, err := c.Upsert(context.Background(), 1, "x")
+		_, _, err := c.Upsert(context.Background(), 1, report.PRCommentMarker, "x")
 		var pe *PermissionError
 		if !errors.As(err, &pe) || pe.Status != status {
 			t.Errorf("status %d: err = %v", status, err)
@@ -69,7 +69,7 @@ func TestCommenterForbidden(t *testing.T) {
 	// Other failures are not permission errors.
 	_, srv := newFakeGitHub(t, "o", "r", "tok-123")
 	c, _ := NewCommenter(srv.Client(), srv.URL, "wrong-token", "o/r")
-	_, _, err := c.Upsert(context.Background(), 1, "x")
+	_, _, err := c.Upsert(context.Background(), 1, report.PRCommentMarker, "x")
 	var pe *PermissionError
 	if err == nil || errors.As(err, &pe) {
 		t.Errorf("401: err = %v", err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -220,4 +221,60 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestExamplesUseRealInputsAndOutputs: actionlint cannot check the inputs
+// of a remote action, so every example step that uses this action is
+// checked here: only inputs action.yml declares, only outputs it sets.
+func TestExamplesUseRealInputsAndOutputs(t *testing.T) {
+	root := repoRoot(t)
+	files, _ := filepath.Glob(filepath.Join(root, "examples", "*.yml"))
+	if len(files) < 5 {
+		t.Fatalf("only %d examples", len(files))
+	}
+	outputRE := regexp.MustCompile(`steps\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)`)
+	uses := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wf struct {
+			Jobs map[string]struct {
+				Steps []struct {
+					ID   string            `yaml:"id"`
+					Uses string            `yaml:"uses"`
+					With map[string]string `yaml:"with"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal(data, &wf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		ours := map[string]bool{}
+		for job, j := range wf.Jobs {
+			for _, st := range j.Steps {
+				if !strings.HasPrefix(st.Uses, "org/nix-layer-action@") {
+					continue
+				}
+				uses++
+				if st.ID != "" {
+					ours[st.ID] = true
+				}
+				for k := range st.With {
+					if !contains(InputNames, k) {
+						t.Errorf("%s: job %s: input %q is not an input of the action", filepath.Base(f), job, k)
+					}
+				}
+			}
+		}
+		for _, m := range outputRE.FindAllStringSubmatch(string(data), -1) {
+			if ours[m[1]] && !contains(OutputNames, m[2]) {
+				t.Errorf("%s: steps.%s.outputs.%s is not an output of the action", filepath.Base(f), m[1], m[2])
+			}
+		}
+	}
+	if uses == 0 {
+		t.Fatal("no example uses the action")
+	}
 }

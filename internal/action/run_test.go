@@ -512,3 +512,38 @@ func TestRunMerge(t *testing.T) {
 		t.Errorf("summary:\n%s", sum)
 	}
 }
+
+// TestRunMatrixPRCommentPerPlatform: in a build matrix (system set) each
+// platform keeps its own sticky comment; rerunning one platform updates
+// its comment and leaves the other's alone.
+func TestRunMatrixPRCommentPerPlatform(t *testing.T) {
+	gh, srv := newFakeGitHub(t, "Octo-Org", "Hello-World", canary)
+	runFor := func(system, platform string) {
+		t.Helper()
+		e := newEnv(t, srv.URL)
+		e.vars["INPUT_SYSTEM"] = system
+		e.vars["INPUT_PR-COMMENT"] = "true"
+		if out, err := e.run(t, srv.Client(), func(ctx context.Context, req Request) (*report.Report, error) {
+			rep := cannedReport(req)
+			rep.Platform = platform
+			return rep, nil
+		}); err != nil {
+			t.Fatalf("%s: %v\n%s", system, err, out)
+		}
+	}
+	runFor("x86_64-linux", "linux/amd64")
+	runFor("aarch64-linux", "linux/arm64")
+	runFor("x86_64-linux", "linux/amd64")
+	cs := gh.onIssue(42)
+	if len(cs) != 2 {
+		t.Fatalf("want one comment per platform, got %d: %+v", len(cs), cs)
+	}
+	for i, plat := range []string{"linux/amd64", "linux/arm64"} {
+		if !strings.HasPrefix(cs[i].Body, report.PRCommentMarkerFor(plat)) || !strings.Contains(cs[i].Body, "("+plat+")") {
+			t.Errorf("comment %d is not %s's:\n%s", i, plat, cs[i].Body)
+		}
+		if strings.Contains(cs[i].Body, report.PRCommentMarker) {
+			t.Errorf("a platform's comment carries the single-image marker:\n%s", cs[i].Body)
+		}
+	}
+}

@@ -17,10 +17,11 @@ func (r *run) report(ls []*imageLayer, img v1.Image) (*report.Report, error) {
 	}
 	target := targetOf(r.o.Target, r.prevs)
 	rep := &report.Report{
-		Digest:  digest.String(),
-		Plan:    r.o.PlanFile,
-		Tags:    r.o.Tags,
-		Changed: target == nil || target.Digest != digest,
+		Digest:   digest.String(),
+		Plan:     r.o.PlanFile,
+		Platform: r.res.Platform.String(),
+		Tags:     r.o.Tags,
+		Changed:  target == nil || target.Digest != digest,
 	}
 	if r.o.Target != nil {
 		rep.Image = r.o.Target.String()

@@ -55,6 +55,9 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 		if r.Image != "" {
 			title += ": `" + mdCode(r.Image) + "`"
 		}
+		if r.Platform != "" {
+			title += " (" + mdText(r.Platform) + ")"
+		}
 	}
 	head := "### " + title + "\n\n"
 

@@ -11,12 +11,23 @@ import (
 // PRCommentMarker is the hidden marker that identifies the sticky comment.
 const PRCommentMarker = "<!-- nix-layer-action:pr-comment -->"
 
+// PRCommentMarkerFor is the marker of the sticky comment for one platform
+// of a build matrix, so each platform's job keeps its own comment
+// (PRCommentMarker when platform is "").
+func PRCommentMarkerFor(platform string) string {
+	if platform == "" {
+		return PRCommentMarker
+	}
+	return "<!-- nix-layer-action:pr-comment:" + strings.ReplaceAll(platform, "-", "") + " -->"
+}
+
 // PRCommentLimit is GitHub's maximum comment body length (characters).
 const PRCommentLimit = 65536
 
 // PRCommentOptions tune the PR comment.
 type PRCommentOptions struct {
 	Image          string   // the image compared against (tag or ref)
+	Platform       string   // set in a build matrix: one sticky comment per platform
 	PreviousDigest string   // digest of the published image, if known
 	Notes          []string // extra lines (policy results, …), written before the details
 	MaxBytes       int      // 0 = PRCommentLimit minus a margin
@@ -43,10 +54,13 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 		maxItems = 50
 	}
 	var head strings.Builder
-	head.WriteString(PRCommentMarker + "\n")
+	head.WriteString(PRCommentMarkerFor(o.Platform) + "\n")
 	head.WriteString("### Nix layer diff")
 	if o.Image != "" {
 		head.WriteString(" for `" + mdCode(o.Image) + "`")
+	}
+	if o.Platform != "" {
+		head.WriteString(" (" + mdText(o.Platform) + ")")
 	}
 	head.WriteString("\n\n")
 	if d == nil {

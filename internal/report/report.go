@@ -39,6 +39,7 @@ type Report struct {
 	Layers      []Layer `json:"layers"`
 
 	Plan           string   `json:"plan,omitempty"`
+	Platform       string   `json:"platform,omitempty"` // "linux/arm64"
 	Tags           []string `json:"tags,omitempty"`
 	Push           bool     `json:"push"`
 	ImageSize      int64    `json:"imageSize"`                // sum of compressed layer sizes; 0 = compute from Layers
