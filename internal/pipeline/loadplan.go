@@ -33,7 +33,7 @@ func loadPlan(ctx context.Context, arg string, nixo NixOptions) (*loaded, error)
 	if err != nil {
 		return nil, err
 	}
-	n := &closure.Nix{Bin: nixo.Bin, Dir: np.Dir, Env: nixo.Env, Stderr: nixo.Stderr}
+	n := &closure.Nix{Bin: nixo.Bin, Dir: np.Dir, Env: nixo.Env, Stderr: nixo.Stderr, System: nixo.System}
 	out, err := n.Eval(ctx, np.EvalArgs())
 	if err != nil {
 		return nil, err
