@@ -42,9 +42,15 @@ func writePlan(t *testing.T, name, content string) string {
 // buildCLI runs `build` and returns the report; a failure fails the test.
 func buildCLI(t *testing.T, planFile, ref string, extra ...string) *cliReport {
 	t.Helper()
+	return buildCLIEnv(t, nil, planFile, ref, extra...)
+}
+
+// buildCLIEnv is buildCLI with the CLI's environment.
+func buildCLIEnv(t *testing.T, env map[string]string, planFile, ref string, extra ...string) *cliReport {
+	t.Helper()
 	rep := filepath.Join(t.TempDir(), "report.json")
 	args := append([]string{"build", "--plan", planFile, "--image", ref, "--report", rep}, extra...)
-	if _, stderr, err := runCLI(t, nil, args...); err != nil {
+	if _, stderr, err := runCLI(t, env, args...); err != nil {
 		t.Fatalf("build %s: %v\nstderr:\n%s", planFile, err, stderr)
 	}
 	return readReport(t, rep)

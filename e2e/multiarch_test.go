@@ -65,12 +65,7 @@ var multiEnv = map[string]string{"NIX_CONFIG": multiNixConfig}
 // multiBuild runs build and returns the report.
 func multiBuild(t *testing.T, planFile, ref string, extra ...string) *cliReport {
 	t.Helper()
-	rep := filepath.Join(t.TempDir(), "report.json")
-	args := append([]string{"build", "--plan", planFile, "--image", ref, "--report", rep}, extra...)
-	if _, stderr, err := runCLI(t, multiEnv, args...); err != nil {
-		t.Fatalf("build %s: %v\nstderr:\n%s", planFile, err, stderr)
-	}
-	return readReport(t, rep)
+	return buildCLIEnv(t, multiEnv, planFile, ref, extra...)
 }
 
 type multiFixture struct {
