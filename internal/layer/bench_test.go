@@ -11,7 +11,7 @@ import (
 
 // makeBenchStore writes a deterministic ~200 MB store tree of mixed
 // compressible (text-like) and incompressible (random) files under root.
-func makeBenchStore(b *testing.B, root string, total int64) []string {
+func makeBenchStore(b testing.TB, root string, total int64) []string {
 	b.Helper()
 	rng := rand.New(rand.NewPCG(42, 7))
 	chacha := rand.NewChaCha8([32]byte{1, 2, 3})

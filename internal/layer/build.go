@@ -14,12 +14,13 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 )
 
 // Build writes the layer described by spec, with store contents from src,
-// in one pass: tar → sha256 (diffID) → pgzip(level, block size) → sha256
-// (digest) → temp file in opts.TempDir. Nothing is held in memory beyond
+// in one pass: tar → sha256 (diffID) → pgzip or zstd (spec.Format) →
+// sha256 (digest) → temp file in opts.TempDir. Nothing is held in memory beyond
 // bounded buffers. Everything that can be checked without reading store
 // contents is checked before the temp file is created; on any error
 // (including cancellation of ctx) the temp file is removed.
@@ -47,7 +48,7 @@ func buildLayer(ctx context.Context, spec Spec, src Source, opts Options) (*Buil
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	f, err := os.CreateTemp(dir, "nix-layer-*.tar.gz")
+	f, err := os.CreateTemp(dir, "nix-layer-*"+spec.format().ext())
 	if err != nil {
 		return nil, err
 	}
@@ -72,15 +73,46 @@ func (o Options) blockCount() int {
 	return max(2, min(runtime.GOMAXPROCS(0), maxBlocks))
 }
 
+// ext is the temp file's extension.
+func (f Format) ext() string {
+	if f.Compression == Zstd {
+		return ".tar.zst"
+	}
+	return ".tar.gz"
+}
+
+// compressor returns the writer compressing to w in format f. Its output
+// depends only on the bytes written and f: pgzip's block boundaries depend
+// only on the block size (blocks is how many are in flight), and the zstd
+// encoder runs synchronously in one goroutine, cutting blocks at fixed
+// sizes whatever the writes.
+func (f Format) compressor(w io.Writer, blocks int) (io.WriteCloser, error) {
+	switch f.Compression {
+	case Zstd:
+		// The level goes first: it would otherwise reset the window.
+		return zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstd.EncoderLevel(f.Level)),
+			zstd.WithWindowSize(ZstdWindow),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderCRC(true))
+	default:
+		zw, err := pgzip.NewWriterLevel(w, f.Level)
+		if err != nil {
+			return nil, err
+		}
+		// MTIME 0 = "no time stamp", as compress/gzip writes by default.
+		zw.ModTime = time.Unix(0, 0)
+		if err := zw.SetConcurrency(f.BlockSize, blocks); err != nil {
+			return nil, err
+		}
+		return zw, nil
+	}
+}
+
 func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, opts Options) (*Built, error) {
 	zsum := &hashCounter{w: f, h: sha256.New()}
-	zw, err := pgzip.NewWriterLevel(zsum, spec.format().Level)
+	zw, err := spec.format().compressor(zsum, opts.blockCount())
 	if err != nil {
-		return nil, err
-	}
-	// MTIME 0 = "no time stamp", as compress/gzip writes by default.
-	zw.ModTime = time.Unix(0, 0)
-	if err := zw.SetConcurrency(spec.format().BlockSize, opts.blockCount()); err != nil {
 		return nil, err
 	}
 	usum := &hashCounter{w: zw, h: sha256.New()}
@@ -95,7 +127,8 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	if err == nil {
 		err = bw.Flush()
 	}
-	// Always close zw: it stops pgzip's goroutines.
+	// Always close zw: it stops pgzip's goroutines (and frees zstd's
+	// encoder).
 	if cerr := zw.Close(); err == nil {
 		err = cerr
 	}
@@ -107,6 +140,7 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(usum.h.Sum(nil))},
 		size:   zsum.n,
 		usize:  usum.n,
+		format: spec.format(),
 	}, nil
 }
 

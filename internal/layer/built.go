@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // ErrClosed is returned by Compressed and Uncompressed after Close.
@@ -24,6 +25,7 @@ type Built struct {
 	digest      v1.Hash
 	diffID      v1.Hash
 	size, usize int64
+	format      Format
 	mu          sync.Mutex
 	closed      bool
 }
@@ -48,8 +50,12 @@ func (b *Built) Size() (int64, error) { return b.size, nil }
 // UncompressedSize is the size of the tar stream in bytes.
 func (b *Built) UncompressedSize() int64 { return b.usize }
 
-// MediaType is the OCI gzip layer media type.
-func (b *Built) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+// Format is the format the layer was written in.
+func (b *Built) Format() Format { return b.format }
+
+// MediaType is the OCI layer media type of the layer's format (tar+gzip or
+// tar+zstd).
+func (b *Built) MediaType() (types.MediaType, error) { return b.format.MediaType(), nil }
 
 // Compressed opens the compressed layer file afresh.
 func (b *Built) Compressed() (io.ReadCloser, error) {
@@ -71,12 +77,20 @@ func (b *Built) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	zr, err := gzip.NewReader(rc)
+	var zr io.ReadCloser
+	if b.format.Compression == Zstd {
+		var d *zstd.Decoder
+		if d, err = zstd.NewReader(rc, zstd.WithDecoderConcurrency(1)); err == nil {
+			zr = d.IOReadCloser()
+		}
+	} else {
+		zr, err = gzip.NewReader(rc)
+	}
 	if err != nil {
 		rc.Close()
 		return nil, fmt.Errorf("layer %q: %w", b.name, err)
 	}
-	return &gzipReadCloser{Reader: zr, file: rc}, nil
+	return &decompressReadCloser{ReadCloser: zr, file: rc}, nil
 }
 
 // Close removes the temp file. It is safe to call more than once.
@@ -93,13 +107,13 @@ func (b *Built) Close() error {
 	return nil
 }
 
-type gzipReadCloser struct {
-	*gzip.Reader
+type decompressReadCloser struct {
+	io.ReadCloser
 	file io.Closer
 }
 
-func (g *gzipReadCloser) Close() error {
-	err := g.Reader.Close()
+func (g *decompressReadCloser) Close() error {
+	err := g.ReadCloser.Close()
 	if ferr := g.file.Close(); err == nil {
 		err = ferr
 	}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // storePath returns /nix/store/<32 chars>-name; c picks the hash character
@@ -88,8 +90,9 @@ func build(t testing.TB, spec Spec, root string, opts Options) *Built {
 }
 
 // readLayer re-hashes the layer independently (stdlib gzip, not the code
-// under test), checks Digest, Size, DiffID and UncompressedSize, and returns
-// the tar entries.
+// under test; for zstd a decoder of its own, with the reference zstd tool
+// in zstd_test.go), checks Digest, Size, DiffID, UncompressedSize and
+// MediaType, and returns the tar entries.
 func readLayer(t testing.TB, b *Built) []tarEntry {
 	t.Helper()
 	raw, err := os.ReadFile(b.Path())
@@ -112,16 +115,11 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 	if s, _ := b.Size(); s != int64(len(raw)) {
 		t.Errorf("Size = %d, file has %d bytes", s, len(raw))
 	}
-	if raw[0] != 0x1f || raw[1] != 0x8b || !bytes.Equal(raw[4:8], []byte{0, 0, 0, 0}) {
-		t.Errorf("gzip header = % x, want magic and MTIME 0", raw[:10])
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarBytes, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("decompressing: %v", err)
+	var tarBytes []byte
+	if b.Format().Compression == Zstd {
+		tarBytes = unzstd(t, raw)
+	} else {
+		tarBytes = gunzip(t, raw)
 	}
 	dsum := sha256.Sum256(tarBytes)
 	if d, _ := b.DiffID(); d.Hex != hex.EncodeToString(dsum[:]) {
@@ -130,8 +128,12 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 	if b.UncompressedSize() != int64(len(tarBytes)) {
 		t.Errorf("UncompressedSize = %d, tar has %d bytes", b.UncompressedSize(), len(tarBytes))
 	}
-	if mt, _ := b.MediaType(); mt != "application/vnd.oci.image.layer.v1.tar+gzip" {
-		t.Errorf("MediaType = %q", mt)
+	want := "application/vnd.oci.image.layer.v1.tar+gzip"
+	if b.Format().Compression == Zstd {
+		want = "application/vnd.oci.image.layer.v1.tar+zstd"
+	}
+	if mt, _ := b.MediaType(); string(mt) != want {
+		t.Errorf("MediaType = %q, want %q", mt, want)
 	}
 
 	ur, err := b.Uncompressed()
@@ -141,7 +143,7 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 	viaUncompressed, err := io.ReadAll(ur)
 	ur.Close()
 	if err != nil || !bytes.Equal(viaUncompressed, tarBytes) {
-		t.Fatalf("Uncompressed() differs from stdlib gzip output (err %v)", err)
+		t.Fatalf("Uncompressed() differs from the independently decompressed tar (err %v)", err)
 	}
 
 	var out []tarEntry
@@ -159,6 +161,43 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 			t.Fatal(err)
 		}
 		out = append(out, tarEntry{hdr: hdr, content: string(data)})
+	}
+	return out
+}
+
+// gunzip checks the gzip header (magic, MTIME 0) and decompresses with
+// the standard library.
+func gunzip(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	if raw[0] != 0x1f || raw[1] != 0x8b || !bytes.Equal(raw[4:8], []byte{0, 0, 0, 0}) {
+		t.Errorf("gzip header = % x, want magic and MTIME 0", raw[:10])
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("decompressing: %v", err)
+	}
+	return out
+}
+
+// unzstd checks the zstd frame magic and decompresses in one call
+// (DecodeAll, not the streaming reader Built.Uncompressed uses).
+func unzstd(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	if !bytes.HasPrefix(raw, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Errorf("zstd header = % x, want the frame magic", raw[:min(len(raw), 8)])
+	}
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	out, err := d.DecodeAll(raw, nil)
+	if err != nil {
+		t.Fatalf("decompressing: %v", err)
 	}
 	return out
 }

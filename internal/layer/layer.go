@@ -1,6 +1,7 @@
-// Package layer writes deterministic OCI image layers (tar + gzip) from Nix
-// store paths and synthesized files, and derives each layer's key. It is
-// the only code in the project that writes tar or gzip, and Key is the only
+// Package layer writes deterministic OCI image layers (tar + gzip or zstd)
+// from Nix store paths and synthesized files, and derives each layer's key.
+// It is the only code in the project that writes tar, gzip or zstd, and Key
+// is the only
 // function that computes a layer key: from exactly the Spec that Build
 // receives, so no key can be computed from anything the writer does not see.
 //
@@ -27,15 +28,22 @@
 // disk, NARSource reads NAR streams (a binary cache's) without realising
 // them, and both give the same paths bit-identical layers.
 //
-// Compression is pgzip at a fixed level and block size; the block
-// boundaries depend only on the block size, so the compressed bytes do not
-// depend on the number of CPUs.
+// Compression (Format) is pgzip at a fixed level and block size — the
+// block boundaries depend only on the block size — or zstd with a
+// single-threaded encoder at a fixed level and window. Either way the
+// compressed bytes depend only on the tar stream and the Format, never on
+// the number of CPUs or on how the stream was chunked into writes; the tar
+// stream (and so the diffID) does not depend on the Format at all.
 package layer
 
 import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
 )
 
 // FormatVersion is the version of the tar layout written by Build. Bump it
@@ -53,10 +61,25 @@ const DefaultStoreDir = "/nix/store"
 type Compression string
 
 // Compressions Build can write.
-const Gzip Compression = "gzip"
+const (
+	Gzip Compression = "gzip"
+	Zstd Compression = "zstd"
+)
+
+// Compressions lists every Compression, the default first.
+var Compressions = []Compression{Gzip, Zstd}
+
+// ZstdWindow is the window size of every zstd layer: the encoder's own
+// default, and the most the zstd format recommends decoders be ready for.
+const ZstdWindow = 8 << 20
 
 // Format is how a layer's tar stream is compressed. It is part of every
 // key: the same content in another format is another layer.
+//
+// For Gzip, Level is the deflate level (1-9) and BlockSize the pgzip block
+// size. For Zstd, Level is a zstd.EncoderLevel (1 fastest, 2 default —
+// about zstd -3 —, 3 better, 4 best) and BlockSize must be 0: the encoder
+// runs single-threaded with window ZstdWindow.
 type Format struct {
 	Compression Compression
 	Level       int
@@ -66,23 +89,65 @@ type Format struct {
 // DefaultFormat is pgzip at level 6 with 1 MiB blocks.
 var DefaultFormat = Format{Compression: Gzip, Level: 6, BlockSize: 1 << 20}
 
+// ZstdFormat is zstd at zstd.SpeedDefault.
+var ZstdFormat = Format{Compression: Zstd, Level: int(zstd.SpeedDefault)}
+
+// FormatFor returns the default Format of a compression named c ("gzip" or
+// "zstd"); "" means gzip.
+func FormatFor(c string) (Format, error) {
+	switch Compression(c) {
+	case Gzip, "":
+		return DefaultFormat, nil
+	case Zstd:
+		return ZstdFormat, nil
+	}
+	names := make([]string, len(Compressions))
+	for i, c := range Compressions {
+		names[i] = string(c)
+	}
+	return Format{}, fmt.Errorf("unknown compression %q: want %s", c, strings.Join(names, " or "))
+}
+
 // String is the format as it enters the key:
-// "tar-v2;gzip=pgzip;level=6;block=1048576".
+// "tar-v2;gzip=pgzip;level=6;block=1048576" or
+// "tar-v2;zstd=klauspost;level=2;window=8388608".
 func (f Format) String() string {
+	if f.Compression == Zstd {
+		return fmt.Sprintf("tar-v%d;%s=klauspost;level=%d;window=%d", FormatVersion, f.Compression, f.Level, ZstdWindow)
+	}
 	return fmt.Sprintf("tar-v%d;%s=pgzip;level=%d;block=%d", FormatVersion, f.Compression, f.Level, f.BlockSize)
 }
 
 // Validate reports a format Build cannot write.
 func (f Format) Validate() error {
-	switch {
-	case f.Compression != Gzip:
+	switch f.Compression {
+	case Gzip:
+		switch {
+		case f.Level < 1 || f.Level > 9:
+			return fmt.Errorf("gzip level %d out of range 1-9", f.Level)
+		case f.BlockSize < 64<<10 || f.BlockSize > 64<<20:
+			return fmt.Errorf("block size %d out of range 64 KiB-64 MiB", f.BlockSize)
+		}
+	case Zstd:
+		switch {
+		case f.Level < int(zstd.SpeedFastest) || f.Level > int(zstd.SpeedBestCompression):
+			return fmt.Errorf("zstd level %d out of range %d-%d", f.Level, zstd.SpeedFastest, zstd.SpeedBestCompression)
+		case f.BlockSize != 0:
+			return fmt.Errorf("zstd has no block size (got %d, want 0)", f.BlockSize)
+		}
+	default:
 		return fmt.Errorf("unsupported compression %q", f.Compression)
-	case f.Level < 1 || f.Level > 9:
-		return fmt.Errorf("gzip level %d out of range 1-9", f.Level)
-	case f.BlockSize < 64<<10 || f.BlockSize > 64<<20:
-		return fmt.Errorf("block size %d out of range 64 KiB-64 MiB", f.BlockSize)
 	}
 	return nil
+}
+
+// MediaType is the OCI layer media type of a layer in this format:
+// application/vnd.oci.image.layer.v1.tar+gzip or …tar+zstd.
+func (f Format) MediaType() types.MediaType {
+	if f.Compression == Zstd {
+		return types.OCILayerZStd
+	}
+	return types.OCILayer
 }
 
 // StorePath is one store path of a layer, with what identifies its
