@@ -96,16 +96,19 @@ func TestZstdSameDiffIDAsGzip(t *testing.T) {
 }
 
 // The same tar bytes give the same zstd bytes whatever GOMAXPROCS, on a
-// package-like tree larger than the zstd window.
+// package-like tree of five zstd windows: more than one 4-window section
+// of the encoder's parallel mode, so an encoder whose concurrency follows
+// GOMAXPROCS (zstd.WithEncoderConcurrency(0) with WithConcurrentBlocks)
+// fails this test.
 func TestZstdDigestIndependentOfGOMAXPROCS(t *testing.T) {
 	root := t.TempDir()
-	paths := makeBenchStore(t, root, 3*ZstdWindow)
+	paths := makeBenchStore(t, root, 5*ZstdWindow)
 	spec := zstdSpec(Spec{Paths: sp(paths...)})
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 	ref := build(t, spec, root, Options{TempDir: t.TempDir()})
-	if ref.UncompressedSize() < 2*ZstdWindow {
-		t.Fatalf("test tree too small (%d bytes) to span the zstd window twice", ref.UncompressedSize())
+	if ref.UncompressedSize() < 4*ZstdWindow {
+		t.Fatalf("test tree too small (%d bytes) to span four zstd windows", ref.UncompressedSize())
 	}
 	readLayer(t, ref)
 	want := digestOf(t, ref)
