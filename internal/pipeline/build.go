@@ -31,6 +31,11 @@ type run struct {
 // assemble the image and, when pub is not nil, publish it through pub.
 // It returns the report.
 func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Report, error) {
+	format, err := layerFormat(o.Format)
+	if err != nil {
+		return nil, err
+	}
+	o.Format = format
 	r := &run{o: o, log: newLogger(o.Log)}
 	if o.Progress != nil {
 		stop := o.Progress.Start()
@@ -159,7 +164,7 @@ func (r *run) resolve(ctx context.Context) error {
 	base := func(ctx context.Context, platform v1.Platform) (*image.Previous, error) {
 		return readBase(ctx, r.o.Registry, p, platform)
 	}
-	if r.res, err = resolve(ctx, l, r.o.Nix, r.o.Substituter, base); err != nil {
+	if r.res, err = resolve(ctx, l, r.o.Nix, r.o.Substituter, base, r.o.Format); err != nil {
 		return err
 	}
 	for _, w := range r.res.Warnings {

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
 	"github.com/org/nix-layer-action/internal/substituter"
@@ -20,6 +21,10 @@ type DiffOptions struct {
 	Registry *regclient.Client
 	// Substituter gives closure metadata of paths the local store lacks.
 	Substituter *substituter.Client
+	// Format is the layer format the plan would be built in (zero:
+	// layer.DefaultFormat): it decides the keys, and so which layers
+	// would be rebuilt.
+	Format layer.Format
 }
 
 // DiffResult is the package diff between a plan and a published image.
@@ -36,7 +41,7 @@ func Diff(ctx context.Context, o DiffOptions) (*DiffResult, error) {
 	if o.Registry == nil || o.Against == nil {
 		return nil, errors.New("pipeline: Diff needs a registry client and an image to compare with")
 	}
-	res, err := Resolve(ctx, o.PlanFile, o.Nix, o.Substituter)
+	res, err := Resolve(ctx, o.PlanFile, o.Nix, o.Substituter, o.Format)
 	if err != nil {
 		return nil, err
 	}

@@ -196,7 +196,7 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built)
 		if !ok {
 			continue
 		}
-		if verify(prevL, pl.Paths) != "" {
+		if verify(prevL, pl.Paths, pl.Spec.Format.MediaType()) != "" {
 			// Not provably a build of these paths: its bytes say nothing
 			// about reproducibility.
 			continue

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/substituter"
@@ -79,6 +80,21 @@ type Options struct {
 	// Progress, when set, reports bytes read while layers build and sent
 	// while they upload, and times the phases.
 	Progress *progress.Reporter
+	// Format is how new layers are compressed (zero: layer.DefaultFormat,
+	// gzip). It enters every key: a previous image's layers are reused
+	// only when they were written in the same format.
+	Format layer.Format
+}
+
+// layerFormat is f, or layer.DefaultFormat when f is zero, checked.
+func layerFormat(f layer.Format) (layer.Format, error) {
+	if f == (layer.Format{}) {
+		return layer.DefaultFormat, nil
+	}
+	if err := f.Validate(); err != nil {
+		return layer.Format{}, fmt.Errorf("layer format: %w", err)
+	}
+	return f, nil
 }
 
 func (o *Options) phase(p Phase) {

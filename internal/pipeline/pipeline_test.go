@@ -100,7 +100,7 @@ func statuses(rep *report.Report) map[string]report.Status {
 
 // Every planned layer's key is layer.Key of exactly its Spec.
 func TestResolveKeysAreKeysOfTheSpecs(t *testing.T) {
-	res, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil)
+	res, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, layer.Format{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestVerify(t *testing.T) {
 		Descriptor:   v1.Descriptor{MediaType: types.OCILayer, Digest: d, Size: 10},
 		ConfigDiffID: diff,
 	}
-	if why := verify(good, paths); why != "" {
+	if why := verify(good, paths, types.OCILayer); why != "" {
 		t.Fatalf("a faithful layer was refused: %s", why)
 	}
 	for name, edit := range map[string]func(*image.PreviousLayer){
@@ -237,7 +237,7 @@ func TestVerify(t *testing.T) {
 	} {
 		p := good
 		edit(&p)
-		if why := verify(p, paths); why == "" {
+		if why := verify(p, paths, types.OCILayer); why == "" {
 			t.Errorf("%s: accepted", name)
 		}
 	}

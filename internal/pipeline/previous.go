@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/plan"
@@ -125,7 +126,13 @@ func baseExclude(base *image.Previous) (map[string]bool, int, []string) {
 			paths = append(paths, p.Path)
 		}
 		slices.Sort(paths)
-		if why := verify(l, paths); why != "" {
+		// The base may have been written in either format; its key is
+		// not ours to recompute, so either media type of ours will do.
+		mt := types.OCILayer
+		if l.Descriptor.MediaType == types.OCILayerZStd {
+			mt = types.OCILayerZStd
+		}
+		if why := verify(l, paths, mt); why != "" {
 			warnings = append(warnings, fmt.Sprintf("base image %s layer %d (%s): %s; its store paths are not subtracted from this image's layers", base.Ref, i+1, l.Meta.Name, why))
 			continue
 		}

@@ -66,14 +66,18 @@ type Planned struct {
 
 // Resolve loads the plan and resolves it (see resolve), with closure
 // metadata from sub's binary caches where the local store lacks a path
-// (sub may be nil). It reads no registry: paths a from: image holds are
-// not subtracted.
-func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substituter.Client) (*Resolved, error) {
+// (sub may be nil), keying layers in format (zero: layer.DefaultFormat).
+// It reads no registry: paths a from: image holds are not subtracted.
+func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substituter.Client, format layer.Format) (*Resolved, error) {
+	format, err := layerFormat(format)
+	if err != nil {
+		return nil, err
+	}
 	l, err := loadPlan(ctx, planFile, nix)
 	if err != nil {
 		return nil, err
 	}
-	return resolve(ctx, l, nix, sub, nil)
+	return resolve(ctx, l, nix, sub, nil, format)
 }
 
 // baseReader reads the plan's base image for the platform being built.
@@ -85,8 +89,8 @@ type baseReader func(ctx context.Context, platform v1.Platform) (*image.Previous
 // derives every layer's Spec and key. readBase, when set, reads the plan's
 // base image (once the platform is known): store paths it already holds
 // are left out of every layer and its layers count against the layer
-// budget.
-func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, readBase baseReader) (*Resolved, error) {
+// budget. Every layer is keyed in format.
+func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, readBase baseReader, format layer.Format) (*Resolved, error) {
 	p := l.plan
 	rz, err := realise(ctx, l, nix, sub)
 	if err != nil {
@@ -118,7 +122,7 @@ func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Cl
 	if err != nil {
 		return nil, err
 	}
-	if res.Layers, err = plannedLayers(p, graph, layers, files); err != nil {
+	if res.Layers, err = plannedLayers(p, graph, layers, files, format); err != nil {
 		return nil, err
 	}
 	total := layering.TotalLayers(layers) + baseLayers

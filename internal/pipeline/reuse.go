@@ -26,7 +26,8 @@ func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.Pre
 		if !ok {
 			continue
 		}
-		why := verify(prevL, il.plan.Paths)
+		mt := il.plan.Spec.Format.MediaType()
+		why := verify(prevL, il.plan.Paths, mt)
 		if why == "" && !r.listedByTarget(prev, prevL.Descriptor.Digest) {
 			why = r.blobThere(ctx, prev.Ref.Context(), prevL.Descriptor)
 		}
@@ -34,7 +35,7 @@ func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.Pre
 			r.log.printf("not reusing layer %s from %s: %s", il.plan.Name, prev.Ref, why)
 			continue
 		}
-		return newReused(prev.Ref.Context(), prevL), prevL, true
+		return newReused(prev.Ref.Context(), prevL, mt), prevL, true
 	}
 	return nil, image.PreviousLayer{}, false
 }
@@ -47,9 +48,11 @@ func (r *run) listedByTarget(prev *image.Previous, d v1.Hash) bool {
 
 // verify says why a previous layer does not prove it is ours for paths, or
 // "" when it does: a complete recorded path list equal to the plan's, a
-// descriptor of the media type this tool writes, and a digest, size and
-// diffID equal to what was recorded when the layer was built.
-func verify(pl image.PreviousLayer, paths []string) string {
+// descriptor of the media type this tool writes for the layer's format
+// (mt: tar+gzip or tar+zstd; the key names the format, so a layer under
+// a gzip key must be tar+gzip), and a digest, size and diffID equal to
+// what was recorded when the layer was built.
+func verify(pl image.PreviousLayer, paths []string, mt types.MediaType) string {
 	m := pl.Meta
 	switch {
 	case m.Truncated:
@@ -58,8 +61,8 @@ func verify(pl image.PreviousLayer, paths []string) string {
 		return "it records no path list (not written by nix-layer-action, or rewritten)"
 	case !samePaths(m, paths):
 		return "its key matches but its recorded paths differ"
-	case pl.Descriptor.MediaType != types.OCILayer:
-		return fmt.Sprintf("its media type %s is not one this tool writes", pl.Descriptor.MediaType)
+	case pl.Descriptor.MediaType != mt:
+		return fmt.Sprintf("its media type %s is not the %s this tool writes for its key", pl.Descriptor.MediaType, mt)
 	case m.Digest == "":
 		return "it records no digest, size and diffID of its own"
 	case m.Digest != pl.Descriptor.Digest.String() || m.Size != pl.Descriptor.Size:
@@ -95,24 +98,25 @@ func samePaths(m image.LayerMeta, paths []string) bool {
 	return slices.Equal(got, paths)
 }
 
-// reusedLayer is a verified previous layer: digest, size and diffID are
-// the verified values, the media type is ours, and its bytes (read only by
-// local outputs) come from the registry.
+// reusedLayer is a verified previous layer: digest, size, diffID and
+// media type are the verified values, and its bytes (read only by local
+// outputs) come from the registry.
 type reusedLayer struct {
 	digest, diffID v1.Hash
 	size           int64
+	mediaType      types.MediaType
 	blob           v1.Layer
 }
 
 // newReused returns the layer for the new image, mountable from repo.
-func newReused(repo name.Repository, pl image.PreviousLayer) v1.Layer {
-	l := &reusedLayer{digest: pl.Descriptor.Digest, diffID: pl.ConfigDiffID, size: pl.Descriptor.Size, blob: pl.Layer}
+func newReused(repo name.Repository, pl image.PreviousLayer, mt types.MediaType) v1.Layer {
+	l := &reusedLayer{digest: pl.Descriptor.Digest, diffID: pl.ConfigDiffID, size: pl.Descriptor.Size, mediaType: mt, blob: pl.Layer}
 	return &remote.MountableLayer{Layer: l, Reference: repo.Digest(l.digest.String())}
 }
 
 func (l *reusedLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
 func (l *reusedLayer) DiffID() (v1.Hash, error)             { return l.diffID, nil }
 func (l *reusedLayer) Size() (int64, error)                 { return l.size, nil }
-func (l *reusedLayer) MediaType() (types.MediaType, error)  { return types.OCILayer, nil }
+func (l *reusedLayer) MediaType() (types.MediaType, error)  { return l.mediaType, nil }
 func (l *reusedLayer) Compressed() (io.ReadCloser, error)   { return l.blob.Compressed() }
 func (l *reusedLayer) Uncompressed() (io.ReadCloser, error) { return l.blob.Uncompressed() }

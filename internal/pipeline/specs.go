@@ -17,7 +17,7 @@ import (
 // plannedLayers builds every layer's Spec once — its store paths with NAR
 // hashes, the root layer's files, the perms that may touch it, the format
 // — and derives its key from exactly that Spec.
-func plannedLayers(p *plan.Plan, g *closure.Graph, layers []layering.Layer, files []layer.File) ([]Planned, error) {
+func plannedLayers(p *plan.Plan, g *closure.Graph, layers []layering.Layer, files []layer.File, format layer.Format) ([]Planned, error) {
 	groupPerms := map[string][]plan.Perm{}
 	for _, l := range p.Layers {
 		groupPerms[l.Name] = l.Perms
@@ -34,7 +34,7 @@ func plannedLayers(p *plan.Plan, g *closure.Graph, layers []layering.Layer, file
 			out[i] = pl
 			continue
 		}
-		spec := layer.Spec{Name: l.Name, StoreDir: p.StoreDir, Paths: storePaths(g, l.Paths), Format: layer.DefaultFormat}
+		spec := layer.Spec{Name: l.Name, StoreDir: p.StoreDir, Paths: storePaths(g, l.Paths), Format: format}
 		if i == filesAt {
 			spec.Files = files
 		}

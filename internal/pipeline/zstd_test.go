@@ -1,0 +1,227 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/publish"
+	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/report"
+)
+
+// buildIn runs Build of plan to ref on the counting registry with layers
+// in format f, and returns the report and the log.
+func buildIn(t *testing.T, c *counting, plan, repoTag string, f layer.Format) (*report.Report, string) {
+	t.Helper()
+	client, err := regclient.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(c.host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := publish.NewRegistry(client, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	rep, err := Build(context.Background(), Options{
+		PlanFile: plan, Target: ref, Previous: []name.Reference{ref},
+		TempDir: t.TempDir(), Registry: client, Log: &logs, Format: f,
+	}, pub)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, logs.String())
+	}
+	return rep, logs.String()
+}
+
+// mediaTypes reads back the layer media types of the image rep pushed.
+func mediaTypes(t *testing.T, rep *report.Report) []types.MediaType {
+	t.Helper()
+	ref, _ := name.ParseReference(rep.Image)
+	prev, err := image.LoadPrevious(context.Background(), newCountingClient(t), ref, v1.Platform{})
+	if err != nil || prev == nil {
+		t.Fatalf("reading back %s: %v", rep.Image, err)
+	}
+	m, err := prev.Image.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []types.MediaType
+	for _, l := range m.Layers {
+		out = append(out, l.MediaType)
+	}
+	return out
+}
+
+// A zstd image is reused by a zstd rerun (every layer cached, 0 bytes);
+// a gzip rerun has other keys and rebuilds every layer, with the same
+// diffIDs; back to zstd, the registry still has the zstd blobs.
+func TestZstdRerunReusesZstdGzipRebuilds(t *testing.T) {
+	c := newCounting(t)
+	zs, _ := buildIn(t, c, examplePlan, "ex/zstd:latest", layer.ZstdFormat)
+	for n, s := range statuses(zs) {
+		if s != report.StatusPushed {
+			t.Errorf("first push: layer %s %s", n, s)
+		}
+	}
+	mts := mediaTypes(t, zs)
+	if len(mts) != 3 {
+		t.Fatalf("zstd image has layers %v", mts)
+	}
+	for _, mt := range mts {
+		if mt != types.OCILayerZStd {
+			t.Errorf("zstd image: layer media type %s", mt)
+		}
+	}
+
+	again, _ := buildIn(t, c, examplePlan, "ex/zstd:latest", layer.ZstdFormat)
+	for n, s := range statuses(again) {
+		if s != report.StatusCached {
+			t.Errorf("zstd rerun: layer %s %s", n, s)
+		}
+	}
+	if again.Changed || again.BytesPushed != 0 || again.Digest != zs.Digest {
+		t.Errorf("zstd rerun: changed %v, %d bytes, %s vs %s", again.Changed, again.BytesPushed, again.Digest, zs.Digest)
+	}
+
+	gz, _ := buildIn(t, c, examplePlan, "ex/zstd:latest", layer.DefaultFormat)
+	for n, s := range statuses(gz) {
+		if s != report.StatusPushed {
+			t.Errorf("gzip rerun over zstd: layer %s %s, want pushed (other keys)", n, s)
+		}
+	}
+	if !gz.Changed || gz.Digest == zs.Digest {
+		t.Errorf("gzip rerun: changed %v, digest %s", gz.Changed, gz.Digest)
+	}
+	for i, l := range gz.Layers {
+		z := zs.Layers[i]
+		if l.Empty {
+			continue
+		}
+		if l.Name != z.Name || l.Key == z.Key || l.Digest == z.Digest || l.DiffID != z.DiffID || l.UncompressedSize != z.UncompressedSize {
+			t.Errorf("layer %s: gzip key %s digest %s diffID %s, zstd key %s digest %s diffID %s; want other keys and digests, the same diffID",
+				l.Name, l.Key, l.Digest, l.DiffID, z.Key, z.Digest, z.DiffID)
+		}
+	}
+	for _, mt := range mediaTypes(t, gz) {
+		if mt != types.OCILayer {
+			t.Errorf("gzip image: layer media type %s", mt)
+		}
+	}
+
+	back, _ := buildIn(t, c, examplePlan, "ex/zstd:latest", layer.ZstdFormat)
+	if back.Digest != zs.Digest {
+		t.Errorf("zstd again: digest %s, want the first zstd image %s", back.Digest, zs.Digest)
+	}
+	for n, s := range statuses(back) {
+		if s != report.StatusExists {
+			t.Errorf("zstd again: layer %s %s, want exists (rebuilt, the registry has the blob)", n, s)
+		}
+	}
+}
+
+// A bad format fails Build and Resolve before anything is read, with an
+// error of the library's own words.
+func TestBadFormatFailsFirst(t *testing.T) {
+	c := newCounting(t)
+	client := newCountingClient(t)
+	ref, _ := name.ParseReference(c.host + "/ex/bad:latest")
+	pub, err := publish.NewRegistry(client, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.take()
+	for _, f := range []layer.Format{{Compression: "xz", Level: 6}, {Compression: layer.Zstd, Level: 9}, {Compression: layer.Gzip}} {
+		_, err := Build(context.Background(), Options{
+			PlanFile: "/does/not/exist.yaml", Target: ref, Previous: []name.Reference{ref},
+			TempDir: t.TempDir(), Registry: client, Format: f,
+		}, pub)
+		if err == nil || !strings.HasPrefix(err.Error(), "layer format: ") || strings.Contains(err.Error(), "--") {
+			t.Errorf("Build in %+v: error %v, want one about the layer format first", f, err)
+		}
+		if _, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, f); err == nil || !strings.HasPrefix(err.Error(), "layer format: ") {
+			t.Errorf("Resolve in %+v: error %v", f, err)
+		}
+	}
+	if reqs := c.take(); len(reqs) != 0 {
+		t.Errorf("a bad format reached the registry: %v", reqs)
+	}
+}
+
+// Keys follow the format: Resolve in zstd keys every layer otherwise,
+// and each key is layer.Key of a zstd Spec.
+func TestResolveKeysFollowFormat(t *testing.T) {
+	gz, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, layer.Format{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zs, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, layer.ZstdFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range zs.Layers {
+		if l.Empty {
+			continue
+		}
+		if l.Spec.Format != layer.ZstdFormat || gz.Layers[i].Spec.Format != layer.DefaultFormat {
+			t.Errorf("layer %s: formats %+v, %+v", l.Name, l.Spec.Format, gz.Layers[i].Spec.Format)
+		}
+		if k, _ := layer.Key(l.Spec); k != l.Key || l.Key == gz.Layers[i].Key {
+			t.Errorf("layer %s: zstd key %s (Key(Spec) %s), gzip key %s", l.Name, l.Key, k, gz.Layers[i].Key)
+		}
+	}
+}
+
+// verify ties the media type to the key's format: a tar+zstd descriptor
+// proves a zstd layer, not a gzip one, and the other way round.
+func TestVerifyMediaTypeFollowsFormat(t *testing.T) {
+	good := goodPrevious()
+	paths := []string{good.Meta.Paths[0].Path}
+	good.Descriptor.MediaType = types.OCILayerZStd
+	if why := verify(good, paths, types.OCILayerZStd); why != "" {
+		t.Errorf("a faithful zstd layer was refused: %s", why)
+	}
+	if why := verify(good, paths, types.OCILayer); !strings.Contains(why, "tar+zstd") {
+		t.Errorf("a tar+zstd layer under a gzip key: %q", why)
+	}
+	good.Descriptor.MediaType = types.OCILayer
+	if why := verify(good, paths, types.OCILayerZStd); why == "" {
+		t.Error("a tar+gzip layer under a zstd key was accepted")
+	}
+}
+
+// A base image written by this tool in zstd has its paths subtracted, as
+// one in gzip does; a foreign media type does not.
+func TestBaseExcludeAcceptsBothFormats(t *testing.T) {
+	for mt, subtract := range map[types.MediaType]bool{types.OCILayer: true, types.OCILayerZStd: true, types.DockerLayer: false} {
+		pl := goodPrevious()
+		pl.Meta.Key = "sha256:" + strings.Repeat("d", 64)
+		pl.Descriptor.MediaType = mt
+		ex, _, warnings := baseExclude(&image.Previous{Image: empty.Image, Layers: []image.PreviousLayer{pl}})
+		if got := ex[pl.Meta.Paths[0].Path]; got != subtract || (len(warnings) == 0) == !subtract {
+			t.Errorf("%s: subtracted %v (want %v), warnings %q", mt, got, subtract, warnings)
+		}
+	}
+}
+
+// goodPrevious is a previous gzip layer that proves it is ours.
+func goodPrevious() image.PreviousLayer {
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
+	diff := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+	return image.PreviousLayer{
+		Meta:         image.LayerMeta{Paths: []image.PathSize{{Path: "/nix/store/" + strings.Repeat("c", 32) + "-x"}}, Digest: d.String(), Size: 10, DiffID: diff.String()},
+		Descriptor:   v1.Descriptor{MediaType: types.OCILayer, Digest: d, Size: 10},
+		ConfigDiffID: diff,
+	}
+}
