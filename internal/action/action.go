@@ -22,6 +22,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/org/nix-layer-action/internal/bytesize"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
 	"github.com/org/nix-layer-action/internal/secrets"
@@ -43,6 +44,9 @@ type Request struct {
 	System string
 	// PushByDigest pushes the image by digest without moving any tag.
 	PushByDigest bool
+	// Format is how new layers are compressed (input compression: gzip,
+	// the default, or zstd).
+	Format layer.Format
 	// Phase is set by Run: the builder calls it as each phase starts, and
 	// it opens a log group for the phase.
 	Phase func(name string)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/bytesize"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -17,6 +18,7 @@ var InputNames = []string{
 	"plan", "image", "tags", "push", "cache-from", "github-token", "nix-conf",
 	"summary", "pr-comment", "max-layer-size", "max-growth", "labels", "annotations",
 	"system", "push-by-digest", "merge",
+	"compression",
 }
 
 // OutputNames lists every output the action sets (kept in sync with
@@ -114,6 +116,9 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	}
 	if err := parseMultiarch(get, s); err != nil {
 		return nil, err
+	}
+	if r.Format, err = layer.FormatFor(strings.TrimSpace(get("compression"))); err != nil {
+		return nil, &InputError{Input: "compression", Msg: err.Error()}
 	}
 	return s, nil
 }

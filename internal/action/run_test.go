@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -386,6 +387,7 @@ func TestRunInputErrors(t *testing.T) {
 		"INPUT_LABELS":         "novalue",
 		"INPUT_SYSTEM":         "aarch64-darwin",
 		"INPUT_PUSH-BY-DIGEST": "maybe",
+		"INPUT_COMPRESSION":    "xz",
 	}
 	for k, v := range cases {
 		e := newEnv(t, "http://127.0.0.1:1")
@@ -425,6 +427,35 @@ func TestDefaults(t *testing.T) {
 	s, _ = parseInputs(get, func(k string) string { return env[k] }, false)
 	if s.prComment {
 		t.Error("pr-comment defaults to false outside pull_request events")
+	}
+}
+
+// The compression input reaches the build as a layer format; a bad one
+// is an error naming the input, before any build.
+func TestCompressionInput(t *testing.T) {
+	for in, want := range map[string]layer.Format{"": layer.DefaultFormat, "gzip": layer.DefaultFormat, "zstd": layer.ZstdFormat, " zstd\n": layer.ZstdFormat} {
+		e := newEnv(t, "http://127.0.0.1:1")
+		e.vars["INPUT_COMPRESSION"] = in
+		e.vars["INPUT_PR-COMMENT"] = "false"
+		var got layer.Format
+		if _, err := e.run(t, nil, func(ctx context.Context, req Request) (*report.Report, error) {
+			got = req.Format
+			return cannedReport(req), nil
+		}); err != nil && !errors.As(err, new(*PolicyFailure)) {
+			t.Fatalf("compression %q: %v", in, err)
+		}
+		if got != want {
+			t.Errorf("compression %q: format %+v, want %+v", in, got, want)
+		}
+	}
+	e := newEnv(t, "http://127.0.0.1:1")
+	e.vars["INPUT_COMPRESSION"] = "ZSTD"
+	stdout, err := e.run(t, nil, func(context.Context, Request) (*report.Report, error) {
+		t.Error("built despite a bad compression input")
+		return nil, nil
+	})
+	if err == nil || !strings.Contains(stdout, `::error::input "compression": unknown compression "ZSTD": want gzip or zstd`) {
+		t.Errorf("err %v, stdout:\n%s", err, stdout)
 	}
 }
 

@@ -119,6 +119,7 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		Annotations: req.Annotations,
 		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
 		Progress:    progress.New(req.Log, progress.TTY(false)),
+		Format:      req.Format,
 	}, nil
 }
 

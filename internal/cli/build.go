@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -21,20 +22,21 @@ import (
 
 type buildCmd struct {
 	Env
-	planFile  string
-	image     string
-	output    string
-	report    string
-	cacheFrom listFlag
-	tags      listFlag
-	push      bool
-	byDigest  bool
-	tempDir   string
-	system    string
-	jobs      int
-	uploads   int
-	nixBin    string
-	registry  registryFlags
+	planFile    string
+	image       string
+	output      string
+	report      string
+	cacheFrom   listFlag
+	tags        listFlag
+	push        bool
+	byDigest    bool
+	tempDir     string
+	system      string
+	jobs        int
+	uploads     int
+	nixBin      string
+	compression string
+	registry    registryFlags
 }
 
 func (c *buildCmd) Name() string { return "build" }
@@ -63,6 +65,7 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
 	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
 	c.registry.add(fs)
 	return fs
 }
@@ -116,6 +119,16 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 			return pipeline.Options{}, nil, fmt.Errorf("build: --system: %w", err)
 		}
 	}
+	format, err := layerFormat("build", c.compression)
+	if err != nil {
+		return pipeline.Options{}, nil, err
+	}
+	if format.Compression == layer.Zstd && out.Kind == publish.KindDockerArchive {
+		// docker load reads zstd layers only from Docker 23 on, and
+		// other docker-archive readers may not at all: refuse rather
+		// than write an archive that loads on some machines only.
+		return pipeline.Options{}, nil, fmt.Errorf("build: --compression zstd cannot be used with --output %s: docker load reads zstd layers only from Docker 23 on; use --output oci:DIR or a registry for zstd, or --compression gzip", out)
+	}
 	created, err := sourceDateEpoch(c.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {
 		return pipeline.Options{}, nil, err
@@ -126,6 +139,7 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		TempDir: c.tempDir, Created: created, Jobs: c.jobs, UploadJobs: c.uploads,
 		Log: s.log, Registry: s.client, Substituter: s.sub,
 		Progress: progress.New(s.log, progress.TTY(c.terminal())),
+		Format:   format,
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")

@@ -14,12 +14,13 @@ import (
 
 type diffCmd struct {
 	Env
-	planFile string
-	against  string
-	markdown string
-	nixBin   string
-	system   string
-	registry registryFlags
+	planFile    string
+	against     string
+	markdown    string
+	nixBin      string
+	system      string
+	compression string
+	registry    registryFlags
 }
 
 func (c *diffCmd) Name() string { return "diff" }
@@ -40,6 +41,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.markdown, "markdown", "", "also write the diff as PR-comment Markdown to this file")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.system, "system", "", "Nix system whose packages to compare, e.g. aarch64-linux; a multi-platform --against is read as its child for that platform")
+	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage+"; decides the keys, so which layers would be rebuilt")
 	c.registry.add(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -51,6 +53,10 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("diff: --against %q: %w", c.against, err)
 	}
+	format, err := layerFormat("diff", c.compression)
+	if err != nil {
+		return err
+	}
 	s, err := c.newSession(c.registry)
 	if err != nil {
 		return err
@@ -61,6 +67,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 		Nix:         pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
 		Registry:    s.client,
 		Substituter: s.sub,
+		Format:      format,
 	})
 	if err != nil {
 		return s.close(err)

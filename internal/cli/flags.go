@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/layer"
 )
 
 // newFlagSet is a command's own flag set; --help prints usage (a synopsis
@@ -37,6 +39,20 @@ func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
 		return false, fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
 	return false, nil
+}
+
+// compressionUsage documents --compression (build, diff and plan: the
+// compression enters every layer key).
+const compressionUsage = "layer compression: gzip | zstd (zstd pulls need Docker 23+, containerd 1.5+ or podman; switching rebuilds every layer once)"
+
+// layerFormat turns the --compression value into the layer format, with
+// an error naming the command and the flag.
+func layerFormat(cmd, compression string) (layer.Format, error) {
+	f, err := layer.FormatFor(compression)
+	if err != nil {
+		return layer.Format{}, fmt.Errorf("%s: --compression: %w", cmd, err)
+	}
+	return f, nil
 }
 
 // listFlag is a repeatable string flag.

@@ -14,9 +14,10 @@ import (
 
 type planCmd struct {
 	Env
-	planFile string
-	asJSON   bool
-	nixBin   string
+	planFile    string
+	asJSON      bool
+	nixBin      string
+	compression string
 }
 
 func (c *planCmd) Name() string { return "plan" }
@@ -34,11 +35,16 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON for machines")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
+	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if c.planFile == "" {
 		return errors.New("plan: --plan is required")
+	}
+	format, err := layerFormat("plan", c.compression)
+	if err != nil {
+		return err
 	}
 	set := secrets.New()
 	log := set.Writer(c.Stderr)
@@ -47,7 +53,7 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log}, sub)
+	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log}, sub, format)
 	if err != nil {
 		return set.Error(err)
 	}
