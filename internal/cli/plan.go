@@ -51,8 +51,15 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return set.Error(err)
 	}
-	for _, w := range res.Warnings {
+	checked, err := res.CheckConfig()
+	if err != nil {
+		return set.Error(err)
+	}
+	for _, w := range append(res.Warnings, checked.Warnings...) {
 		fmt.Fprintln(c.Stderr, "warning:", w)
+	}
+	for _, n := range checked.Notes {
+		fmt.Fprintln(c.Stderr, "note:", n)
 	}
 	type jsonLayer struct {
 		Name    string   `json:"name"`

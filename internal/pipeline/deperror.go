@@ -48,6 +48,11 @@ func attribute(p *plan.Plan, err error) error {
 				found = append(found, where{fmt.Sprintf("root[%d]", j), d})
 			}
 		}
+		for _, a := range p.Config.Args {
+			if a.Dep.Value == v {
+				found = append(found, where{"config." + a.Field + ".installable", a.Dep})
+			}
+		}
 	}
 	if len(found) == 0 {
 		return err
@@ -56,7 +61,11 @@ func attribute(p *plan.Plan, err error) error {
 	for _, f := range found[1:] {
 		fields = append(fields, fmt.Sprintf("%s (line %d)", f.field, f.dep.Line))
 	}
-	msg := fmt.Sprintf("dep %q: %v", found[0].dep.Raw, err)
+	what := "dep"
+	if strings.HasPrefix(found[0].field, "config.") {
+		what = "installable"
+	}
+	msg := fmt.Sprintf("%s %q: %v", what, found[0].dep.Raw, err)
 	if len(fields) > 0 {
 		msg += "\n(also failing: " + strings.Join(fields, ", ") + ")"
 	}
