@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,7 +149,7 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if n.Stderr != nil {
-		live := &progressOnly{w: n.Stderr}
+		live := &progressOnly{w: n.Stderr, dryRun: slices.Contains(args, "--dry-run")}
 		defer live.flush()
 		cmd.Stderr = io.MultiWriter(&stderr, live)
 	}
