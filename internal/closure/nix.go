@@ -40,6 +40,9 @@ type NixError struct {
 	Args   []string
 	Stderr string
 	Err    error
+	// Hint says what to do, when the failure is a known one (see
+	// AddGitHint); printed on a line of its own.
+	Hint string
 }
 
 func (e *NixError) Error() string {
@@ -66,6 +69,10 @@ func (e *NixError) Error() string {
 	case e.Err != nil && inv == nil:
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString("\nhint: ")
+		b.WriteString(e.Hint)
 	}
 	return b.String()
 }

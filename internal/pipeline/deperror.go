@@ -26,6 +26,7 @@ func (e *DepError) Unwrap() []error { return []error{e.Loc, e.Err} }
 // attribute names the plan deps behind a Nix failure; other errors are
 // returned as they are.
 func attribute(p *plan.Plan, err error) error {
+	err = closure.AddGitHint(err, p.Dir)
 	var ne *closure.NixError
 	if !errors.As(err, &ne) || len(ne.Deps) == 0 {
 		return err
