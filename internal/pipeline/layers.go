@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -96,14 +97,16 @@ func (u *uploads) add(l v1.Layer) {
 	})
 }
 
-// wait waits for every upload; a build error stops them and wins.
+// wait waits for every upload; a build error stops them and wins, unless
+// the build was only cancelled because an upload failed (then that
+// failure is the error).
 func (u *uploads) wait(buildErr error) error {
 	if buildErr != nil {
 		u.cancel()
 	}
 	err := u.g.Wait()
 	u.cancel()
-	if buildErr != nil {
+	if buildErr != nil && (err == nil || !errors.Is(buildErr, context.Canceled) || errors.Is(err, context.Canceled)) {
 		return buildErr
 	}
 	return err

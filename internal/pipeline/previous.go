@@ -90,7 +90,7 @@ func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan) (*image.Pr
 	}
 	base, err := image.LoadPrevious(ctx, c, ref)
 	if err != nil {
-		return nil, fmt.Errorf("%s: from: %w", p.File, regclient.WithStatus(err))
+		return nil, fmt.Errorf("%s: from: %w", p.File, c.Err(err))
 	}
 	if base == nil {
 		return nil, fmt.Errorf("%s: from: base image %s not found", p.File, ref)
