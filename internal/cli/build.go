@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
+	"github.com/org/nix-layer-action/internal/regclient"
 )
 
 type buildCmd struct {
@@ -40,8 +40,8 @@ func (c *buildCmd) Synopsis() string {
 	return "build the plan's image and push only the layers that changed"
 }
 
-func (c *buildCmd) flags() *flag.FlagSet {
-	fs := newFlagSet("build", c.Stderr,
+func (c *buildCmd) flags() *flagSet {
+	fs := newFlagSet("build", c.Stdout,
 		"usage: nix-layer-action build --plan FILE --image REF [flags]",
 		"",
 		"Resolves the plan's Nix closures, assigns every store path to exactly one layer,",
@@ -60,12 +60,12 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.IntVar(&c.jobs, "jobs", 0, "layers built at once (default: number of CPUs)")
 	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
-	c.registry.add(fs)
+	c.registry.add(fs.FlagSet)
 	return fs
 }
 
 func (c *buildCmd) Run(ctx context.Context, args []string) error {
-	if help, err := parseFlags(c.flags(), args); help || err != nil {
+	if help, err := parseFlags(c.flags(), args, c.Stderr); help || err != nil {
 		return err
 	}
 	if c.planFile == "" {
@@ -120,17 +120,17 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		o.TempDir = c.Getenv("RUNNER_TEMP")
 	}
 	if c.image != "" {
-		if o.Target, err = name.ParseReference(c.image); err != nil {
-			return o, nil, fmt.Errorf("build: --image %q: %w", c.image, err)
+		if o.Target, err = regclient.ParseReference(c.image); err != nil {
+			return o, nil, fmt.Errorf("build: --image: %w", err)
 		}
 	}
 	if o.Target != nil && (out.Kind == publish.KindRegistry) {
 		o.Previous = append(o.Previous, o.Target)
 	}
 	for _, cf := range c.cacheFrom {
-		r, err := name.ParseReference(cf)
+		r, err := regclient.ParseReference(cf)
 		if err != nil {
-			return o, nil, fmt.Errorf("build: --cache-from %q: %w", cf, err)
+			return o, nil, fmt.Errorf("build: --cache-from: %w", err)
 		}
 		o.Previous = append(o.Previous, r)
 	}

@@ -25,7 +25,7 @@ func (c *planCmd) Synopsis() string {
 }
 
 func (c *planCmd) Run(ctx context.Context, args []string) error {
-	fs := newFlagSet("plan", c.Stderr,
+	fs := newFlagSet("plan", c.Stdout,
 		"usage: nix-layer-action plan --plan FILE [--json]",
 		"",
 		"Realises the plan's installables, reads their closures and prints which store",
@@ -34,7 +34,7 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON for machines")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := parseFlags(fs, args, c.Stderr); help || err != nil {
 		return err
 	}
 	if c.planFile == "" {

@@ -81,9 +81,9 @@ func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan) (*image.Pr
 	if p.From == "" {
 		return nil, nil
 	}
-	ref, err := name.ParseReference(p.From)
+	ref, err := regclient.ParseReference(p.From)
 	if err != nil {
-		return nil, fmt.Errorf("%s: from: %q is not an image reference: %w", p.File, p.From, err)
+		return nil, fmt.Errorf("%s: from: %w", p.File, err)
 	}
 	if c == nil {
 		return nil, errNoRegistry
