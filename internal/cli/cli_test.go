@@ -109,4 +109,3 @@ func TestImageReferenceMistakes(t *testing.T) {
 		t.Errorf("diff --against https://…: %v", err)
 	}
 }
-

@@ -64,6 +64,7 @@ type Config struct {
 // Finding is one problem, or one check that could not be done.
 type Finding struct {
 	Field string // config field: "entrypoint[0]", "cmd[0]", "env[1]"
+	Path  string // the in-image path checked (a program or a PATH directory)
 	Msg   string
 	// Unchecked marks a check that could not be done (Msg says why);
 	// otherwise the image certainly lacks what the field names.
@@ -115,13 +116,16 @@ func checkPathDirs(fsys FS, field string, env []string) []Finding {
 			continue // "" and relative entries name the working directory
 		}
 		r := Resolve(fsys, dir)
-		switch {
+		switch f := (Finding{Field: field, Path: dir}); {
 		case r.Node.Kind == Unknown:
-			out = append(out, Finding{Field: field, Unchecked: true, Msg: fmt.Sprintf("PATH entry %s not checked: %s", dir, r.Node.Why)})
+			f.Unchecked, f.Msg = true, fmt.Sprintf("PATH entry %s not checked: %s", dir, r.Node.Why)
+			out = append(out, f)
 		case r.Node.Kind == Missing:
-			out = append(out, Finding{Field: field, Msg: fmt.Sprintf("PATH entry %s is not in the image%s", dir, r.detail(dir))})
+			f.Msg = fmt.Sprintf("PATH entry %s is not in the image%s", dir, r.detail(dir))
+			out = append(out, f)
 		case r.Node.Kind != Dir:
-			out = append(out, Finding{Field: field, Msg: fmt.Sprintf("PATH entry %s is a file, not a directory", dir)})
+			f.Msg = fmt.Sprintf("PATH entry %s is a file, not a directory", dir)
+			out = append(out, f)
 		}
 	}
 	return out
@@ -150,17 +154,20 @@ func appendProgram(out []Finding, fsys FS, c Config, field, prog string, pathDir
 // program checks one absolute program path; ok when it is a runnable file.
 func program(fsys FS, field, prog string) (Finding, bool) {
 	r := Resolve(fsys, prog)
+	f := Finding{Field: field, Path: prog}
 	switch n := r.Node; {
 	case n.Kind == Unknown:
-		return Finding{Field: field, Unchecked: true, Msg: fmt.Sprintf("%s not checked: %s", prog, n.Why)}, false
+		f.Unchecked, f.Msg = true, fmt.Sprintf("%s not checked: %s", prog, n.Why)
 	case n.Kind == Missing:
-		return Finding{Field: field, Msg: fmt.Sprintf("%s is not in the image%s", prog, r.detail(prog))}, false
+		f.Msg = fmt.Sprintf("%s is not in the image%s", prog, r.detail(prog))
 	case n.Kind == Dir:
-		return Finding{Field: field, Msg: fmt.Sprintf("%s is a directory, not a program", prog)}, false
+		f.Msg = fmt.Sprintf("%s is a directory, not a program", prog)
 	case !n.Exec:
-		return Finding{Field: field, Msg: fmt.Sprintf("%s is not executable (mode %04o)", prog, n.Mode)}, false
+		f.Msg = fmt.Sprintf("%s is not executable (mode %04o)", prog, n.Mode)
+	default:
+		return f, true
 	}
-	return Finding{}, true
+	return f, false
 }
 
 // searchPath looks a bare program name up in the PATH directories, as the
@@ -180,9 +187,9 @@ func searchPath(fsys FS, field, prog string, dirs []string) []Finding {
 		}
 	}
 	if len(unknown) > 0 {
-		return []Finding{{Field: field, Unchecked: true, Msg: fmt.Sprintf("%s not checked: it is in none of the PATH directories this run can see (%s), and %s", prog, strings.Join(dirs, ":"), unknown[0])}}
+		return []Finding{{Field: field, Path: prog, Unchecked: true, Msg: fmt.Sprintf("%s not checked: it is in none of the PATH directories this run can see (%s), and %s", prog, strings.Join(dirs, ":"), unknown[0])}}
 	}
-	return []Finding{{Field: field, Msg: fmt.Sprintf("%s is in none of the PATH directories (%s); give its absolute path or add its directory to PATH", prog, strings.Join(dirs, ":"))}}
+	return []Finding{{Field: field, Path: prog, Msg: fmt.Sprintf("%s is in none of the PATH directories (%s); give its absolute path or add its directory to PATH", prog, strings.Join(dirs, ":"))}}
 }
 
 // Result is a path looked up through the image's symlinks.
