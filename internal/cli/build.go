@@ -50,7 +50,7 @@ func (c *buildCmd) flags() *flagSet {
 		"Docker config (~/.docker/config.json) and GITHUB_TOKEN for ghcr.io.")
 	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
 	fs.StringVar(&c.image, "image", "", "image reference to push to, e.g. ghcr.io/acme/app:latest (required for registry output)")
-	fs.StringVar(&c.output, "output", "registry", "where the image goes: registry | oci:DIR | docker-archive:FILE")
+	fs.StringVar(&c.output, "output", "registry", "where the image goes: registry | oci:DIR[:TAG] | docker-archive:FILE")
 	fs.Var(&c.cacheFrom, "cache-from", "further image whose layers may be reused (repeatable)")
 	fs.StringVar(&c.report, "report", "", "write the JSON report to this file")
 	fs.Var(&c.tags, "tag", "extra tag to point at the pushed image (repeatable)")
@@ -145,7 +145,7 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 	}
 	switch out.Kind {
 	case publish.KindOCI:
-		return &publish.OCILayout{Dir: out.Path, RefName: c.image}, nil
+		return ociLayout(out, c.image), nil
 	case publish.KindDockerArchive:
 		if target == nil {
 			target, _ = name.ParseReference("nix-layer-action:latest")
