@@ -79,7 +79,7 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 			if paths == nil {
 				paths = []string{}
 			}
-			out.Layers = append(out.Layers, jsonLayer{l.Name, l.Group, l.Key, l.NarSize, l.Empty, paths})
+			out.Layers = append(out.Layers, jsonLayer{l.Name, l.Group, l.Key, l.ContentSize(), l.Empty, paths})
 		}
 		enc := json.NewEncoder(c.Stdout)
 		enc.SetIndent("", "  ")
@@ -95,12 +95,20 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 			continue
 		}
 		n++
-		total += l.NarSize
+		total += l.ContentSize()
 		paths += len(l.Paths)
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), bytesize.Format(l.NarSize), shortKey(l.Key))
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), bytesize.Format(l.ContentSize()), shortKey(l.Key))
 	}
-	fmt.Fprintf(tw, "\t%d layers\t%d\t%s\t\n", n, paths, bytesize.Format(total))
+	fmt.Fprintf(tw, "\t%s\t%d\t%s\t\n", count(n, "layer"), paths, bytesize.Format(total))
 	return tw.Flush()
+}
+
+// count is "1 layer", "2 layers".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func shortKey(k string) string {
