@@ -100,7 +100,7 @@ func (c *buildCmd) run(ctx context.Context, s *session) error {
 func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, error) {
 	out, err := publish.ParseOutput(c.output)
 	if err != nil {
-		return pipeline.Options{}, nil, fmt.Errorf("build: --output: %w", err)
+		return pipeline.Options{}, nil, fmt.Errorf("build: --output %q: %s", c.output, outputProblem(err, c.output))
 	}
 	if out.Kind == publish.KindRegistry && c.image == "" && c.push {
 		return pipeline.Options{}, nil, errors.New("build: --image is required for registry output")

@@ -109,3 +109,16 @@ func TestImageReferenceMistakes(t *testing.T) {
 		t.Errorf("diff --against https://…: %v", err)
 	}
 }
+
+func TestOutputMistakesNameTheFlagOnce(t *testing.T) {
+	plan := "../../examples/quickstart/nix-layers.yaml"
+	for _, tt := range []struct{ out, want string }{
+		{"oci:", `build: --output "oci:": oci needs a path, e.g. oci:./out`},
+		{"s3:bucket", `build: --output "s3:bucket": unknown destination; want "registry", "oci:DIR[:TAG]" or "docker-archive:FILE"`},
+	} {
+		_, _, err := runArgs("build", "--plan", plan, "--output", tt.out)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("--output %s:\n got %v\nwant %s", tt.out, err, tt.want)
+		}
+	}
+}

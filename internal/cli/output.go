@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -35,4 +36,15 @@ func splitLayoutTag(p string) (dir, tag string) {
 		return p, ""
 	}
 	return p[:i], p[i+1:]
+}
+
+// outputProblem is what is wrong with --output value v, without the
+// publish package's naming of v (the flag names it already).
+func outputProblem(err error, v string) string {
+	msg := err.Error()
+	q := fmt.Sprintf("%q: ", strings.TrimSpace(v))
+	if rest, ok := strings.CutPrefix(msg, "unknown output "+q); ok {
+		return "unknown destination; " + strings.Replace(rest, `"oci:DIR"`, `"oci:DIR[:TAG]"`, 1)
+	}
+	return strings.TrimPrefix(msg, "output "+q)
 }

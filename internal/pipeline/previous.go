@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -37,7 +38,9 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case err != nil:
-			log.printf("warning: previous image %s is not reused: %v; its layers are rebuilt", r, c.Err(err))
+			// LoadPrevious's "read REF: " would name the image twice.
+			why := strings.TrimPrefix(c.Err(err).Error(), "read "+r.String()+": ")
+			log.printf("warning: previous image %s is not reused: %s; its layers are rebuilt", r, why)
 			continue
 		case p == nil:
 			log.printf("no previous image at %s", r)
