@@ -135,8 +135,9 @@ func TestOldRunnerTemp(t *testing.T) {
 
 // TestBinaryCacheSubstitution makes a signed file:// binary cache on the
 // host, mounts it into the container and hands it to the action through the
-// nix-conf input: the image's Nix substitutes the flake's outputs instead
-// of building them. Without the input it builds them (the control).
+// nix-conf input: the flake's outputs are read from the cache (their layers
+// built from its NARs, source "substituter") instead of being built.
+// Without the input Nix builds them (the control).
 func TestBinaryCacheSubstitution(t *testing.T) {
 	testutil.Short(t)
 	nix := testutil.RequireTool(t, "nix")
@@ -156,10 +157,21 @@ func TestBinaryCacheSubstitution(t *testing.T) {
 			})
 			requireOK(t, c.name, r)
 			log := r.Stdout + r.Stderr // Nix's log is in the action's log group
-			copied := strings.Contains(log, "-nla-runner-app-1.0' from 'file:///cache'")
+			var meta struct {
+				Layers []struct {
+					Name, Source string
+				} `json:"layers"`
+			}
+			if err := json.Unmarshal([]byte(r.Outputs["metadata"]), &meta); err != nil {
+				t.Fatalf("metadata output: %v\n%s", err, r.Outputs["metadata"])
+			}
+			fromCache := len(meta.Layers) > 0
+			for _, l := range meta.Layers {
+				fromCache = fromCache && (l.Source == "" || l.Source == "substituter")
+			}
 			built := strings.Contains(log, "building '/nix/store/") && strings.Contains(log, "-nla-runner-app-1.0.drv'")
-			if copied != c.substitutes || built == c.substitutes {
-				t.Errorf("copied from the cache %v, built %v; want substitution %v\nlog:\n%s", copied, built, c.substitutes, log)
+			if fromCache != c.substitutes || built == c.substitutes {
+				t.Errorf("layers read from the cache %v (%+v), built %v; want substitution %v\nlog:\n%s", fromCache, meta.Layers, built, c.substitutes, log)
 			}
 		})
 	}
