@@ -71,6 +71,7 @@ type Finding struct {
 	Unchecked bool
 }
 
+// String is "field: message".
 func (f Finding) String() string { return f.Field + ": " + f.Msg }
 
 // Check returns the findings for c against fsys, in field order.

@@ -26,6 +26,8 @@ type AccessError struct {
 	Err         error // the registry's error
 }
 
+// Error names the registry, the repository and the access refused, and
+// says where credentials come from.
 func (e *AccessError) Error() string {
 	head := fmt.Sprintf("registry %s refused %s access to %s (HTTP %d", e.Registry, e.Action, orThis(e.Repository), e.Status)
 	if e.Answer != "" {
@@ -94,6 +96,7 @@ type inContext struct {
 	err error
 }
 
+// Error is the callers' text around the clearer error's.
 func (e *inContext) Error() string { return e.msg }
 
 // Unwrap returns the clearer error.
