@@ -122,3 +122,16 @@ func TestOutputMistakesNameTheFlagOnce(t *testing.T) {
 		}
 	}
 }
+
+// The action's log starts with the version, before anything can fail.
+func TestActionLogStartsWithTheVersion(t *testing.T) {
+	old := version
+	defer func() { version = old }()
+	version = "v9.8.7"
+	var o, e bytes.Buffer
+	env := map[string]string{"GITHUB_ACTIONS": "true"}
+	_ = Run(context.Background(), nil, Env{Getenv: func(k string) string { return env[k] }, Stdout: &o, Stderr: &e})
+	if first, _, _ := strings.Cut(o.String(), "\n"); first != "nix-layer-action v9.8.7" {
+		t.Errorf("first line of the action log %q\n%s", first, o.String())
+	}
+}
