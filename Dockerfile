@@ -19,6 +19,9 @@ FROM --platform=$BUILDPLATFORM docker.io/library/golang:1.26.8-bookworm@sha256:a
 ARG TARGETOS TARGETARCH
 # Empty means Go's default proxy.
 ARG GOPROXY
+# What `nix-layer-action --version` and the first line of the action's log
+# say; release.yml passes the tag (docs/action-image.md).
+ARG VERSION=devel
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -27,7 +30,8 @@ ENV CGO_ENABLED=0
 # The build cache mount makes a rebuild after a source change incremental.
 RUN --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -buildvcs=false -ldflags="-s -w" -o /nix-layer-action .
+    go build -trimpath -buildvcs=false \
+      -ldflags="-s -w -X github.com/org/nix-layer-action/internal/cli.version=$VERSION" -o /nix-layer-action .
 
 FROM docker.io/nixos/nix:2.34.8@sha256:1a711b619c8a713eff32c3f8d8781b3b4d0130cb91c0a57f67e87abfeeb90b01
 
@@ -87,7 +91,7 @@ ENV XDG_CACHE_HOME=/var/lib/nix-layer-action/xdg/cache \
     GIT_CONFIG_VALUE_0=*
 
 COPY --from=build /nix-layer-action /usr/local/bin/nix-layer-action
-RUN /usr/local/bin/nix-layer-action --help >/dev/null
+RUN /usr/local/bin/nix-layer-action --version
 # With no subcommand and GITHUB_ACTIONS=true the binary runs as the action;
 # elsewhere it is the normal CLI.
 ENV GITHUB_ACTIONS=true

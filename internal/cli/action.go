@@ -18,6 +18,23 @@ import (
 	"github.com/org/nix-layer-action/internal/secrets"
 )
 
+// actionCmd is the action command: no flags of its own, only --help.
+func actionCmd(ctx context.Context, e Env, args []string) error {
+	fs := newFlagSet("action", e.Stdout,
+		"usage: nix-layer-action action   (what the binary runs with no command when GITHUB_ACTIONS=true)",
+		"",
+		"Runs as the GitHub Action: reads its inputs from INPUT_<NAME> variables, as the",
+		"runner sets them from the step's with: (names upper-cased, e.g. INPUT_CACHE-FROM),",
+		"builds and publishes like 'build', writes the outputs, the job summary and, on",
+		"pull requests, one sticky comment. Inputs: "+strings.Join(action.InputNames, ", ")+".",
+		"Outputs: "+strings.Join(action.OutputNames, ", ")+".",
+		"Every input is described in docs/action.md.")
+	if help, err := parseFlags(fs, args, e.Stderr); help || err != nil {
+		return err
+	}
+	return runAction(ctx, e)
+}
+
 // runAction runs the GitHub Action: inputs from INPUT_* variables, outputs,
 // job summary and PR comment through internal/action, the build through the
 // same pipeline as the CLI. One secrets set serves both: the action masks
@@ -25,6 +42,7 @@ import (
 // credential it uses.
 func runAction(ctx context.Context, e Env) error {
 	set := secrets.New()
+	fmt.Fprintf(e.Stdout, "nix-layer-action %s\n", Version())
 	err := action.Run(ctx, action.Options{
 		Getenv:  e.Getenv,
 		Stdout:  e.Stdout,
@@ -85,15 +103,15 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 	if err != nil {
 		return pipeline.Options{}, err
 	}
-	target, err := name.ParseReference(req.Image)
+	target, err := regclient.ParseReference(req.Image)
 	if err != nil {
-		return pipeline.Options{}, fmt.Errorf("input image %q: %w", req.Image, err)
+		return pipeline.Options{}, fmt.Errorf("input image: %w", err)
 	}
 	prev := []name.Reference{target}
 	for _, c := range req.CacheFrom {
-		r, err := name.ParseReference(c)
+		r, err := regclient.ParseReference(c)
 		if err != nil {
-			return pipeline.Options{}, fmt.Errorf("input cache-from %q: %w", c, err)
+			return pipeline.Options{}, fmt.Errorf("input cache-from: %w", err)
 		}
 		prev = append(prev, r)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
+	"github.com/org/nix-layer-action/internal/regclient"
 )
 
 type buildCmd struct {
@@ -44,8 +44,8 @@ func (c *buildCmd) Synopsis() string {
 	return "build the plan's image and push only the layers that changed"
 }
 
-func (c *buildCmd) flags() *flag.FlagSet {
-	fs := newFlagSet("build", c.Stderr,
+func (c *buildCmd) flags() *flagSet {
+	fs := newFlagSet("build", c.Stdout,
 		"usage: nix-layer-action build --plan FILE --image REF [flags]",
 		"",
 		"Resolves the plan's Nix closures, assigns every store path to exactly one layer,",
@@ -54,7 +54,7 @@ func (c *buildCmd) flags() *flag.FlagSet {
 		"Docker config (~/.docker/config.json) and GITHUB_TOKEN for ghcr.io.")
 	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
 	fs.StringVar(&c.image, "image", "", "image reference to push to, e.g. ghcr.io/acme/app:latest (required for registry output)")
-	fs.StringVar(&c.output, "output", "registry", "where the image goes: registry | oci:DIR | docker-archive:FILE")
+	fs.StringVar(&c.output, "output", "registry", "where the image goes: registry | oci:DIR[:TAG] | docker-archive:FILE")
 	fs.Var(&c.cacheFrom, "cache-from", "further image whose layers may be reused (repeatable)")
 	fs.StringVar(&c.report, "report", "", "write the JSON report to this file")
 	fs.Var(&c.tags, "tag", "extra tag to point at the pushed image (repeatable)")
@@ -66,12 +66,12 @@ func (c *buildCmd) flags() *flag.FlagSet {
 	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
-	c.registry.add(fs)
+	c.registry.add(fs.FlagSet)
 	return fs
 }
 
 func (c *buildCmd) Run(ctx context.Context, args []string) error {
-	if help, err := parseFlags(c.flags(), args); help || err != nil {
+	if help, err := parseFlags(c.flags(), args, c.Stderr); help || err != nil {
 		return err
 	}
 	if c.planFile == "" {
@@ -106,7 +106,7 @@ func (c *buildCmd) run(ctx context.Context, s *session) error {
 func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, error) {
 	out, err := publish.ParseOutput(c.output)
 	if err != nil {
-		return pipeline.Options{}, nil, fmt.Errorf("build: --output: %w", err)
+		return pipeline.Options{}, nil, fmt.Errorf("build: --output %q: %s", c.output, outputProblem(err, c.output))
 	}
 	if out.Kind == publish.KindRegistry && c.image == "" && c.push {
 		return pipeline.Options{}, nil, errors.New("build: --image is required for registry output")
@@ -145,17 +145,17 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		o.TempDir = c.Getenv("RUNNER_TEMP")
 	}
 	if c.image != "" {
-		if o.Target, err = name.ParseReference(c.image); err != nil {
-			return o, nil, fmt.Errorf("build: --image %q: %w", c.image, err)
+		if o.Target, err = regclient.ParseReference(c.image); err != nil {
+			return o, nil, fmt.Errorf("build: --image: %w", err)
 		}
 	}
 	if o.Target != nil && (out.Kind == publish.KindRegistry) {
 		o.Previous = append(o.Previous, o.Target)
 	}
 	for _, cf := range c.cacheFrom {
-		r, err := name.ParseReference(cf)
+		r, err := regclient.ParseReference(cf)
 		if err != nil {
-			return o, nil, fmt.Errorf("build: --cache-from %q: %w", cf, err)
+			return o, nil, fmt.Errorf("build: --cache-from: %w", err)
 		}
 		o.Previous = append(o.Previous, r)
 	}
@@ -170,7 +170,7 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 	}
 	switch out.Kind {
 	case publish.KindOCI:
-		return &publish.OCILayout{Dir: out.Path, RefName: c.image}, nil
+		return ociLayout(out, c.image), nil
 	case publish.KindDockerArchive:
 		if target == nil {
 			target, _ = name.ParseReference("nix-layer-action:latest")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // errSilent marks an error that has already been reported (e.g. as an
@@ -50,13 +51,7 @@ func Main(ctx context.Context, args []string, e Env) int {
 
 // Run runs one command line and returns its error.
 func Run(ctx context.Context, args []string, e Env) error {
-	cmds := []command{
-		&buildCmd{Env: e},
-		&planCmd{Env: e},
-		&diffCmd{Env: e},
-		&mergeCmd{Env: e},
-		&tagCmd{Env: e},
-	}
+	cmds := commands(e)
 	if len(args) == 0 {
 		if e.Getenv("GITHUB_ACTIONS") == "true" {
 			return runAction(ctx, e)
@@ -65,19 +60,72 @@ func Run(ctx context.Context, args []string, e Env) error {
 		return errSilent
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help":
 		usage(e.Stdout, cmds)
 		return nil
+	case "help":
+		return help(e, cmds, args[1:])
+	case "-version", "--version", "version":
+		fmt.Fprintln(e.Stdout, "nix-layer-action", Version())
+		return nil
 	case "action":
-		return runAction(ctx, e)
+		return actionCmd(ctx, e, args[1:])
 	}
 	for _, c := range cmds {
 		if c.Name() == args[0] {
 			return c.Run(ctx, args[1:])
 		}
 	}
-	usage(e.Stderr, cmds)
-	return fmt.Errorf("unknown command %q", args[0])
+	return unknownCommand(e, cmds, args[0])
+}
+
+func commands(e Env) []command {
+	return []command{
+		&buildCmd{Env: e},
+		&planCmd{Env: e},
+		&diffCmd{Env: e},
+		&mergeCmd{Env: e},
+		&tagCmd{Env: e},
+	}
+}
+
+// commandNames are every command's name, for suggestions.
+func commandNames(cmds []command) []string {
+	names := []string{"action", "help", "version"}
+	for _, c := range cmds {
+		names = append(names, c.Name())
+	}
+	return names
+}
+
+// unknownCommand reports a command (or a flag given before one) that does
+// not exist, with the nearest name.
+func unknownCommand(e Env, cmds []command, name string) error {
+	if strings.HasPrefix(name, "-") {
+		return fmt.Errorf("%s is not a flag of nix-layer-action itself: flags follow a command, as in 'nix-layer-action build %s …' (commands: %s)", name, name, strings.Join(commandNames(cmds), ", "))
+	}
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := suggest(name, commandNames(cmds)); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return fmt.Errorf("%s (run 'nix-layer-action --help' for the commands)", msg)
+}
+
+// help answers "help" and "help COMMAND".
+func help(e Env, cmds []command, args []string) error {
+	if len(args) == 0 {
+		usage(e.Stdout, cmds)
+		return nil
+	}
+	if args[0] == "action" {
+		return actionCmd(context.Background(), e, []string{"--help"})
+	}
+	for _, c := range cmds {
+		if c.Name() == args[0] {
+			return c.Run(context.Background(), []string{"--help"})
+		}
+	}
+	return unknownCommand(e, cmds, args[0])
 }
 
 func usage(w io.Writer, cmds []command) {
@@ -88,6 +136,8 @@ func usage(w io.Writer, cmds []command) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Synopsis())
 	}
 	fmt.Fprintln(w, "  action   run as the GitHub Action (the default when GITHUB_ACTIONS=true)")
+	fmt.Fprintln(w, "  version  print the version (also --version)")
+	fmt.Fprintln(w, "  help     print this help, or a command's ('help build')")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'nix-layer-action <command> --help' for a command's flags.")
 }

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
 )
 
@@ -29,7 +29,7 @@ func (c *diffCmd) Synopsis() string {
 }
 
 func (c *diffCmd) Run(ctx context.Context, args []string) error {
-	fs := newFlagSet("diff", c.Stderr,
+	fs := newFlagSet("diff", c.Stdout,
 		"usage: nix-layer-action diff --plan FILE --against REF [--markdown FILE]",
 		"",
 		"Resolves the plan and compares each layer's store paths with the per-layer path",
@@ -42,16 +42,16 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.system, "system", "", "Nix system whose packages to compare, e.g. aarch64-linux; a multi-platform --against is read as its child for that platform")
 	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage+"; decides the keys, so which layers would be rebuilt")
-	c.registry.add(fs)
-	if help, err := parseFlags(fs, args); help || err != nil {
+	c.registry.add(fs.FlagSet)
+	if help, err := parseFlags(fs, args, c.Stderr); help || err != nil {
 		return err
 	}
 	if c.planFile == "" || c.against == "" {
 		return errors.New("diff: --plan and --against are required")
 	}
-	against, err := name.ParseReference(c.against)
+	against, err := regclient.ParseReference(c.against)
 	if err != nil {
-		return fmt.Errorf("diff: --against %q: %w", c.against, err)
+		return fmt.Errorf("diff: --against: %w", err)
 	}
 	format, err := layerFormat("diff", c.compression)
 	if err != nil {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"strings"
 
@@ -40,8 +38,8 @@ func (c *mergeCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.image, "image", "", "tag to point at the index, e.g. ghcr.io/acme/app:latest (required)")
 	fs.Var(&c.tags, "tag", "extra tag in the same repository (repeatable)")
 	fs.Var(&c.annotations, "annotation", "index annotation KEY=VALUE (repeatable)")
-	c.registry.add(fs)
-	help, digests, err := parseFlagsArgs(fs, args)
+	c.registry.add(fs.FlagSet)
+	help, digests, err := parseFlagsArgs(fs, args, c.Stderr)
 	if help || err != nil {
 		return err
 	}
@@ -100,8 +98,8 @@ func (c *tagCmd) Run(ctx context.Context, args []string) error {
 		"`build --push-by-digest` or `merge`), copying its manifest bytes exactly. Does",
 		"nothing when the tag already holds it.")
 	fs.StringVar(&c.image, "image", "", "tag to move, e.g. ghcr.io/acme/app:latest (required)")
-	c.registry.add(fs)
-	help, digests, err := parseFlagsArgs(fs, args)
+	c.registry.add(fs.FlagSet)
+	help, digests, err := parseFlagsArgs(fs, args, c.Stderr)
 	if help || err != nil {
 		return err
 	}
@@ -131,18 +129,6 @@ func (c *tagCmd) Run(ctx context.Context, args []string) error {
 	}
 	_, err = fmt.Fprintf(c.Stdout, "%s@%s\n", tag.Context(), hashes[0])
 	return s.close(err)
-}
-
-// parseFlagsArgs is parseFlags for commands that take positional
-// arguments (after the flags).
-func parseFlagsArgs(fs *flag.FlagSet, args []string) (help bool, rest []string, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil, nil
-		}
-		return false, nil, errSilent
-	}
-	return false, fs.Args(), nil
 }
 
 // tagFlag parses --image as a tag (not a digest).

@@ -18,6 +18,7 @@ type planCmd struct {
 	asJSON      bool
 	nixBin      string
 	compression string
+	system      string
 }
 
 func (c *planCmd) Name() string { return "plan" }
@@ -26,7 +27,7 @@ func (c *planCmd) Synopsis() string {
 }
 
 func (c *planCmd) Run(ctx context.Context, args []string) error {
-	fs := newFlagSet("plan", c.Stderr,
+	fs := newFlagSet("plan", c.Stdout,
 		"usage: nix-layer-action plan --plan FILE [--json]",
 		"",
 		"Realises the plan's installables, reads their closures and prints which store",
@@ -36,7 +37,8 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON for machines")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
-	if help, err := parseFlags(fs, args); help || err != nil {
+	fs.StringVar(&c.system, "system", "", "Nix system whose packages to plan, e.g. aarch64-linux (default: the plan's system:, else Nix's)")
+	if help, err := parseFlags(fs, args, c.Stderr); help || err != nil {
 		return err
 	}
 	if c.planFile == "" {
@@ -53,12 +55,19 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log}, sub, format)
+	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log, System: c.system}, sub, format)
 	if err != nil {
 		return set.Error(err)
 	}
-	for _, w := range res.Warnings {
+	checked, err := res.CheckConfig()
+	if err != nil {
+		return set.Error(err)
+	}
+	for _, w := range append(res.Warnings, checked.Warnings...) {
 		fmt.Fprintln(c.Stderr, "warning:", w)
+	}
+	for _, n := range checked.Notes {
+		fmt.Fprintln(c.Stderr, "note:", n)
 	}
 	type jsonLayer struct {
 		Name    string   `json:"name"`
@@ -78,7 +87,7 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 			if paths == nil {
 				paths = []string{}
 			}
-			out.Layers = append(out.Layers, jsonLayer{l.Name, l.Group, l.Key, l.NarSize, l.Empty, paths})
+			out.Layers = append(out.Layers, jsonLayer{l.Name, l.Group, l.Key, l.ContentSize(), l.Empty, paths})
 		}
 		enc := json.NewEncoder(c.Stdout)
 		enc.SetIndent("", "  ")
@@ -94,12 +103,20 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 			continue
 		}
 		n++
-		total += l.NarSize
+		total += l.ContentSize()
 		paths += len(l.Paths)
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), bytesize.Format(l.NarSize), shortKey(l.Key))
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), bytesize.Format(l.ContentSize()), shortKey(l.Key))
 	}
-	fmt.Fprintf(tw, "\t%d layers\t%d\t%s\t\n", n, paths, bytesize.Format(total))
+	fmt.Fprintf(tw, "\t%s\t%d\t%s\t\n", count(n, "layer"), paths, bytesize.Format(total))
 	return tw.Flush()
+}
+
+// count is "1 layer", "2 layers".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func shortKey(k string) string {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type NixError struct {
 	Args   []string
 	Stderr string
 	Err    error
+	// Hint says what to do, when the failure is a known one (see
+	// AddGitHint); printed on a line of its own.
+	Hint string
 }
 
 func (e *NixError) Error() string {
@@ -71,6 +75,10 @@ func (e *NixError) Error() string {
 	case e.Err != nil && inv == nil:
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString("\nhint: ")
+		b.WriteString(e.Hint)
 	}
 	return b.String()
 }
@@ -157,7 +165,7 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if n.Stderr != nil {
-		live := &progressOnly{w: n.Stderr}
+		live := &progressOnly{w: n.Stderr, dryRun: slices.Contains(args, "--dry-run")}
 		defer live.flush()
 		cmd.Stderr = io.MultiWriter(&stderr, live)
 	}

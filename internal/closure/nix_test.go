@@ -202,3 +202,24 @@ func TestProgressOnlyDropsErrorBlocks(t *testing.T) {
 		t.Errorf("passed through %q", got)
 	}
 }
+
+func TestProgressOnlyDropsWhatADryRunWouldDo(t *testing.T) {
+	in := "warning: Git tree '/w' is dirty\n" +
+		"these 2 derivations will be built:\n  /nix/store/a.drv\n  /nix/store/b.drv\n" +
+		"don't know how to build these paths:\n  /nix/store/c-app\n" +
+		"this path will be fetched (0.01 MiB download, 0.02 MiB unpacked):\n  /nix/store/d-lib\n" +
+		"warning: last\n"
+	for _, dry := range []bool{true, false} {
+		var out strings.Builder
+		p := &progressOnly{w: &out, dryRun: dry}
+		p.Write([]byte(in))
+		p.flush()
+		want := "warning: Git tree '/w' is dirty\nwarning: last\n"
+		if !dry {
+			want = in // a real build's plan is what it does
+		}
+		if got := out.String(); got != want {
+			t.Errorf("dryRun %v: passed through %q, want %q", dry, got, want)
+		}
+	}
+}

@@ -47,12 +47,21 @@ func TrimNixStderr(stderr string) string {
 }
 
 // progressOnly passes Nix's stderr through line by line without its error
-// blocks: those are reported once, in the *NixError, not twice.
+// blocks: those are reported once, in the *NixError, not twice. With
+// dryRun it also drops what a --dry-run would build or fetch ("these 3
+// derivations will be built:", "don't know how to build these paths:"),
+// which an evaluation-only call never does.
 type progressOnly struct {
 	w       io.Writer
 	pending []byte
 	inError bool
+	dryRun  bool
+	inPlan  bool
 }
+
+// dryRunPlanRE matches the head of a block a --dry-run prints about what
+// it would do.
+var dryRunPlanRE = regexp.MustCompile(`^(these (\d+ )?(derivations|paths) (will|would) be (built|fetched)|this (derivation|path) (will|would) be (built|fetched)|don't know how to build these paths)`)
 
 func (p *progressOnly) Write(b []byte) (int, error) {
 	p.pending = append(p.pending, b...)
@@ -74,8 +83,13 @@ func (p *progressOnly) line(l []byte) {
 		return
 	case p.inError && (bytes.HasPrefix(plain, []byte(" ")) || bytes.HasPrefix(plain, []byte("\t"))):
 		return
+	case p.dryRun && dryRunPlanRE.Match(plain):
+		p.inPlan = true
+		return
+	case p.inPlan && bytes.HasPrefix(plain, []byte(" ")):
+		return
 	}
-	p.inError = false
+	p.inError, p.inPlan = false, false
 	_, _ = p.w.Write(l)
 }
 

@@ -119,7 +119,7 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	bw := bufio.NewWriterSize(usum, copyBufferSize)
 	tw := tar.NewWriter(bw)
 	w := &tarWriter{ctx: ctx, tw: tw, out: struct{ io.Writer }{tw}, buf: make([]byte, copyBufferSize),
-		perms: spec.Perms, src: src, hook: opts.testEntry}
+		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry}
 	err = w.walk(root)
 	if err == nil {
 		err = tw.Close()

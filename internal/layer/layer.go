@@ -212,6 +212,11 @@ type Options struct {
 	// TempDir is where the compressed layer file is created; "" means
 	// os.TempDir().
 	TempDir string
+	// OnEntry, when set, is called for every entry as it is written, with
+	// its absolute in-image path, its mode as written (type and
+	// permission bits, perms applied) and a symlink's target, so a caller
+	// learns a layer's file names without reading its sources again.
+	OnEntry func(path string, mode fs.FileMode, linkname string)
 
 	blocks    int               // pgzip blocks in flight; 0 = default (tests)
 	testEntry func(name string) // called before each entry is written (tests)

@@ -112,6 +112,7 @@ type tarWriter struct {
 	perms []Perm
 	src   Source
 	hook  func(string)
+	entry func(string, fs.FileMode, string) // Options.OnEntry
 }
 
 // walk writes n and everything below it, children in byte order of name.
@@ -222,6 +223,9 @@ func (w *tarWriter) write(h *tar.Header, body io.Reader) error {
 	}
 	w.applyPerms(h)
 	name := h.Name
+	if w.entry != nil {
+		w.entry(name, h.FileInfo().Mode(), h.Linkname)
+	}
 	h.Name = name[1:]
 	if h.Typeflag == tar.TypeDir {
 		h.Name += "/"

@@ -25,6 +25,9 @@ type run struct {
 	// listed reports blobs the target's current manifest lists (the
 	// registry keeps them): their reuse needs no HEAD.
 	listed func(v1.Hash) bool
+	// entries records what the layer writer wrote of store paths not on
+	// this machine, for the config check.
+	entries *entryLog
 }
 
 // Build runs the whole job: resolve the plan, reuse or build each layer,
@@ -45,6 +48,12 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 	if err := r.resolve(ctx); err != nil {
 		return nil, err
 	}
+	// A config.check: strict failure that needs no layer is found now,
+	// before any registry work; the check is repeated on the layers as
+	// written.
+	if _, err := r.res.CheckConfig(); err != nil {
+		return nil, err
+	}
 	r.progressPhase("previous image")
 	o.phase(PhasePrevious)
 	prevs, err := readPrevious(ctx, o.Registry, o.Previous, r.res.Platform, r.log)
@@ -63,9 +72,13 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 	r.informTarget(pub)
 	w, _ := pub.(publish.LayerWriter)
 	src := r.source()
+	r.entries = newEntryLog(r.res)
 	ls, err := r.layers(ctx, src, tmp, w)
 	defer closeLayers(ls)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkConfig(); err != nil {
 		return nil, err
 	}
 	rep, err := r.finish(ctx, ls, pub)

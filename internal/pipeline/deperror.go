@@ -26,6 +26,7 @@ func (e *DepError) Unwrap() []error { return []error{e.Loc, e.Err} }
 // attribute names the plan deps behind a Nix failure; other errors are
 // returned as they are.
 func attribute(p *plan.Plan, err error) error {
+	err = closure.AddGitHint(err, p.Dir)
 	var ne *closure.NixError
 	if !errors.As(err, &ne) || len(ne.Deps) == 0 {
 		return err
@@ -48,6 +49,11 @@ func attribute(p *plan.Plan, err error) error {
 				found = append(found, where{fmt.Sprintf("root[%d]", j), d})
 			}
 		}
+		for _, a := range p.Config.Args {
+			if a.Dep.Value == v {
+				found = append(found, where{"config." + a.Field + ".installable", a.Dep})
+			}
+		}
 	}
 	if len(found) == 0 {
 		return err
@@ -56,7 +62,11 @@ func attribute(p *plan.Plan, err error) error {
 	for _, f := range found[1:] {
 		fields = append(fields, fmt.Sprintf("%s (line %d)", f.field, f.dep.Line))
 	}
-	msg := fmt.Sprintf("dep %q: %v", found[0].dep.Raw, err)
+	what := "dep"
+	if strings.HasPrefix(found[0].field, "config.") {
+		what = "installable"
+	}
+	msg := fmt.Sprintf("%s %q: %v", what, found[0].dep.Raw, err)
 	if len(fields) > 0 {
 		msg += "\n(also failing: " + strings.Join(fields, ", ") + ")"
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -96,14 +97,16 @@ func (u *uploads) add(l v1.Layer) {
 	})
 }
 
-// wait waits for every upload; a build error stops them and wins.
+// wait waits for every upload; a build error stops them and wins, unless
+// the build was only cancelled because an upload failed (then that
+// failure is the error).
 func (u *uploads) wait(buildErr error) error {
 	if buildErr != nil {
 		u.cancel()
 	}
 	err := u.g.Wait()
 	u.cancel()
-	if buildErr != nil {
+	if buildErr != nil && (err == nil || !errors.Is(buildErr, context.Canceled) || errors.Is(err, context.Canceled)) {
 		return buildErr
 	}
 	return err
@@ -149,7 +152,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 		g.Go(func() error {
 			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
 			t := r.task("build "+il.plan.Name, il.plan.NarSize)
-			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp})
+			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record})
 			t.Done()
 			if err != nil {
 				return err

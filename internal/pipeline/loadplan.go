@@ -36,7 +36,7 @@ func loadPlan(ctx context.Context, arg string, nixo NixOptions) (*loaded, error)
 	n := &closure.Nix{Bin: nixo.Bin, Dir: np.Dir, Env: nixo.Env, Stderr: nixo.Stderr, System: nixo.System}
 	out, err := n.Eval(ctx, np.EvalArgs())
 	if err != nil {
-		return nil, err
+		return nil, closure.AddGitHint(err, np.Dir)
 	}
 	p, drvs, err := np.Parse(out)
 	if err != nil {

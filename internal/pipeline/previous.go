@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -41,7 +42,9 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case err != nil:
-			log.printf("warning: previous image %s is not reused: %v; its layers are rebuilt", r, c.Err(err))
+			// LoadPrevious's "read REF: " would name the image twice.
+			why := strings.TrimPrefix(c.Err(err).Error(), "read "+r.String()+": ")
+			log.printf("warning: previous image %s is not reused: %s; its layers are rebuilt", r, why)
 			continue
 		case p == nil:
 			log.printf("no previous image at %s", r)
@@ -49,7 +52,7 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 		case p.Unusable != "":
 			log.printf("warning: previous image %s (%s) is not reused: %s; its layers are rebuilt", r, p.Digest, p.Unusable)
 		default:
-			log.printf("previous image %s: %s (%d layers)", r, p.Digest, len(p.Layers))
+			log.printf("previous image %s: %s (%s)", r, p.Digest, count(len(p.Layers), "layer"))
 		}
 		out = append(out, p)
 	}
@@ -86,16 +89,16 @@ func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan, platform v
 	if p.From == "" {
 		return nil, nil
 	}
-	ref, err := name.ParseReference(p.From)
+	ref, err := regclient.ParseReference(p.From)
 	if err != nil {
-		return nil, fmt.Errorf("%s: from: %q is not an image reference: %w", p.File, p.From, err)
+		return nil, fmt.Errorf("%s: from: %w", p.File, err)
 	}
 	if c == nil {
 		return nil, errNoRegistry
 	}
 	base, err := image.LoadPrevious(ctx, c, ref, platform)
 	if err != nil {
-		return nil, fmt.Errorf("%s: from: %w", p.File, regclient.WithStatus(err))
+		return nil, fmt.Errorf("%s: from: %w", p.File, c.Err(err))
 	}
 	if base == nil {
 		return nil, fmt.Errorf("%s: from: base image %s not found", p.File, ref)

@@ -74,7 +74,7 @@ func previousByName(target *image.Previous, rep *report.Report) map[string]image
 }
 
 func reportLayer(il *imageLayer, prevByName map[string]image.PreviousLayer) report.Layer {
-	rl := report.Layer{Name: il.plan.Name, Key: il.plan.Key, Paths: il.plan.Paths, Status: il.status, Empty: il.plan.Empty}
+	rl := report.Layer{Name: il.plan.Name, Key: il.plan.Key, Paths: il.plan.Paths, Status: il.status, Empty: il.plan.Empty, NarSize: il.plan.ContentSize()}
 	if il.layer == nil {
 		return rl
 	}

@@ -148,7 +148,7 @@ func allRoots(roots map[string][]string) []string {
 func installables(p *plan.Plan) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, deps := range append(planDeps(p), p.Root) {
+	for _, deps := range allDeps(p) {
 		for _, d := range deps {
 			if d.Kind == plan.Installable && !seen[d.Value] {
 				seen[d.Value] = true
@@ -157,6 +157,12 @@ func installables(p *plan.Plan) []string {
 		}
 	}
 	return out
+}
+
+// allDeps are the deps of every layer, of root: and of the config's
+// {installable, path} items.
+func allDeps(p *plan.Plan) [][]plan.Dep {
+	return append(planDeps(p), p.Root, p.Config.Deps())
 }
 
 func planDeps(p *plan.Plan) [][]plan.Dep {
@@ -199,6 +205,9 @@ func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.C
 		if outputs, drvs, err = n.EvaluateDrvs(ctx, inst); err != nil {
 			return nil, attribute(p, err)
 		}
+	}
+	if err := p.Config.ResolveArgs(p.File, p.Attr, outputs); err != nil {
+		return nil, err
 	}
 	r := &realised{roots: rootsOf(p, outputs), sources: rootSources(p, outputs), system: sys}
 	all := allRoots(r.roots)

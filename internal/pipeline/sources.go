@@ -111,7 +111,7 @@ func needsBuild(p *plan.Plan, outputs map[string][]string, builders map[string]s
 		c.invalid[i] = true
 	}
 	var out []string
-	for _, deps := range append(planDeps(p), p.Root) {
+	for _, deps := range allDeps(p) {
 		for _, d := range deps {
 			if slices.Contains(out, d.Value) {
 				continue

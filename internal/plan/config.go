@@ -11,7 +11,7 @@ import (
 
 const maxID = 1<<31 - 1
 
-var configKeys = []string{"entrypoint", "cmd", "env", "working-dir", "user", "exposed-ports", "labels"}
+var configKeys = []string{"entrypoint", "cmd", "env", "working-dir", "user", "exposed-ports", "labels", "check"}
 
 func (p *parser) users(n *yaml.Node, path string) []User {
 	items, ok := p.list(n, path)
@@ -160,16 +160,16 @@ func parseMode(n *yaml.Node) (uint32, string) {
 }
 
 func (p *parser) config(key, n *yaml.Node, path string, users []User) Config {
-	c := Config{Line: key.Line}
+	c := Config{Line: key.Line, Check: CheckWarn}
 	f, ok := p.mapping(n, path, configKeys...)
 	if !ok {
 		return c
 	}
 	if e, ok := f["entrypoint"]; ok {
-		c.Entrypoint, _ = p.strList(e.val, child(path, "entrypoint"))
+		c.Entrypoint = p.argList(e.val, child(path, "entrypoint"), &c)
 	}
 	if e, ok := f["cmd"]; ok {
-		c.Cmd, _ = p.strList(e.val, child(path, "cmd"))
+		c.Cmd = p.argList(e.val, child(path, "cmd"), &c)
 	}
 	if e, ok := f["env"]; ok {
 		if items, ok := p.list(e.val, child(path, "env")); ok {
@@ -182,8 +182,12 @@ func (p *parser) config(key, n *yaml.Node, path string, users []User) Config {
 					p.add(it, index(child(path, "env"), i), "env entry %q must look like NAME=value", s)
 				}
 				c.Env = append(c.Env, s)
+				c.setLine(index("env", i), it.Line)
 			}
 		}
+	}
+	if e, ok := f["check"]; ok {
+		c.Check = p.configCheck(e.val, child(path, "check"))
 	}
 	if e, ok := f["working-dir"]; ok {
 		if s, ok := p.str(e.val, child(path, "working-dir")); ok {

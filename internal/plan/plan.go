@@ -144,6 +144,15 @@ type Config struct {
 	ExposedPorts []string // as written: "8188/tcp", "53/udp", "80"
 	Labels       map[string]string
 	Line         int // line of the config key, 0 when absent
+	// Args are the entrypoint and cmd items written as {installable,
+	// path}; their places in Entrypoint and Cmd hold "" until
+	// ResolveArgs.
+	Args []ConfigArg
+	// Check says what a program or PATH entry the image lacks does
+	// (key: check; default CheckWarn).
+	Check ConfigCheck
+
+	lines map[string]int // "entrypoint[0]" → line
 }
 
 // HasRootLayer reports whether the plan asks for the synthesized "root"

@@ -89,7 +89,9 @@ func TestLoadValidYAML(t *testing.T) {
 				"org.opencontainers.image.source": "https://github.com/org/repo",
 				"version":                         "1.0",
 			},
-			Line: 39,
+			Line:  39,
+			Check: CheckWarn,
+			lines: map[string]int{"entrypoint[0]": 40, "cmd[0]": 41, "cmd[1]": 41, "env[0]": 43, "env[1]": 44},
 		},
 	}
 	pl.Perms = stripRegexps(t, pl.Perms)
@@ -135,9 +137,11 @@ func TestLoadValidJSON(t *testing.T) {
 			}}},
 		},
 		Config: Config{
-			Cmd:  []string{"/nix/store/ffffffffffffffffffffffffffffffff-app-1.0/bin/app"},
-			User: "1000:1000",
-			Line: 16,
+			Cmd:   []string{"/nix/store/ffffffffffffffffffffffffffffffff-app-1.0/bin/app"},
+			User:  "1000:1000",
+			Line:  16,
+			Check: CheckWarn,
+			lines: map[string]int{"cmd[0]": 17},
 		},
 	}
 	if !reflect.DeepEqual(pl, want) {

@@ -67,6 +67,11 @@ func ParseValue(label, attrPath, dir string, data []byte) (pl *Plan, err error) 
 // they held the nodes' order in the document, not lines of a file.
 func clearLines(pl *Plan) {
 	pl.Config.Line = 0
+	pl.Config.lines = nil
+	for i := range pl.Config.Args {
+		pl.Config.Args[i].Line = 0
+		pl.Config.Args[i].Dep.Line = 0
+	}
 	for i := range pl.Layers {
 		l := &pl.Layers[i]
 		l.Line = 0

@@ -160,7 +160,7 @@ func WithDebug(w io.Writer) Option {
 type Client struct {
 	o        options
 	obs      *observer
-	keychain authn.Keychain
+	keychain *recordingKeychain
 	pusher   *remote.Pusher
 	puller   *remote.Puller
 }
@@ -252,22 +252,29 @@ func (c *Client) options(ctx context.Context) []remote.Option {
 }
 
 // Err redacts err and adds the registry's HTTP status when its message
-// hides it.
+// hides it; a refused access becomes an *AccessError saying where
+// credentials come from.
 func (c *Client) Err(err error) error {
+	if ae := accessError(err, &c.keychain.sources); ae != err {
+		return c.o.secrets.Error(ae)
+	}
 	return c.o.secrets.Error(WithStatus(err))
 }
 
-// recordingKeychain adds every credential it hands out to the run's secrets.
+// recordingKeychain adds every credential it hands out to the run's
+// secrets, and remembers where each registry's came from.
 type recordingKeychain struct {
 	kc      authn.Keychain
 	secrets *secrets.Set
+	sources credentialLog
 }
 
 func (k *recordingKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	a, err := k.kc.Resolve(r)
+	a, source, err := k.resolve(r)
 	if err != nil || a == nil {
 		return a, err
 	}
+	k.sources.record(r.RegistryStr(), source)
 	if cfg, err := a.Authorization(); err == nil && cfg != nil {
 		k.secrets.AddBasic(cfg.Username, cfg.Password)
 		k.secrets.Add(cfg.Auth)
@@ -277,11 +284,27 @@ func (k *recordingKeychain) Resolve(r authn.Resource) (authn.Authenticator, erro
 	return a, nil
 }
 
+// resolve asks the keychain and names where the credentials came from
+// ("" for anonymous).
+func (k *recordingKeychain) resolve(r authn.Resource) (authn.Authenticator, string, error) {
+	if sk, ok := k.kc.(sourceKeychain); ok {
+		return sk.resolve(r)
+	}
+	a, err := k.kc.Resolve(r)
+	if err != nil || a == nil || a == authn.Anonymous {
+		return a, "", err
+	}
+	return a, "the configured keychain", nil
+}
+
 // Keychain returns the Docker keychain (config.json, credential helpers)
 // followed by githubToken for ghcr.io as basic auth user "x-access-token"
 // (go-containerregistry exchanges it for a bearer token).
 func Keychain(githubToken string) authn.Keychain {
-	return authn.NewMultiKeychain(authn.DefaultKeychain, tokenKeychain{token: githubToken})
+	return sourceKeychain{
+		{name: "the Docker config", kc: authn.DefaultKeychain},
+		{name: "GITHUB_TOKEN", kc: tokenKeychain{token: githubToken}},
+	}
 }
 
 type tokenKeychain struct{ token string }

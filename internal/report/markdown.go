@@ -75,7 +75,7 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 	var rows strings.Builder
 	shown, budget := fitRows(&rows, all, budget)
 	if shown < len(r.Layers) {
-		fmt.Fprintf(&rows, "| … | *%d more layers not shown (summary size limit)* | | | | | |\n", len(r.Layers)-shown)
+		fmt.Fprintf(&rows, "| … | *%s not shown (summary size limit)* | | | | | |\n", plural(len(r.Layers)-shown, "more layer"))
 	}
 
 	var extra strings.Builder
@@ -122,18 +122,22 @@ func (r *Report) mdDelta(l Layer) string {
 
 func (r *Report) mdTotals() string {
 	var b strings.Builder
-	layers, pushed, cached := r.Counts()
+	t := r.Tally()
+	layers := t.Layers
 	total := r.TotalSize()
 	b.WriteString("\n| Totals | |\n|:--|:--|\n")
-	fmt.Fprintf(&b, "| Image size | %s in %d layers |\n", bytesize.Format(total), layers)
-	up := fmt.Sprintf("%s (%d of %d layers pushed)", bytesize.Format(r.BytesPushed), pushed, layers)
+	fmt.Fprintf(&b, "| Image size | %s in %s |\n", bytesize.Format(total), plural(layers, "layer"))
+	up := fmt.Sprintf("%s (%d of %s pushed)", bytesize.Format(r.BytesPushed), t.Pushed, plural(layers, "layer"))
 	if !r.Push {
 		up = "nothing (push disabled)"
 	}
 	fmt.Fprintf(&b, "| Uploaded | %s |\n", up)
 	rate := "–"
 	if layers > 0 {
-		rate = fmt.Sprintf("%d%% (%d of %d layers not uploaded)", cached*100/layers, cached, layers)
+		rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt)", t.Cached*100/layers, t.Cached, plural(layers, "layer"))
+		if t.Exists > 0 {
+			rate += fmt.Sprintf("; %d rebuilt but already in the registry", t.Exists)
+		}
 	}
 	fmt.Fprintf(&b, "| Cache hit rate | %s |\n", rate)
 	cum := "–"
@@ -200,7 +204,7 @@ func (r *Report) mdPaths(o MarkdownOptions, budget int) string {
 		}
 		head := fmt.Sprintf("**%s** (%s)\n\n", mdText(l.Name), plural(len(l.Paths), "path"))
 		if len(head)+b.Len() > budget {
-			fmt.Fprintf(&b, "*… paths of %d more layers not shown*\n", len(r.Layers)-i)
+			fmt.Fprintf(&b, "*… paths of %s not shown*\n", plural(len(r.Layers)-i, "more layer"))
 			break
 		}
 		b.WriteString(head)

@@ -164,7 +164,7 @@ func TestMarkdownIsGFMTable(t *testing.T) {
 	checks := map[string]string{
 		"Image size":             "1000.0 MiB in 3 layers",
 		"Uploaded":               "300.0 MiB (2 of 3 layers pushed)",
-		"Cache hit rate":         "33% (1 of 3 layers not uploaded)",
+		"Cache hit rate":         "33% (1 of 3 layers reused, not rebuilt)",
 		"Cumulative-layer build": "6.0 GiB uncompressed; this image holds 3.0 GiB (50% less)",
 	}
 	for k, want := range checks {

@@ -74,8 +74,8 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 		if o.PreviousDigest != "" {
 			against = "`" + ShortDigest(o.PreviousDigest) + "`"
 		}
-		fmt.Fprintf(&head, "Compared with %s: **%d of %d layers** would be rebuilt, store size %s (%s → %s).\n\n",
-			against, d.Rebuilt(), len(d.Layers), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
+		fmt.Fprintf(&head, "Compared with %s: **%d of %s** would be rebuilt, store size %s (%s → %s).\n\n",
+			against, d.Rebuilt(), plural(len(d.Layers), "layer"), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
 	}
 	for _, n := range o.Notes {
 		head.WriteString("> " + mdText(truncate(n, 2000)) + "\n")
@@ -106,7 +106,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 		var sec strings.Builder
 		fmt.Fprintf(&sec, "\n#### `%s` (%s, %s)\n\n", mdCode(l.Name), l.State, bytesize.FormatSigned(l.SizeDelta))
 		if sec.Len()+details.Len() > budget {
-			fmt.Fprintf(&details, "\n*… details of %d more layers not shown*\n", len(d.Layers)-i)
+			fmt.Fprintf(&details, "\n*… details of %s not shown*\n", plural(len(d.Layers)-i, "more layer"))
 			break
 		}
 		items := layerItems(l)

@@ -79,6 +79,10 @@ type Layer struct {
 	Paths            []string `json:"paths"`
 	Key              string   `json:"key"`
 	Status           Status   `json:"status"`
+	// NarSize is what the layer holds before it is written: its store
+	// paths' NAR sizes plus, for the root layer, its files outside the
+	// store; the figure `plan` prints as NAR SIZE.
+	NarSize int64 `json:"narSize,omitempty"`
 	// Source is where the layer's bytes came from: reused (not built),
 	// local store, substituter (NARs streamed from a binary cache) or
 	// built (realised by Nix in this run).
@@ -117,8 +121,68 @@ func (r *Report) TotalSize() int64 {
 	return n
 }
 
+// Tally is how many of the image's layers ended up in each status.
+type Tally struct {
+	Layers  int // non-empty layers
+	Pushed  int // uploaded by this run
+	Cached  int // reused by key, not rebuilt (mounted ones included)
+	Mounted int // of Cached: cross-repository mounted
+	Exists  int // rebuilt, but the registry had the blob already
+	Built   int // built, not pushed (local output, push disabled)
+	Base    int // layers of the from: image
+}
+
+// Tally counts the non-empty layers by status.
+func (r *Report) Tally() Tally {
+	var t Tally
+	for _, l := range r.Layers {
+		if l.Empty || l.Status == StatusEmpty {
+			continue
+		}
+		t.Layers++
+		switch l.Status {
+		case StatusPushed:
+			t.Pushed++
+		case StatusCached:
+			t.Cached++
+		case StatusMounted:
+			t.Cached++
+			t.Mounted++
+		case StatusExists:
+			t.Exists++
+		case StatusBuilt:
+			t.Built++
+		case StatusBase:
+			t.Base++
+		}
+	}
+	return t
+}
+
+// String lists the non-zero counts: "1 pushed, 2 cached, 1 already in the
+// registry".
+func (t Tally) String() string {
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(t.Pushed, "pushed")
+	add(t.Cached, "cached")
+	add(t.Exists, "already in the registry")
+	add(t.Built, "built")
+	add(t.Base, "from the base image")
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Counts returns the number of non-empty layers, how many were uploaded
-// (status pushed) and how many were not (cached, exists, mounted).
+// (status pushed) and how many were not (cached, exists, mounted): the
+// action's layers-pushed and layers-cached outputs. The summaries use
+// Tally, which keeps "exists" (rebuilt) apart from "cached" (reused).
 func (r *Report) Counts() (layers, pushed, cached int) {
 	for _, l := range r.Layers {
 		if l.Empty || l.Status == StatusEmpty {
@@ -163,21 +227,20 @@ func (r *Report) JSON(w io.Writer) error {
 func (r *Report) Table(w io.Writer) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "#\tNAME\tPATHS\tSIZE\tCOMPRESSED\tSTATUS\t")
+	fmt.Fprintln(tw, "#\tNAME\tPATHS\tNAR SIZE\tTAR SIZE\tCOMPRESSED\tSTATUS\t")
 	for i, l := range r.Layers {
-		status := l.Status
-		if l.Empty {
-			status = StatusEmpty
+		status, nar, tarSize, comp := l.Status, sizeOrDash(l.NarSize), bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size)
+		if l.Empty || l.Status == StatusEmpty {
+			status, nar, tarSize, comp = StatusEmpty, "-", "-", "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t\n", i+1, l.Name, len(l.Paths),
-			bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size), status)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t\n", i+1, l.Name, len(l.Paths), nar, tarSize, comp, status)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: writing table: %w", err)
 	}
-	layers, pushed, cached := r.Counts()
-	fmt.Fprintf(&b, "image size: %s in %d layers (%d pushed, %d cached), uploaded %s\n",
-		bytesize.Format(r.TotalSize()), layers, pushed, cached, bytesize.Format(r.BytesPushed))
+	t := r.Tally()
+	fmt.Fprintf(&b, "image size: %s in %s (%s), uploaded %s\n",
+		bytesize.Format(r.TotalSize()), plural(t.Layers, "layer"), t, bytesize.Format(r.BytesPushed))
 	if r.Image != "" {
 		fmt.Fprintf(&b, "image: %s\n", r.Image)
 	}
@@ -186,6 +249,14 @@ func (r *Report) Table(w io.Writer) error {
 		return fmt.Errorf("report: writing table: %w", err)
 	}
 	return nil
+}
+
+// sizeOrDash formats a size, "-" when unknown (0: a layer of another image).
+func sizeOrDash(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return bytesize.Format(n)
 }
 
 // ShortDigest shortens "sha256:<64 hex>" to "sha256:<12 hex>"; other strings

@@ -83,8 +83,50 @@ func TestTable(t *testing.T) {
 			row = l
 		}
 	}
-	if f := strings.Fields(row); len(f) < 8 || f[2] != "2" || f[3]+f[4] != "900.0MiB" || f[5]+f[6] != "250.0MiB" || f[7] != "pushed" {
+	if f := strings.Fields(row); len(f) < 9 || f[2] != "2" || f[3] != "-" || f[4]+f[5] != "900.0MiB" || f[6]+f[7] != "250.0MiB" || f[8] != "pushed" {
 		t.Errorf("python row wrong: %q", row)
+	}
+	if !strings.Contains(lines[0], "NAR SIZE") || !strings.Contains(lines[0], "TAR SIZE") {
+		t.Errorf("header %q lacks NAR SIZE (what plan prints) or TAR SIZE", lines[0])
+	}
+}
+
+// "exists" is a layer that was rebuilt, found in the registry: not a cache
+// hit. One layer is "1 layer".
+func TestTableTallyKeepsExistsApartFromCached(t *testing.T) {
+	r := &Report{Digest: "sha256:" + strings.Repeat("0", 64), Layers: []Layer{
+		{Name: "a", Status: StatusCached, Size: 1, NarSize: 1024},
+		{Name: "b", Status: StatusExists, Size: 1},
+		{Name: "c", Status: StatusExists, Size: 1},
+		{Name: "d", Status: StatusMounted, Size: 1},
+		{Name: "root", Empty: true},
+	}}
+	var buf bytes.Buffer
+	if err := r.Table(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if want := "in 4 layers (2 cached, 2 already in the registry)"; !strings.Contains(buf.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, buf.String())
+	}
+	if !strings.Contains(buf.String(), "1.0 KiB") {
+		t.Errorf("NAR SIZE missing:\n%s", buf.String())
+	}
+	var md bytes.Buffer
+	if err := r.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| Cache hit rate | 50% (2 of 4 layers reused, not rebuilt); 2 rebuilt but already in the registry |"; !strings.Contains(md.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, md.String())
+	}
+	one := &Report{Digest: r.Digest, Push: true, Layers: []Layer{{Name: "a", Status: StatusPushed, Size: 1}}}
+	buf.Reset()
+	md.Reset()
+	_ = one.Table(&buf)
+	_ = one.Markdown(&md)
+	for _, out := range []string{buf.String(), md.String()} {
+		if strings.Contains(out, "1 layers") || !strings.Contains(out, "1 layer") {
+			t.Errorf("one layer is not \"1 layer\":\n%s", out)
+		}
 	}
 }
 

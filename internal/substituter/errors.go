@@ -1,7 +1,10 @@
 package substituter
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -85,7 +88,14 @@ func (e *RequestError) Error() string {
 		msg += fmt.Sprintf(": HTTP %d", e.Status)
 	}
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		// A *url.Error starts by repeating the method and URL said above
+		// (`Get "http://…": `); the text is kept as redacted.
+		inner := e.Err.Error()
+		var ue *url.Error
+		if errors.As(e.Err, &ue) {
+			inner = urlErrorPrefix.ReplaceAllString(inner, "")
+		}
+		msg += ": " + inner
 	}
 	if e.Attempts > 1 {
 		msg += fmt.Sprintf(" (after %d attempts)", e.Attempts)
@@ -95,6 +105,9 @@ func (e *RequestError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *RequestError) Unwrap() error { return e.Err }
+
+// urlErrorPrefix is how a *url.Error's text starts.
+var urlErrorPrefix = regexp.MustCompile(`^[A-Z][a-z]+ "[^"]*": `)
 
 // TimeoutError reports a cache that stalled: no response headers within
 // the response-header timeout, or no body bytes within the idle timeout.

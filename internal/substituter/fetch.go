@@ -92,7 +92,7 @@ func (c *Client) get(ctx context.Context, ch *cache, loc string) (*http.Response
 			}
 			return resp, attempt, nil
 		}
-		what := "error " + c.redact.text(fmt.Sprint(err))
+		what := urlErrorPrefix.ReplaceAllString(c.redact.text(fmt.Sprint(err)), "")
 		if resp != nil {
 			what = "HTTP " + strconv.Itoa(resp.StatusCode)
 			drainAndClose(resp.Body)
