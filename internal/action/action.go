@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
@@ -47,6 +48,16 @@ type Request struct {
 	// Format is how new layers are compressed (input compression: gzip,
 	// the default, or zstd).
 	Format layer.Format
+	// Metadata are OCI annotations from the GitHub context (source,
+	// revision, created, …), defaults for both the manifest's annotations
+	// and the config's labels.
+	Metadata map[string]string
+	// Created is the commit's time, for the image's created time when
+	// SOURCE_DATE_EPOCH is unset (zero when unknown).
+	Created time.Time
+	// SBOMPath is where the builder writes the CycloneDX SBOM after a
+	// successful build ("" = none).
+	SBOMPath string
 	// Phase is set by Run: the builder calls it as each phase starts, and
 	// it opens a log group for the phase.
 	Phase func(name string)
@@ -113,6 +124,7 @@ type runner struct {
 	log   *secrets.Writer // everything but ::add-mask:: goes through it
 	gha   *githubactions.Action
 	token string
+	sbom  string // the sbom output
 }
 
 // Run executes the action once.
@@ -178,6 +190,7 @@ func (r *runner) run(ctx context.Context) error {
 		return r.merge(ctx, s)
 	}
 	r.checkTempDir(&s.req)
+	r.githubMetadata(ctx, s)
 	rep, err := r.o.Build(ctx, s.req)
 	r.gha.EndGroup()
 	if err != nil {
@@ -186,6 +199,13 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	if rep == nil {
 		return errors.New("action: build returned no report")
+	}
+	if s.req.SBOMPath != "" {
+		if _, err := os.Stat(s.req.SBOMPath); err != nil {
+			r.gha.Warningf("no SBOM: %s", r.red.String(err.Error()))
+		} else {
+			r.sbom = s.sbomOutput
+		}
 	}
 	if rep.PackageURL == "" {
 		rep.PackageURL = packageURL(r.env("GITHUB_SERVER_URL"), r.env("GITHUB_REPOSITORY"), rep.Image)
@@ -322,6 +342,7 @@ func (r *runner) setOutputs(rep *report.Report) error {
 		"layers-cached": strconv.Itoa(cached),
 		"bytes-pushed":  strconv.FormatInt(rep.BytesPushed, 10),
 		"changed":       strconv.FormatBool(rep.Changed),
+		"sbom":          r.sbom,
 	}
 	if r.env("GITHUB_OUTPUT") == "" {
 		r.gha.Infof("GITHUB_OUTPUT is not set; outputs:")

@@ -18,13 +18,14 @@ var InputNames = []string{
 	"plan", "image", "tags", "push", "cache-from", "github-token", "nix-conf",
 	"summary", "pr-comment", "max-layer-size", "max-growth", "labels", "annotations",
 	"system", "push-by-digest", "merge",
-	"compression",
+	"compression", "sbom-path",
 }
 
 // OutputNames lists every output the action sets (kept in sync with
 // action.yml by a test).
 var OutputNames = []string{
 	"digest", "image", "metadata", "layers-pushed", "layers-cached", "bytes-pushed", "changed",
+	"sbom",
 }
 
 // DefaultMaxLayerSize is GHCR's per-layer limit.
@@ -38,6 +39,7 @@ type settings struct {
 	maxLayerSize int64
 	maxGrowth    string
 	workspace    string
+	sbomOutput   string // the sbom output: SBOMPath as the runner's host sees it
 	// merge lists the digests to merge into an index at the image's tag
 	// (the merge job of a build matrix); nothing is built then.
 	merge []string
@@ -119,6 +121,9 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	}
 	if r.Format, err = layer.FormatFor(strings.TrimSpace(get("compression"))); err != nil {
 		return nil, &InputError{Input: "compression", Msg: err.Error()}
+	}
+	if err := parseSBOMPath(get, s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

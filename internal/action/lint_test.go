@@ -72,7 +72,7 @@ func TestActionlintWorkflowsAndExamples(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
 	}
-	for _, want := range []string{"ci.yml", "release.yml", "push.yml", "nightly.yml", "pr-check.yml"} {
+	for _, want := range []string{"ci.yml", "release.yml", "push.yml", "nightly.yml", "pr-check.yml", "attest.yml"} {
 		if !contains(names, want) {
 			t.Errorf("%s not found (have %v)", want, names)
 		}

@@ -95,13 +95,25 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 			return nil, fmt.Errorf("input tags: %w", err)
 		}
 	}
-	return pipeline.Build(ctx, o, pub)
+	res, err := pipeline.BuildResult(ctx, o, pub)
+	if err != nil {
+		return nil, err
+	}
+	if req.SBOMPath != "" {
+		if err := writeSBOM(req.SBOMPath, res); err != nil {
+			return nil, fmt.Errorf("writing SBOM %s: %w", req.SBOMPath, err)
+		}
+	}
+	return res.Report, nil
 }
 
 func actionOptions(e Env, req action.Request, client *regclient.Client) (pipeline.Options, error) {
 	created, err := sourceDateEpoch(e.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {
 		return pipeline.Options{}, err
+	}
+	if created.IsZero() {
+		created = req.Created // the commit's time
 	}
 	target, err := regclient.ParseReference(req.Image)
 	if err != nil {
@@ -135,6 +147,7 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		Registry:    client,
 		Labels:      req.Labels,
 		Annotations: req.Annotations,
+		Metadata:    req.Metadata,
 		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
 		Progress:    progress.New(req.Log, progress.TTY(false)),
 		Format:      req.Format,

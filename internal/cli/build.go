@@ -37,6 +37,7 @@ type buildCmd struct {
 	nixBin      string
 	compression string
 	registry    registryFlags
+	supply      supplyFlags
 }
 
 func (c *buildCmd) Name() string { return "build" }
@@ -67,6 +68,7 @@ func (c *buildCmd) flags() *flagSet {
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
 	c.registry.add(fs.FlagSet)
+	c.supply.add(fs.FlagSet)
 	return fs
 }
 
@@ -89,13 +91,19 @@ func (c *buildCmd) run(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
-	rep, err := pipeline.Build(ctx, o, pub)
+	res, err := pipeline.BuildResult(ctx, o, pub)
 	if err != nil {
 		return err
 	}
+	rep := res.Report
 	if c.report != "" {
 		if err := writeFileAtomic(c.report, rep.JSON); err != nil {
 			return fmt.Errorf("writing report: %w", err)
+		}
+	}
+	if c.supply.sbom != "" {
+		if err := writeSBOM(c.supply.sbom, res); err != nil {
+			return fmt.Errorf("writing SBOM: %w", err)
 		}
 	}
 	return rep.Table(c.Stdout)
@@ -143,6 +151,9 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")
+	}
+	if err := c.supply.apply(&o); err != nil {
+		return o, nil, err
 	}
 	if c.image != "" {
 		if o.Target, err = regclient.ParseReference(c.image); err != nil {

@@ -34,12 +34,32 @@ type run struct {
 // assemble the image and, when pub is not nil, publish it through pub.
 // It returns the report.
 func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Report, error) {
+	res, err := BuildResult(ctx, o, pub)
+	if err != nil {
+		return nil, err
+	}
+	return res.Report, nil
+}
+
+// BuildResult is Build, returning with the report the resolution the image
+// was built from (its closure graph and roots, for the SBOM).
+func BuildResult(ctx context.Context, o Options, pub publish.Publisher) (*Result, error) {
 	format, err := layerFormat(o.Format)
 	if err != nil {
 		return nil, err
 	}
 	o.Format = format
 	r := &run{o: o, log: newLogger(o.Log)}
+	rep, err := r.buildImage(ctx, pub)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Report: rep, Resolved: r.res, target: o.Target, created: o.Created}, nil
+}
+
+// buildImage is Build's work.
+func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Report, error) {
+	o := r.o
 	if o.Progress != nil {
 		stop := o.Progress.Start()
 		defer func() { stop(); r.log.printf("took: %s", o.Progress.Summary()) }()
@@ -196,13 +216,7 @@ func (r *run) assemble(ls []*imageLayer) (v1.Image, error) {
 		}
 	}
 	cfg := r.res.Plan.Config
-	labels := map[string]string{}
-	for k, v := range r.o.Labels {
-		labels[k] = v
-	}
-	for k, v := range cfg.Labels {
-		labels[k] = v
-	}
+	labels, annotations := imageMetadata(r.o.Metadata, r.o.Labels, cfg.Labels, r.o.Annotations)
 	var base v1.Image
 	if r.res.Base != nil {
 		base = r.res.Base.Image
@@ -215,8 +229,8 @@ func (r *run) assemble(ls []*imageLayer) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(r.o.Annotations) > 0 {
-		img = mutate.Annotations(img, r.o.Annotations).(v1.Image)
+	if len(annotations) > 0 {
+		img = mutate.Annotations(img, annotations).(v1.Image)
 	}
 	return img, nil
 }

@@ -75,6 +75,11 @@ type Options struct {
 	Labels map[string]string
 	// Annotations are set on the image manifest.
 	Annotations map[string]string
+	// Metadata are defaults for both the config's labels and the
+	// manifest's annotations (the action's org.opencontainers.image.*
+	// keys from the GitHub context). Labels, Annotations and the plan's
+	// labels override them; see imageMetadata.
+	Metadata map[string]string
 	// Phase, when set, is called as each phase starts.
 	Phase func(Phase)
 	// Progress, when set, reports bytes read while layers build and sent
