@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -145,7 +147,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
-	for _, il := range ls {
+	for _, il := range largestFirst(ls) {
 		if il.plan.Empty || il.layer != nil {
 			continue
 		}
@@ -173,6 +175,15 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 		})
 	}
 	return g.Wait()
+}
+
+// largestFirst orders layers for building by NAR size, largest first (plan
+// order among equals): the last layers to finish are then small ones, so
+// little upload is left when the last build ends.
+func largestFirst(ls []*imageLayer) []*imageLayer {
+	out := slices.Clone(ls)
+	slices.SortStableFunc(out, func(a, b *imageLayer) int { return cmp.Compare(b.plan.NarSize, a.plan.NarSize) })
+	return out
 }
 
 // counted wraps a built layer so its upload reports progress.
