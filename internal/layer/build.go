@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -86,7 +87,7 @@ func (f Format) ext() string {
 // only on the block size (blocks is how many are in flight), and the zstd
 // encoder runs synchronously in one goroutine, cutting blocks at fixed
 // sizes whatever the writes.
-func (f Format) compressor(w io.Writer, blocks int) (io.WriteCloser, error) {
+func (f Format) compressor(w io.Writer, blocks int, pool *Writers) (io.WriteCloser, error) {
 	switch f.Compression {
 	case Zstd:
 		// The level goes first: it would otherwise reset the window.
@@ -96,7 +97,7 @@ func (f Format) compressor(w io.Writer, blocks int) (io.WriteCloser, error) {
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithEncoderCRC(true))
 	default:
-		zw, err := pgzip.NewWriterLevel(w, f.Level)
+		zw, err := pool.get(w, f.Level)
 		if err != nil {
 			return nil, err
 		}
@@ -105,13 +106,74 @@ func (f Format) compressor(w io.Writer, blocks int) (io.WriteCloser, error) {
 		if err := zw.SetConcurrency(f.BlockSize, blocks); err != nil {
 			return nil, err
 		}
-		return zw, nil
+		return pooledGzip{Writer: zw, pool: pool, level: f.Level}, nil
 	}
+}
+
+// Writers keeps closed pgzip writers for the next layer: a writer's block
+// buffers (blocks × about 2 × block size) and deflate state are then
+// allocated once per concurrent build instead of once per layer, which
+// bounds the heap by the number of layers built at once, not by the number
+// of layers. A reset writer starts from exactly the state of a new one
+// (header, checksum, counters), so the bytes are the same. One Writers
+// serves the builds of one run (Options.Writers); it is safe for
+// concurrent use. The zero value is ready to use; a nil *Writers makes a
+// new writer for every layer.
+type Writers struct {
+	mu   sync.Mutex
+	free map[int][]*pgzip.Writer // by level
+}
+
+// maxIdleWriters bounds the writers kept idle per level.
+const maxIdleWriters = 4
+
+func (p *Writers) get(w io.Writer, level int) (*pgzip.Writer, error) {
+	if p != nil {
+		p.mu.Lock()
+		if ws := p.free[level]; len(ws) > 0 {
+			zw := ws[len(ws)-1]
+			p.free[level] = ws[:len(ws)-1]
+			p.mu.Unlock()
+			zw.Reset(w)
+			return zw, nil
+		}
+		p.mu.Unlock()
+	}
+	return pgzip.NewWriterLevel(w, level)
+}
+
+func (p *Writers) put(zw *pgzip.Writer, level int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.free == nil {
+		p.free = map[int][]*pgzip.Writer{}
+	}
+	if len(p.free[level]) < maxIdleWriters {
+		p.free[level] = append(p.free[level], zw)
+	}
+}
+
+// pooledGzip returns its writer to its pool once closed cleanly.
+type pooledGzip struct {
+	*pgzip.Writer
+	pool  *Writers
+	level int
+}
+
+func (p pooledGzip) Close() error {
+	err := p.Writer.Close()
+	if err == nil {
+		p.pool.put(p.Writer, p.level)
+	}
+	return err
 }
 
 func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, opts Options) (*Built, error) {
 	zsum := &hashCounter{w: f, h: sha256.New()}
-	zw, err := spec.format().compressor(zsum, opts.blockCount())
+	zw, err := spec.format().compressor(zsum, opts.blockCount(), opts.Writers)
 	if err != nil {
 		return nil, err
 	}

@@ -107,3 +107,28 @@ func TestDigestIndependentOfConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestWritersReuseGivesSameBytes: a gzip writer lent from one build to the
+// next (Options.Writers) writes exactly what a new one writes, whatever it
+// compressed before, and is really lent (not made anew).
+func TestWritersReuseGivesSameBytes(t *testing.T) {
+	root, blocks := makeMultiBlockStore(t)
+	_, a, _, _ := makeStore(t)
+	mkfile(t, root, a, "a small file", 0o444)
+	big := Spec{Name: "big", Paths: sp(blocks)}
+	small := Spec{Name: "small", Paths: sp(a)}
+	want := map[string]string{
+		"big":   digestOf(t, build(t, big, root, Options{TempDir: t.TempDir()})),
+		"small": digestOf(t, build(t, small, root, Options{TempDir: t.TempDir()})),
+	}
+	var ws Writers
+	for i, spec := range []Spec{big, small, big, small, small} {
+		got := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir(), Writers: &ws}))
+		if got != want[spec.Name] {
+			t.Fatalf("build %d (%s) with a lent writer: %s, want %s", i, spec.Name, got, want[spec.Name])
+		}
+	}
+	if n := len(ws.free[DefaultFormat.Level]); n != 1 {
+		t.Errorf("%d idle writers after sequential builds, want the one writer lent each time", n)
+	}
+}

@@ -217,6 +217,9 @@ type Options struct {
 	// permission bits, perms applied) and a symlink's target, so a caller
 	// learns a layer's file names without reading its sources again.
 	OnEntry func(path string, mode fs.FileMode, linkname string)
+	// Writers, when set, lends gzip writers from one build to the next
+	// (nil: a new writer per layer).
+	Writers *Writers
 
 	blocks    int               // pgzip blocks in flight; 0 = default (tests)
 	testEntry func(name string) // called before each entry is written (tests)

@@ -142,7 +142,7 @@ func TestZstdIndependentOfWriteSizes(t *testing.T) {
 	}
 	compress := func(chunk func() int) []byte {
 		var buf bytes.Buffer
-		w, err := ZstdFormat.compressor(&buf, 0)
+		w, err := ZstdFormat.compressor(&buf, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,8 @@ type run struct {
 	log   *logger
 	res   *Resolved
 	prevs []*image.Previous
+	// writers lends gzip writers from one layer build to the next.
+	writers layer.Writers
 	// listed reports blobs the target's current manifest lists (the
 	// registry keeps them): their reuse needs no HEAD.
 	listed func(v1.Hash) bool

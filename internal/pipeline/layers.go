@@ -154,7 +154,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 		g.Go(func() error {
 			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
 			t := r.task("build "+il.plan.Name, il.plan.NarSize)
-			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record})
+			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record, Writers: &r.writers})
 			t.Done()
 			if err != nil {
 				return err
