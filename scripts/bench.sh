@@ -1,138 +1,227 @@
 #!/usr/bin/env bash
-# Benchmark: cold build+push throughput vs `tar | pigz` and `tar | gzip` over
-# the same store paths, no-change rerun wall time and bytes uploaded (vs
-# `nix path-info` alone), and peak RSS building a >= 2 GiB layer.
+# Benchmark of nix-layer-action against its baselines, all in one run:
 #
-#   ./scripts/bench.sh            # writes bench/out/results.md
-#   BENCH_BIG_MB=2200 ./scripts/bench.sh
+#   issue 14: cold build+push to an empty repository (vs building alone
+#             and stock skopeo copy of that layout, vs tar | pigz), the
+#             --jobs/--upload-jobs matrix, a no-change rerun (wall time and
+#             the exact registry requests, vs nix path-info), peak RSS of a
+#             12-layer push and of one >= 2 GiB layer;
+#   issue 10: fresh runners (every run from an EMPTY Nix store, closure
+#             metadata and NARs from a signed binary cache on nginx): no
+#             change, one upper layer changed, cold, and a >= 2 GiB layer
+#             from a NAR stream, vs realise-then-build (nix copy --from).
 #
-# Needs: the packages of setup-debian.sh (real Nix, docker-registry), GNU time.
+#   ./scripts/bench.sh                  # writes bench/out/results.md (+ results.json)
+#   BENCH_REPS=3 ./scripts/bench.sh     # repetitions of each compared figure (default 5)
+#   BENCH_ONLY=cold,rerun ./scripts/bench.sh   # sections: cold,rerun,fresh,rss,bigfresh
+#
+# The closure is built once by real Nix from host files and kept (GC
+# roots) with its binary caches under $BENCH_STATE (default
+# /var/tmp/nla-bench): the first run spends a few minutes on xz; later
+# runs reuse them. The registry, nginx and the scratch dir are removed on
+# exit. Needs root (fresh stores are mount namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-./scripts/setup-debian.sh >/dev/null
+
+# --- tools ------------------------------------------------------------------
+pkgs=(nix-bin docker-registry skopeo pigz time nginx xz-utils zstd util-linux tar curl)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: installing ${missing[*]}" >&2
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (fresh stores are mount namespaces)" >&2; exit 1; }
+mkdir -p /nix/store /nix/var/nix
 . ./scripts/nix-env.sh
 
+STATE=${BENCH_STATE:-/var/tmp/nla-bench}
 OUT=$ROOT/bench/out
-mkdir -p "$OUT"
+mkdir -p "$STATE/roots" "$STATE/caches" "$OUT"
 WORK=$(mktemp -d /tmp/nla-bench.XXXXXX)
-trap 'kill $REG_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+REG_PID="" NGINX_PID=""
+cleanup() {
+  for pid in $REG_PID $NGINX_PID; do kill "$pid" 2>/dev/null || true; done
+  for pid in $REG_PID $NGINX_PID; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-go build -o "$WORK/nix-layer-action" .
-BIN=$WORK/nix-layer-action
+go build -o "$WORK/nla" .
+go build -o "$WORK/benchtools" ./scripts/benchtools
+REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!scripts/bench.sh' ':!scripts/benchtools' || echo "+dirty")
 
-# --- a realistic closure, built by real Nix ------------------------------
-# "framework": the Go toolchain tree (≈270 MB of binaries and sources, a
-# realistic compression mix); "libs": host shared libraries; small packages
-# on top referencing both. "big": one >= 2 GiB path for the RSS figure.
-BIG_MB=${BENCH_BIG_MB:-2100}
-mkdir -p "$WORK/flake"
-cat > "$WORK/flake/flake.nix" <<EOF
-{
-  outputs = { self }: let
-    sys = "x86_64-linux";
-    drv = name: script: deps: builtins.derivation {
-      inherit name; system = sys; builder = "/bin/sh";
-      args = [ "-c" script ];
-      PATH = "/usr/bin:/bin";
-      deps = deps;
-    };
-    framework = drv "framework-1.26" "mkdir -p \$out && cp -r /usr/local/go/. \$out/" [];
-    libs = drv "hostlibs-1.0" "mkdir -p \$out/lib && cp -r /usr/lib/x86_64-linux-gnu/perl-base /usr/lib/x86_64-linux-gnu/gconv \$out/lib/ 2>/dev/null; cp /usr/lib/x86_64-linux-gnu/*.so* \$out/lib/ 2>/dev/null; true" [];
-    pak = i: drv "pak\${toString i}-1.\${toString i}.0" "mkdir -p \$out/lib && echo \$deps > \$out/lib/deps && seq 1 20000 > \$out/lib/data" [ framework libs ];
-    paks = builtins.genList (i: pak i) 8;
-    app = drv "app-1.0" "mkdir -p \$out/bin && echo \$deps > \$out/bin/app" paks;
-    big = drv "big-1.0" "mkdir -p \$out && i=0; while [ \$(du -sm \$out | cut -f1) -lt ${BIG_MB} ]; do mkdir -p \$out/\$i && cp -r /usr/lib/x86_64-linux-gnu/. \$out/\$i/ 2>/dev/null; i=\$((i+1)); done; true" [];
-  in { packages.\${sys} = { inherit framework libs app big; }; };
+# --- the closure: real files, built by real Nix --------------------------------
+# 12 groups of packages (one layer each): libraries, interpreters, Go
+# binaries and sources, codecs, tools and an app. Each builder copies host
+# files; $out/nix-support/depends names its deps so Nix records them as
+# references. app2 is the app at another version (one upper layer
+# changes); big is one >= 2 GiB path.
+cat > "$STATE/fixture.nix" <<'EOF'
+let
+  system = "x86_64-linux";
+  L = "/usr/lib/x86_64-linux-gnu";
+  mk = name: deps: script: builtins.derivation {
+    inherit name system deps;
+    builder = "/bin/sh";
+    PATH = "/usr/bin:/bin";
+    args = [ "-c" ''
+      set -e
+      cpf() { d=$1; shift; mkdir -p "$d"; for f in "$@"; do if [ -e "$f" ]; then cp -rL "$f" "$d"/; fi; done; }
+      mkdir -p $out/nix-support
+      echo $deps > $out/nix-support/depends
+      ${script}
+    '' ];
+  };
+  libs = name: deps: files: mk name deps "cpf $out/lib ${builtins.concatStringsSep " " (map (f: "${L}/${f}") files)}";
+  bins = name: deps: files: mk name deps "cpf $out/bin ${builtins.concatStringsSep " " (map (f: "/usr/bin/${f}") files)}";
+
+  glibc = libs "glibc-2.36" [] [ "libc.so.6" "libm.so.6" "ld-linux-x86-64.so.2" "libpthread.so.0" "libdl.so.2" "librt.so.1" "libresolv.so.2" ];
+  gcclibs = libs "gcc-libs-12.2" [ glibc ] [ "libgcc_s.so.1" "libstdc++.so.6" ];
+  gconv = mk "glibc-gconv-2.36" [ glibc ] "cpf $out/lib ${L}/gconv";
+  zlib = libs "zlib-1.2.13" [ glibc ] [ "libz.so.1" ];
+  xzlibs = libs "xz-libs-5.4.1" [ glibc ] [ "liblzma.so.5" ];
+  zstdlibs = libs "zstd-libs-1.5.4" [ glibc ] [ "libzstd.so.1" ];
+  bzip2 = libs "bzip2-libs-1.0.8" [ glibc ] [ "libbz2.so.1.0" ];
+  openssl = libs "openssl-3.0" [ glibc zlib ] [ "libcrypto.so.3" "libssl.so.3" ];
+  gnutls = libs "gnutls-3.7.9" [ glibc zlib ] [ "libgnutls.so.30" "libnettle.so.8" "libhogweed.so.6" "libgmp.so.10" "libp11-kit.so.0" "libtasn1.so.6" "libidn2.so.0" "libunistring.so.2" ];
+  icu = libs "icu-72.1" [ gcclibs ] [ "libicudata.so.72" "libicuuc.so.72" "libicui18n.so.72" ];
+  perl = mk "perl-5.36.0" [ glibc zlib ] "cpf $out/lib ${L}/perl-base ${L}/libperl.so.5.36; cpf $out/bin /usr/bin/perl";
+  perlmods = mk "perl-modules-5.36" [ perl ] "cpf $out/share /usr/share/perl";
+  python = mk "python3-3.11.2" [ glibc zlib openssl xzlibs bzip2 ] "cpf $out/lib /usr/lib/python3.11 ${L}/libpython3.11.so.1.0; rm -rf $out/lib/python3.11/config-3.11-x86_64-linux-gnu; cpf $out/bin /usr/bin/python3.11";
+  py = n: v: mk "python3.11-${n}-${v}" [ python ] "cpf $out/lib/python3.11/site-packages /usr/lib/python3/dist-packages/${n}";
+  pip = py "pip" "23.0.1";
+  setuptools = py "setuptools" "66.1.1";
+  pygments = py "pygments" "2.14.0";
+  cryptography = py "cryptography" "38.0.4";
+  gotools = mk "go-tools-1.26" [ glibc ] "cpf $out/pkg /usr/local/go/pkg/tool";
+  gosrc = mk "go-src-1.26" [ gotools ] "cpf $out/src /usr/local/go/src/runtime /usr/local/go/src/crypto";
+  x265 = libs "x265-3.5" [ gcclibs ] [ "libx265.so.199" ];
+  aom = libs "libaom-3.6.0" [ glibc ] [ "libaom.so.3" ];
+  svtav1 = libs "svt-av1-1.4.1" [ glibc ] [ "libSvtAv1Enc.so.1" ];
+  dav1d = libs "dav1d-1.0.0" [ glibc ] [ "libdav1d.so.6" ];
+  sanitizers = libs "gcc-sanitizers-12.2" [ gcclibs ] [ "libasan.so.8" "libtsan.so.2" "liblsan.so.0" "libubsan.so.1" ];
+  paks = [
+    (bins "tmux-3.3a" [ glibc ] [ "tmux" "pzstd" ])
+    (bins "gnupg-2.2.40" [ gnutls ] [ "gpg" "gpgcompose" ])
+    (bins "openssh-9.2" [ openssl ] [ "ssh" "bash" ])
+    (bins "zstd-1.5.4" [ zstdlibs openssl ] [ "zstd" "openssl" ])
+    (bins "cscope-15.9" [ glibc ] [ "cscope" "troff" ])
+    (bins "strace-6.1" [ glibc ] [ "strace" "busybox" ])
+    (bins "git-2.39" [ perl zlib ] [ "git" "git-shell" "scalar" ])
+    (bins "vim-9.0" [ python ] [ "vim.basic" "optscript" ])
+  ];
+  mkApp = version: mk "app-${version}" (paks ++ [ pip setuptools pygments cryptography gosrc icu x265 aom svtav1 dav1d sanitizers perlmods gconv ])
+    "cpf $out/libexec /usr/bin/docker-registry; mkdir -p $out/bin; printf '#!/bin/sh\\necho app ${version}\\n' > $out/bin/app; chmod +x $out/bin/app";
+  app = mkApp "1.0";
+  app2 = mkApp "1.1";
+  # symlinks kept (cp -r): 2 copies of the host libraries + the Go tree
+  big = mk "big-data-1.0" [] "for i in 1 2; do mkdir -p $out/copy$i; cp -r ${L}/. $out/copy$i/; done; cp -r /usr/local/go $out/go";
+  groups = top: [
+    { name = "base"; deps = [ glibc gcclibs gconv ]; }
+    { name = "netlibs"; deps = [ zlib xzlibs zstdlibs bzip2 openssl gnutls ]; }
+    { name = "icu"; deps = [ icu ]; }
+    { name = "perl"; deps = [ perl perlmods ]; }
+    { name = "python"; deps = [ python ]; }
+    { name = "python-pkgs"; deps = [ pip setuptools pygments cryptography ]; }
+    { name = "go-tools"; deps = [ gotools ]; }
+    { name = "go-src"; deps = [ gosrc ]; }
+    { name = "media"; deps = [ x265 aom svtav1 dav1d ]; }
+    { name = "sanitizers"; deps = [ sanitizers ]; }
+    { name = "tools"; deps = paks; }
+    { name = "app"; deps = [ top ]; }
+  ];
+in {
+  inherit app app2 big;
+  bench = { planA = groups app; planB = groups app2; inherit app app2 big; };
 }
 EOF
-echo "bench: building the closure with nix (first run copies ~$((BIG_MB+400)) MB)..." >&2
-nix build --no-link --json "$WORK/flake#app" "$WORK/flake#framework" "$WORK/flake#libs" >"$WORK/built.json"
-nix build --no-link --json "$WORK/flake#big" >"$WORK/big.json"
-APP=$(nix path-info "$WORK/flake#app")
-FRAMEWORK=$(nix path-info "$WORK/flake#framework")
-LIBS=$(nix path-info "$WORK/flake#libs")
-BIG=$(nix path-info "$WORK/flake#big")
-mapfile -t CLOSURE < <(nix path-info --recursive "$APP")
-CLOSURE_BYTES=$(du -scb "${CLOSURE[@]}" | tail -1 | cut -f1)
+echo "bench: building the closure with nix (instant when $STATE/roots is current)..." >&2
+for a in app app2 big; do
+  nix build -f "$STATE/fixture.nix" "$a" --out-link "$STATE/roots/$a" 2> "$WORK/nix-build-$a.log" || { cat "$WORK/nix-build-$a.log" >&2; exit 1; }
+done
+nix eval --json -f "$STATE/fixture.nix" bench > "$WORK/fixture.json"
+APP=$(readlink "$STATE/roots/app") APP2=$(readlink "$STATE/roots/app2") BIG=$(readlink "$STATE/roots/big")
 
-cat > "$WORK/plan.yaml" <<EOF
-version: 1
-layers:
-  - name: libs
-    deps: ["$LIBS"]
-  - name: framework
-    deps: ["$FRAMEWORK"]
-  - name: app
-    deps: ["$APP"]
-EOF
-cat > "$WORK/big.yaml" <<EOF
-version: 1
-layers:
-  - name: big
-    deps: ["$BIG"]
-EOF
+# --- signed binary caches (nix copy --to file://), kept between runs -----------
+if [ ! -s "$STATE/key.sec" ]; then
+  nix key generate-secret --key-name nla-bench-1 > "$STATE/key.sec"
+  chmod 600 "$STATE/key.sec"
+fi
+KEY_PUB=$(nix key convert-secret-to-public < "$STATE/key.sec")
+cache() { # cache NAME SETTINGS PATH...
+  local name=$1 settings=$2; shift 2
+  local dir="$STATE/caches/$name" stamp="$settings $*"
+  if [ "$(cat "$dir.stamp" 2>/dev/null)" = "$stamp" ]; then return; fi
+  echo "bench: writing the $name binary cache (once; xz takes minutes)..." >&2
+  rm -rf "$dir" "$dir.stamp"
+  local s; s=$(date +%s)
+  nix copy --to "file://$dir?$settings&secret-key=$STATE/key.sec" "$@"
+  echo "bench: $name cache written in $(( $(date +%s) - s )) s" >&2
+  echo "$stamp" > "$dir.stamp"
+}
+cache xz "compression=xz&parallel-compression=true" "$APP" "$APP2"
+cache zstd "compression=zstd" "$APP" "$APP2"
+cache big "compression=xz&compression-level=1&parallel-compression=true" "$BIG"
 
-# --- a real registry ------------------------------------------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# --- docker-registry and nginx on loopback ----------------------------------
+REG_PORT=$("$WORK/benchtools" freeport)
 mkdir -p "$WORK/registry"
 cat > "$WORK/registry.yml" <<EOF
 version: 0.1
-storage: {filesystem: {rootdirectory: $WORK/registry}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$PORT}
-log: {level: error}
+log: {level: error, accesslog: {disabled: false}}
+storage:
+  filesystem: {rootdirectory: $WORK/registry}
+  delete: {enabled: true}
+  maintenance: {uploadpurging: {enabled: false}}
+http: {addr: 127.0.0.1:$REG_PORT, secret: nla-bench}
 EOF
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry-access.log" 2>"$WORK/registry.log" &
 REG_PID=$!
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
 
-now() { date +%s.%N; }
-secs() { python3 -c "print(f'{$2-$1:.2f}')"; }
-mbps() { python3 -c "print(f'{$1/1e6/$2:.0f}')"; }
-
-TAR_BYTES=$(tar -C / -cf - "${CLOSURE[@]#/}" | wc -c)
-RUNS=${BENCH_RUNS:-3}
-best() { sort -n | head -1; }
-
-t_pigz=(); t_gzip=(); t_ours=()
-for i in $(seq "$RUNS"); do
-  sync; s=$(now); tar -C / -cf - "${CLOSURE[@]#/}" | pigz -6 >/dev/null; e=$(now); t_pigz+=("$(secs "$s" "$e")")
-  s=$(now); tar -C / -cf - "${CLOSURE[@]#/}" | gzip -6 >/dev/null; e=$(now); t_gzip+=("$(secs "$s" "$e")")
-  s=$(now); "$BIN" build --plan "$WORK/plan.yaml" --image "127.0.0.1:$PORT/bench/cold$i:latest" --report "$WORK/cold$i.json" >/dev/null 2>"$WORK/cold$i.log"; e=$(now)
-  t_ours+=("$(secs "$s" "$e")")
+NGINX_PORT=$("$WORK/benchtools" freeport)
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+user root root;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log info;
+events { worker_connections 256; }
+http {
+  log_format cache '\$request_method \$request_uri \$status \$body_bytes_sent \$bytes_sent';
+  access_log $WORK/nginx/access.log cache;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  types { text/x-nix-narinfo narinfo; text/plain nix-cache-info; }
+  default_type application/octet-stream;
+  sendfile on;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $STATE/caches;
+    location / { autoindex off; }
+  }
+}
+EOF
+/usr/sbin/nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" &
+NGINX_PID=$!
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$REG_PORT/v2/" >/dev/null && curl -fs "http://127.0.0.1:$NGINX_PORT/xz/nix-cache-info" >/dev/null && break
+  sleep 0.1
 done
-P=$(printf '%s\n' "${t_pigz[@]}" | best); G=$(printf '%s\n' "${t_gzip[@]}" | best); O=$(printf '%s\n' "${t_ours[@]}" | best)
+curl -fs "http://127.0.0.1:$REG_PORT/v2/" >/dev/null || { echo "bench: registry did not start:" >&2; cat "$WORK/registry.log" >&2; exit 1; }
+curl -fs "http://127.0.0.1:$NGINX_PORT/xz/nix-cache-info" >/dev/null || { echo "bench: nginx did not start:" >&2; cat "$WORK/nginx/error.log" >&2; exit 1; }
 
-# --- no-change rerun ------------------------------------------------------
-t_re=(); t_pi=()
-for i in $(seq 5); do
-  s=$(now); "$BIN" build --plan "$WORK/plan.yaml" --image "127.0.0.1:$PORT/bench/cold1:latest" --report "$WORK/rerun.json" >/dev/null 2>&1; e=$(now); t_re+=("$(secs "$s" "$e")")
-  s=$(now); nix path-info --json --recursive "$LIBS" "$FRAMEWORK" "$APP" >/dev/null; e=$(now); t_pi+=("$(secs "$s" "$e")")
-done
-RE=$(printf '%s\n' "${t_re[@]}" | best); PI=$(printf '%s\n' "${t_pi[@]}" | best)
-RE_BYTES=$(python3 -c "import json;print(json.load(open('$WORK/rerun.json'))['bytesPushed'])")
-IMG_BYTES=$(python3 -c "import json;print(sum(l['size'] for l in json.load(open('$WORK/cold1.json'))['layers']))")
-PIGZ_BYTES=$(tar -C / -cf - "${CLOSURE[@]#/}" | pigz -6 | wc -c)
-
-# --- peak RSS for a >= 2 GiB layer ----------------------------------------
-BIG_BYTES=$(du -sb "$BIG" | cut -f1)
-/usr/bin/time -v "$BIN" build --plan "$WORK/big.yaml" --image "127.0.0.1:$PORT/bench/big:latest" --report "$WORK/big.json" >/dev/null 2>"$WORK/big.time"
-RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/big.time")
-BIG_WALL=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$WORK/big.time")
-/usr/bin/time -v sh -c "tar -C / -cf - '${BIG#/}' | pigz -6 >/dev/null" 2>"$WORK/bigpigz.time"
-PIGZ_RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/bigpigz.time")
-
-{
-  echo "## Benchmark results ($(date -u +%Y-%m-%d), $(nproc) cores, best of $RUNS)"
-  echo
-  echo "Closure: ${#CLOSURE[@]} store paths, $((TAR_BYTES/1000000)) MB as tar."
-  echo
-  echo "| measurement | nix-layer-action | baseline | ratio |"
-  echo "|---|---|---|---|"
-  echo "| cold build+push to docker-registry vs \`tar \| pigz -6\` (MB/s of tar) | $(mbps "$TAR_BYTES" "$O") MB/s ($O s) | $(mbps "$TAR_BYTES" "$P") MB/s ($P s) | $(python3 -c "print(f'{$P/$O:.2f}×')") |"
-  echo "| cold build+push vs \`tar \| gzip -6\` | $(mbps "$TAR_BYTES" "$O") MB/s | $(mbps "$TAR_BYTES" "$G") MB/s ($G s) | $(python3 -c "print(f'{$G/$O:.2f}×')") |"
-  echo "| compressed size (pgzip level 6, 1 MiB blocks vs \`pigz -6\`) | $IMG_BYTES | $PIGZ_BYTES | $(python3 -c "print(f'{$IMG_BYTES/$PIGZ_BYTES:.3f}×')") |"
-  echo "| no-change rerun: wall time vs \`nix path-info --json --recursive\` alone | $RE s | $PI s | overhead $(python3 -c "print(f'{$RE-$PI:.2f}')") s |"
-  echo "| no-change rerun on a runner with no local state: bytes uploaded | $RE_BYTES | whole image: $IMG_BYTES (a tool that keys reuse on local state, e.g. nix2container on a fresh runner) | — |"
-  echo "| peak RSS, one $((BIG_BYTES/1048576)) MiB layer built and pushed ($BIG_WALL) | $((RSS_KB/1024)) MiB | \`tar \| pigz\`: $((PIGZ_RSS_KB/1024)) MiB | — |"
-} | tee "$OUT/results.md"
+# --- measure -------------------------------------------------------------------
+"$WORK/benchtools" run -nla "$WORK/nla" -work "$WORK" -out "$OUT" -fixture "$WORK/fixture.json" -rev "$REV" \
+  -registry "127.0.0.1:$REG_PORT" -registry-log "$WORK/registry-access.log" -registry-pid "$REG_PID" \
+  -nginx "http://127.0.0.1:$NGINX_PORT" -nginx-log "$WORK/nginx/access.log" -caches "$STATE/caches" \
+  -key "$KEY_PUB" -reps "${BENCH_REPS:-5}" -only "${BENCH_ONLY:-}"
+cat "$OUT/results.md"
