@@ -22,6 +22,8 @@ type run struct {
 	log   *logger
 	res   *Resolved
 	prevs []*image.Previous
+	// targetAbsent: the registry answered "not found" for the target.
+	targetAbsent bool
 	// writers lends gzip writers from one layer build to the next.
 	writers layer.Writers
 	// listed reports blobs the target's current manifest lists (the
@@ -78,11 +80,12 @@ func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Re
 	}
 	r.progressPhase("previous image")
 	o.phase(PhasePrevious)
-	prevs, err := readPrevious(ctx, o.Registry, o.Previous, r.res.Platform, r.log)
+	prevs, absent, err := readPrevious(ctx, o.Registry, o.Previous, r.res.Platform, r.log)
 	if err != nil {
 		return nil, err
 	}
 	r.prevs = prevs
+	r.targetAbsent = o.Target != nil && absent[o.Target.Name()]
 
 	tmp, err := os.MkdirTemp(o.TempDir, "nix-layer-action-")
 	if err != nil {
@@ -174,6 +177,9 @@ func (r *run) source() layer.Source {
 func (r *run) informTarget(pub publish.Publisher) {
 	t, ok := pub.(publish.Target)
 	target := targetOf(r.o.Target, r.prevs)
+	if ok && r.targetAbsent {
+		t.Absent()
+	}
 	if !ok || target == nil {
 		return
 	}

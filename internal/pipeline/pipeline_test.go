@@ -132,6 +132,17 @@ func TestResolveKeysAreKeysOfTheSpecs(t *testing.T) {
 func TestPushThenNoChangeRerun(t *testing.T) {
 	c := newCounting(t)
 	first := build(t, c, examplePlan, "ex/app:latest")
+	// A cold push asks about the tag twice: the GET that finds nothing,
+	// and the HEAD after the push that checks no other run moved it.
+	manifestCalls := 0
+	for _, r := range c.take() {
+		if strings.Contains(r, "/manifests/latest") && !strings.HasPrefix(r, "PUT ") {
+			manifestCalls++
+		}
+	}
+	if manifestCalls != 2 {
+		t.Errorf("cold push: %d GET/HEAD requests for the tag, want 2 (the 404 already says it holds nothing)", manifestCalls)
+	}
 	for n, s := range statuses(first) {
 		if s != report.StatusPushed {
 			t.Errorf("first push: layer %s %s", n, s)
@@ -140,7 +151,6 @@ func TestPushThenNoChangeRerun(t *testing.T) {
 	if !first.Changed || first.BytesPushed == 0 {
 		t.Errorf("first push: changed %v, %d bytes", first.Changed, first.BytesPushed)
 	}
-	c.take()
 	again := build(t, c, examplePlan, "ex/app:latest")
 	for n, s := range statuses(again) {
 		if s != report.StatusCached {

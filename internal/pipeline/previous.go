@@ -31,16 +31,18 @@ var errNoRegistry = errors.New("pipeline: a registry client is required to read 
 // while after an upload) is retried first.
 //
 // An index is read as its child for platform.
-func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Reference, platform v1.Platform, log *logger) ([]*image.Previous, error) {
+//
+// absent lists the references the registry answered "not found" for.
+func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Reference, platform v1.Platform, log *logger) (out []*image.Previous, absent map[string]bool, err error) {
 	if len(refs) > 0 && c == nil {
-		return nil, errNoRegistry
+		return nil, nil, errNoRegistry
 	}
-	var out []*image.Previous
+	absent = map[string]bool{}
 	for _, r := range refs {
 		p, err := readPreviousOnce(ctx, c, r, platform)
 		switch {
 		case ctx.Err() != nil:
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case err != nil:
 			// LoadPrevious's "read REF: " would name the image twice.
 			why := strings.TrimPrefix(c.Err(err).Error(), "read "+r.String()+": ")
@@ -48,6 +50,7 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 			continue
 		case p == nil:
 			log.printf("no previous image at %s", r)
+			absent[r.Name()] = true
 			continue
 		case p.Unusable != "":
 			log.printf("warning: previous image %s (%s) is not reused: %s; its layers are rebuilt", r, p.Digest, p.Unusable)
@@ -56,7 +59,7 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	return out, absent, nil
 }
 
 func readPreviousOnce(ctx context.Context, c *regclient.Client, r name.Reference, platform v1.Platform) (*image.Previous, error) {

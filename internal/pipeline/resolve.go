@@ -92,11 +92,12 @@ type baseReader func(ctx context.Context, platform v1.Platform) (*image.Previous
 // budget. Every layer is keyed in format.
 func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, readBase baseReader, format layer.Format) (*Resolved, error) {
 	p := l.plan
+	nixSystem := askSystem(ctx, l, nix)
 	rz, err := realise(ctx, l, nix, sub)
 	if err != nil {
 		return nil, err
 	}
-	sys, platform, err := imagePlatform(ctx, p, nix, rz.system)
+	sys, platform, err := imagePlatform(p, rz.system, nixSystem)
 	if err != nil {
 		return nil, err
 	}
@@ -303,17 +304,43 @@ func (e *PlatformError) Error() string {
 	return fmt.Sprintf("%s: %s is built for %s, not %s, the system this image is for (its derivation says system = %q); select the package for %s (e.g. .#packages.%s.NAME, or a plain .#NAME)", e.File, e.Installable, e.System, e.Want, e.System, e.Want, e.Want)
 }
 
+// askSystem starts asking Nix for the system it builds for when nothing
+// else can say what the image's is — no system asked for, no derivations
+// in the plan, Nix in use — so the question runs alongside the closure's;
+// the returned function waits for the answer ("" when it was not asked).
+func askSystem(ctx context.Context, l *loaded, nixo NixOptions) func() (string, error) {
+	p := l.plan
+	if requestedSystem(p, nixo) != "" || p.ClosureGraph != "" || len(installables(p)) > 0 || len(l.drvs) > 0 {
+		return func() (string, error) { return "", nil }
+	}
+	type answer struct {
+		sys string
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		n := &closure.Nix{Bin: nixo.Bin, Dir: p.Dir, Env: nixo.Env}
+		s, err := n.CurrentSystem(ctx)
+		ch <- answer{s, err}
+	}()
+	return func() (string, error) {
+		a := <-ch
+		if a.err != nil {
+			return "", fmt.Errorf("asking nix for its system: %w", a.err)
+		}
+		return a.sys, nil
+	}
+}
+
 // imagePlatform is the Nix system the closure is for and the image
 // platform that follows: the system realise settled on, else (a plan of
-// bare store paths) what Nix builds for, else, for a plan that reads a
-// closure graph and runs no Nix, this machine's.
-func imagePlatform(ctx context.Context, p *plan.Plan, nixo NixOptions, sys string) (string, v1.Platform, error) {
-	if sys == "" && p.ClosureGraph == "" {
-		n := &closure.Nix{Bin: nixo.Bin, Dir: p.Dir, Env: nixo.Env}
-		var err error
-		if sys, err = n.CurrentSystem(ctx); err != nil {
-			return "", v1.Platform{}, fmt.Errorf("asking nix for its system: %w", err)
-		}
+// bare store paths) what Nix builds for (nixSystem), else, for a plan that
+// reads a closure graph and runs no Nix, this machine's.
+func imagePlatform(p *plan.Plan, sys string, nixSystem func() (string, error)) (string, v1.Platform, error) {
+	if ns, err := nixSystem(); err != nil {
+		return "", v1.Platform{}, err
+	} else if sys == "" {
+		sys = ns
 	}
 	if sys == "" {
 		sys = hostSystem()

@@ -60,7 +60,7 @@ func (p *perPath) Walk(ctx context.Context, path string, fn func(*layer.Entry) e
 // mustBeLocal are paths whose contents are needed on disk (root-filesystem
 // sources): they are realised when the local store lacks them.
 func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, builders map[string]string, all, mustBeLocal []string) (*closure.Graph, *closureSource, error) {
-	_, invalid, err := n.Valid(ctx, all)
+	valid, invalid, err := n.Valid(ctx, all)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,8 +76,11 @@ func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Clien
 		if _, err := n.Build(ctx, build); err != nil {
 			return nil, nil, attribute(p, err)
 		}
+		valid = nil // what is valid now is asked again
+	} else if valid == nil {
+		valid = []closure.PathInfo{} // known: nothing is valid
 	}
-	return mergeClosure(ctx, n, all, invalid, cached)
+	return mergeClosure(ctx, n, all, valid, invalid, cached)
 }
 
 // fromCaches asks the substituters for the closures of paths; the paths no
@@ -174,11 +177,14 @@ func (c *coverage) reachesMissing(path string) bool {
 // mergeClosure builds the graph: the local store's infos for the closure
 // of every root valid now (including what was just realised), the caches'
 // for the rest; local wins where both know a path. Paths that were not
-// valid before and are now were realised by this run.
-func mergeClosure(ctx context.Context, n *closure.Nix, all, invalidBefore []string, cached []closure.PathInfo) (*closure.Graph, *closureSource, error) {
-	valid, _, err := n.Valid(ctx, all)
-	if err != nil {
-		return nil, nil, err
+// valid before and are now were realised by this run. valid, when not
+// nil, is what is valid now (nothing was built since it was asked).
+func mergeClosure(ctx context.Context, n *closure.Nix, all []string, valid []closure.PathInfo, invalidBefore []string, cached []closure.PathInfo) (*closure.Graph, *closureSource, error) {
+	if valid == nil {
+		var err error
+		if valid, _, err = n.Valid(ctx, all); err != nil {
+			return nil, nil, err
+		}
 	}
 	src := &closureSource{origin: map[string]Origin{}}
 	var infos []closure.PathInfo

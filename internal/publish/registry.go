@@ -41,6 +41,7 @@ type Registry struct {
 
 	mu      sync.Mutex
 	current *v1.Hash         // what ref holds now, when known
+	absent  bool             // ref is known to hold nothing
 	known   map[v1.Hash]bool // blobs the registry surely has (listed by ref's current manifest)
 	written map[v1.Hash]bool
 }
@@ -55,6 +56,9 @@ var (
 type Target interface {
 	// Current says what the reference holds now: its digest and manifest.
 	Current(digest v1.Hash, m *v1.Manifest)
+	// Absent says the reference holds nothing yet (the caller was told
+	// "not found"), so the publisher need not ask.
+	Absent()
 	// Listed reports whether the reference's current manifest lists blob
 	// h: the registry keeps it as long as the tag does.
 	Listed(h v1.Hash) bool
@@ -123,6 +127,15 @@ func (r *Registry) Current(digest v1.Hash, m *v1.Manifest) {
 	r.known[m.Config.Digest] = true
 	for _, d := range m.Layers {
 		r.known[d.Digest] = true
+	}
+}
+
+// Absent tells the publisher the reference holds nothing yet.
+func (r *Registry) Absent() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.byDigest {
+		r.absent = true
 	}
 }
 
@@ -208,10 +221,13 @@ func (r *Registry) publish(ctx context.Context, img v1.Image) (*Result, error) {
 // the registry when the caller did not say).
 func (r *Registry) changed(ctx context.Context, ref name.Reference, digest v1.Hash) (bool, error) {
 	r.mu.Lock()
-	cur := r.current
+	cur, absent := r.current, r.absent
 	r.mu.Unlock()
-	if cur != nil {
+	switch {
+	case cur != nil:
 		return *cur != digest, nil
+	case absent:
+		return true, nil
 	}
 	prev, err := remote.Head(ref, r.client.Remote(ctx)...)
 	switch {
