@@ -356,7 +356,10 @@ func namedInStderr(i, stderr string) bool {
 	return strings.Contains(stderr, "'"+attr+"'") || strings.Contains(stderr, "."+attr+"'")
 }
 
-var failedDrvRE = regexp.MustCompile(`(?:builder for|dependencies of derivation|build of) '(/[^']+\.drv)'`)
+// failedDrvRE matches how Nix names a failed derivation: "builder for '…'
+// failed" and "dependencies of derivation '…' failed" (Nix 2.8–2.2x),
+// "build of '…' failed", and "Cannot build '…'." (Nix ≥ 2.30).
+var failedDrvRE = regexp.MustCompile(`(?:builder for|dependencies of derivation|build of|Cannot build) '(/[^']+\.drv)'`)
 
 // failedDrvs collects the derivations Nix reports as failed.
 func failedDrvs(stderr string) map[string]bool {

@@ -223,3 +223,22 @@ func TestProgressOnlyDropsWhatADryRunWouldDo(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedDrvsEveryNixSpelling: each Nix release names a failed
+// derivation its own way; all of them attribute the failure.
+func TestFailedDrvsEveryNixSpelling(t *testing.T) {
+	for _, tc := range []struct{ nix, stderr string }{
+		{"2.8", "error: builder for '/nix/store/b-broken-1.0.drv' failed with exit code 1;\n"},
+		{"2.8 dep", "error: 1 dependencies of derivation '/nix/store/b-broken-1.0.drv' failed to build\n"},
+		{"2.2x", "error: build of '/nix/store/b-broken-1.0.drv' failed\n"},
+		{"2.34", "error: Cannot build '/nix/store/b-broken-1.0.drv'.\n       Reason: builder failed with exit code 1.\n"},
+	} {
+		got := failedDrvs(tc.stderr)
+		if !reflect.DeepEqual(got, map[string]bool{"/nix/store/b-broken-1.0.drv": true}) {
+			t.Errorf("Nix %s: failedDrvs = %v", tc.nix, got)
+		}
+	}
+	if got := failedDrvs("error: flake 'path:/x' does not provide attribute 'y'\n"); len(got) != 0 {
+		t.Errorf("evaluation error: failedDrvs = %v, want none", got)
+	}
+}
