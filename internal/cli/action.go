@@ -64,7 +64,7 @@ func actionClient(req action.Request) (*regclient.Client, error) {
 	opts := []regclient.Option{
 		regclient.WithKeychain(regclient.Keychain(req.GitHubToken)),
 		regclient.WithSecrets(req.Secrets),
-		regclient.WithUserAgent(userAgent),
+		regclient.WithUserAgent(userAgent()),
 	}
 	if req.Debug {
 		opts = append(opts, regclient.WithDebug(req.Log))

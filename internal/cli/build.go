@@ -245,13 +245,25 @@ func sourceDateEpoch(v string) (time.Time, error) {
 }
 
 // writeFileAtomic writes through a temp file and renames it into place, so a
-// failed run never leaves a half-written file.
+// failed run never leaves a half-written file. Reports, summaries and SBOMs
+// are read by later steps that may run as another user, so the file is
+// mode 0644 (a temp file is 0600) and, when we run as root, owned like its
+// directory: in the action the container's root user writes into the
+// workspace, which the runner's user owns and reads on the host.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := chownToDir(f, filepath.Dir(path)); err != nil {
+		f.Close()
+		return err
+	}
 	if err := write(f); err != nil {
 		f.Close()
 		return err

@@ -10,8 +10,9 @@ import (
 	"github.com/org/nix-layer-action/internal/substituter"
 )
 
-// userAgent is sent with every registry request.
-const userAgent = "nix-layer-action"
+// userAgent is sent with every registry request: the tool and its version
+// ("nix-layer-action/v1.2.3"), so registry operators can tell releases apart.
+func userAgent() string { return "nix-layer-action/" + Version() }
 
 // session is what one command run shares: its secrets, a redacting log
 // and the one registry client.
@@ -44,7 +45,7 @@ func (e Env) newSession(rf registryFlags) (*session, error) {
 	opts := []regclient.Option{
 		regclient.WithKeychain(regclient.Keychain(token)),
 		regclient.WithSecrets(s.secrets),
-		regclient.WithUserAgent(userAgent),
+		regclient.WithUserAgent(userAgent()),
 	}
 	if rf.debug {
 		opts = append(opts, regclient.WithDebug(e.Stderr))

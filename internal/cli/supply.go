@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/sbom"
@@ -68,37 +67,9 @@ func writeSBOM(file string, res *pipeline.Result) error {
 	if res == nil {
 		return errors.New("no build result")
 	}
-	bom, err := res.SBOM(toolVersion())
+	bom, err := res.SBOM(Version())
 	if err != nil {
 		return err
 	}
-	return writeFileReadable(file, func(w io.Writer) error { return sbom.Write(w, bom) })
-}
-
-// writeFileReadable is writeFileAtomic for a file other users read: mode
-// 0644 (a temp file is 0600) and, when we run as root, owned like its
-// directory. In the action the SBOM is written by the container's root
-// user into the workspace, which the runner's user owns and reads on the
-// host.
-func writeFileReadable(path string, write func(io.Writer) error) error {
-	return writeFileAtomic(path, func(w io.Writer) error {
-		if f, ok := w.(*os.File); ok {
-			if err := f.Chmod(0o644); err != nil {
-				return err
-			}
-			if err := chownToDir(f, filepath.Dir(path)); err != nil {
-				return err
-			}
-		}
-		return write(w)
-	})
-}
-
-// toolVersion is the module version the binary was built at ("" for a
-// development build).
-func toolVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return ""
+	return writeFileAtomic(file, func(w io.Writer) error { return sbom.Write(w, bom) })
 }

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
@@ -80,6 +86,9 @@ func TestBuildAnnotationLabelAndSBOMToOCILayout(t *testing.T) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatal(err)
 	}
+	if info, err := os.Stat(rep); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("report mode %v (%v), want 0644 (later steps read it)", info.Mode().Perm(), err)
+	}
 	p, err := layout.FromPath(oci)
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +152,38 @@ func TestBuildSupplyFlagErrorsBeforeWork(t *testing.T) {
 		}
 		if _, serr := os.Stat(oci); serr == nil {
 			t.Errorf("%s: the image was written before the flag error", name)
+		}
+	}
+}
+
+// TestRegistryRequestsCarryTheVersion: every request a push sends names
+// the tool and its version, so a registry operator can tell releases apart.
+func TestRegistryRequestsCarryTheVersion(t *testing.T) {
+	old := version
+	defer func() { version = old }()
+	version = "v9.8.7"
+	var mu sync.Mutex
+	agents := map[string]int{}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		agents[r.Header.Get("User-Agent")]++
+		mu.Unlock()
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if stderr, err := runBuild(t, "--image", host+"/ua/test:v1"); err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(agents) == 0 {
+		t.Fatal("no request reached the registry")
+	}
+	for ua, n := range agents {
+		if !strings.HasPrefix(ua, "nix-layer-action/v9.8.7") {
+			t.Errorf("%d requests with User-Agent %q, want nix-layer-action/v9.8.7 first", n, ua)
 		}
 	}
 }
