@@ -136,8 +136,9 @@ config:
 	}
 }
 
-// {installable, path} in the entrypoint resolves to the store path, so a
-// new version of the package moves the entrypoint with it.
+// {installable, path} in the entrypoint (and {name, installable, path} in
+// env) resolves to the store path, so a new version of the package moves
+// the entrypoint and the variable with it.
 func TestE2EEntrypointFollowsTheInstallable(t *testing.T) {
 	testutil.Short(t)
 	reg := registry.Start(t, registry.Options{})
@@ -154,7 +155,7 @@ layers:
     deps: [".#app"]
 config:
   entrypoint: [{installable: ".#app", path: /bin/hello}]
-  env: ["FOO=`+version+`"]
+  env: [{name: FOO, installable: ".#app", path: /share/v`+version+`}]
 `), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +168,7 @@ config:
 		if want := out["app"] + "/bin/hello"; len(entrypoint) != 1 || entrypoint[0] != want {
 			t.Errorf("%s: entrypoint %q, want [%s]", version, entrypoint, want)
 		}
-		if got := podmanRun(t, ref); !strings.HasPrefix(got, "hello from app FOO="+version+" ") {
+		if got := podmanRun(t, ref); !strings.HasPrefix(got, "hello from app FOO="+out["app"]+"/share/v"+version+" ") {
 			t.Errorf("%s: podman run: %q", version, got)
 		}
 	}

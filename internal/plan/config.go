@@ -172,19 +172,7 @@ func (p *parser) config(key, n *yaml.Node, path string, users []User) Config {
 		c.Cmd = p.argList(e.val, child(path, "cmd"), &c)
 	}
 	if e, ok := f["env"]; ok {
-		if items, ok := p.list(e.val, child(path, "env")); ok {
-			for i, it := range items {
-				s, ok := p.str(it, index(child(path, "env"), i))
-				if !ok {
-					continue
-				}
-				if k, _, hasEq := strings.Cut(s, "="); !hasEq || k == "" {
-					p.add(it, index(child(path, "env"), i), "env entry %q must look like NAME=value", s)
-				}
-				c.Env = append(c.Env, s)
-				c.setLine(index("env", i), it.Line)
-			}
-		}
+		c.Env = p.envList(e.val, child(path, "env"), &c)
 	}
 	if e, ok := f["check"]; ok {
 		c.Check = p.configCheck(e.val, child(path, "check"))

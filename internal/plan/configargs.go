@@ -18,19 +18,25 @@ const (
 	CheckOff    ConfigCheck = "off"    // nothing is checked
 )
 
-// ConfigArg is an entrypoint or cmd item written as a mapping
-// {installable: ".#app", path: "/bin/app"}: it stands for the store path
-// the installable evaluates to, followed by Path, so the config follows the
+// ConfigArg is an entrypoint, cmd or env item written as a mapping
+// {installable: ".#app", path: "/bin/app"} (env: {name: "APP_HOME",
+// installable: ".#app", path: "/share"}): it stands for the store path the
+// installable evaluates to, followed by Path, so the config follows the
 // package when it changes. ResolveArgs fills it in.
 type ConfigArg struct {
-	Field string // "entrypoint[0]", "cmd[2]"
+	Field string // "entrypoint[0]", "cmd[2]", "env[1]"
+	Name  string // env items: the variable's name; "" otherwise
 	Dep   Dep    // the installable (Kind Installable)
 	Path  string // "/bin/app", or "" for the store path itself
 	Line  int
 }
 
-// argKeys are the keys of an entrypoint or cmd item written as a mapping.
-var argKeys = []string{"installable", "path"}
+// argKeys are the keys of an entrypoint or cmd item written as a mapping;
+// envArgKeys those of an env item.
+var (
+	argKeys    = []string{"installable", "path"}
+	envArgKeys = []string{"name", "installable", "path"}
+)
 
 // argList reads an entrypoint or cmd list: strings, or {installable, path}
 // mappings recorded in c.Args (their place in the list stays "" until
@@ -59,13 +65,74 @@ func (p *parser) argList(n *yaml.Node, path string, c *Config) []string {
 	return out
 }
 
+// envList reads the env list: "NAME=value" strings, or {name,
+// installable, path} mappings recorded in c.Args (their place in the list
+// stays "" until ResolveArgs).
+func (p *parser) envList(n *yaml.Node, path string, c *Config) []string {
+	items, ok := p.list(n, path)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for i, it := range items {
+		ip := index(path, i)
+		c.setLine(index("env", i), it.Line)
+		if it.Kind == yaml.MappingNode {
+			if a, ok := p.envArg(it, ip); ok {
+				a.Field = index("env", i)
+				c.Args = append(c.Args, a)
+			}
+			out = append(out, "")
+			continue
+		}
+		s, ok := p.str(it, ip)
+		if !ok {
+			continue
+		}
+		if k, _, hasEq := strings.Cut(s, "="); !hasEq || k == "" {
+			p.add(it, ip, "env entry %q must look like NAME=value, or {name: NAME, installable: \".#pkg\", path: \"/lib\"} for a path in a package", s)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// envArg reads {name: "APP_HOME", installable: ".#app", path: "/share"}.
+func (p *parser) envArg(n *yaml.Node, path string) (ConfigArg, bool) {
+	f, ok := p.mapping(n, path, envArgKeys...)
+	if !ok {
+		return ConfigArg{}, false
+	}
+	e, ok := f["name"]
+	if !ok {
+		p.missing(n, child(path, "name"), "missing; write {name: APP_HOME, installable: \".#app\", path: /share} to set APP_HOME to the package's /share")
+		return ConfigArg{}, false
+	}
+	name, ok := p.str(e.val, child(path, "name"))
+	if !ok {
+		return ConfigArg{}, false
+	}
+	if name == "" || strings.ContainsAny(name, "=\x00") || hasSpaceOrControl(name) {
+		p.add(e.val, child(path, "name"), "variable name %q must be non-empty, without '=', spaces or control characters", name)
+		return ConfigArg{}, false
+	}
+	a, ok := p.configArgFields(n, path, f)
+	a.Name = name
+	return a, ok
+}
+
 // configArg reads {installable: ".#app", path: "/bin/app"}.
 func (p *parser) configArg(n *yaml.Node, path string) (ConfigArg, bool) {
-	a := ConfigArg{Line: n.Line}
 	f, ok := p.mapping(n, path, argKeys...)
 	if !ok {
-		return a, false
+		return ConfigArg{Line: n.Line}, false
 	}
+	return p.configArgFields(n, path, f)
+}
+
+// configArgFields reads the installable and path of a config item mapping.
+func (p *parser) configArgFields(n *yaml.Node, path string, f map[string]entry) (ConfigArg, bool) {
+	a := ConfigArg{Line: n.Line}
 	e, ok := f["installable"]
 	if !ok {
 		p.missing(n, child(path, "installable"), "missing; write {installable: \".#app\", path: \"/bin/app\"} for the program /bin/app of the package .#app")
@@ -143,9 +210,10 @@ func (c *Config) Deps() []Dep {
 	return out
 }
 
-// ResolveArgs puts into Entrypoint and Cmd, for every {installable, path}
-// item, the store path its installable evaluated to (outputs maps each
-// installable's Dep.Value to its output paths) followed by its path. An
+// ResolveArgs puts into Entrypoint, Cmd and Env, for every {installable,
+// path} item, the store path its installable evaluated to (outputs maps
+// each installable's Dep.Value to its output paths) followed by its path
+// (for env: NAME=<store path><path>). An
 // installable must evaluate to exactly one output. Errors are *Error values
 // naming the item; file names the plan, attr its attribute path ("" for a
 // file).
@@ -157,7 +225,12 @@ func (c *Config) ResolveArgs(file, attr string, outputs map[string][]string) err
 				Msg: fmt.Sprintf("installable %q evaluates to %d outputs (%s); name one, e.g. %q", a.Dep.Raw, len(outs), strings.Join(outs, ", "), a.Dep.Raw+".out")}
 		}
 		list, i := c.argSlot(a.Field)
-		if list != nil && i < len(*list) {
+		if list == nil || i >= len(*list) {
+			continue
+		}
+		if a.Name != "" {
+			(*list)[i] = a.Name + "=" + outs[0] + a.Path
+		} else {
 			(*list)[i] = outs[0] + a.Path
 		}
 	}
@@ -172,6 +245,9 @@ func (c *Config) argSlot(field string) (*[]string, int) {
 	}
 	if _, err := fmt.Sscanf(field, "cmd[%d]", &i); err == nil {
 		return &c.Cmd, i
+	}
+	if _, err := fmt.Sscanf(field, "env[%d]", &i); err == nil {
+		return &c.Env, i
 	}
 	return nil, 0
 }

@@ -93,3 +93,64 @@ func TestBadConfigArgs(t *testing.T) {
 		}
 	}
 }
+
+// An env item {name, installable, path} becomes NAME=<store path><path>,
+// and its errors name the item's field.
+func TestConfigInstallableEnv(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "nix-layers.yaml")
+	pl, err := Parse(file, []byte(`version: 1
+layers:
+  - name: app
+    deps: [".#py"]
+config:
+  env:
+    - PATH=/bin
+    - {name: PYTHONPATH, installable: ".#py", path: /lib/python3.11/site-packages}
+    - {name: PY_HOME, installable: ".#py"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &pl.Config
+	if len(c.Args) != 2 || c.Args[0].Field != "env[1]" || c.Args[0].Name != "PYTHONPATH" || c.Args[0].Dep.Value != dir+"#py" || c.Args[1].Field != "env[2]" {
+		t.Fatalf("args = %+v", c.Args)
+	}
+	if got := c.FieldLine("env[1]"); got != 8 {
+		t.Errorf("env[1] at line %d, want 8", got)
+	}
+	py := "/nix/store/cccccccccccccccccccccccccccccccc-python3-3.11"
+	if err := c.ResolveArgs(pl.File, pl.Attr, map[string][]string{dir + "#py": {py}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"PATH=/bin", "PYTHONPATH=" + py + "/lib/python3.11/site-packages", "PY_HOME=" + py}
+	if strings.Join(c.Env, "\n") != strings.Join(want, "\n") {
+		t.Errorf("env = %q, want %q", c.Env, want)
+	}
+	if got := pl.ConfigStorePaths(); len(got) != 1 || got[0] != py {
+		t.Errorf("config store paths %v, want the python", got)
+	}
+	err = c.ResolveArgs(pl.File, pl.Attr, map[string][]string{dir + "#py": {py, py + "-dev"}})
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Line != 8 || pe.Field != "config.env[1].installable" {
+		t.Errorf("two outputs: %v", err)
+	}
+}
+
+func TestBadConfigEnvArgs(t *testing.T) {
+	head := "version: 1\nlayers: [{name: a, deps: [\".#a\"]}]\nconfig:\n"
+	for _, tc := range []struct{ env, field, msg string }{
+		{`  env: [{installable: ".#a"}]`, "config.env[0].name", "missing; write {name: APP_HOME"},
+		{`  env: [{name: "A=B", installable: ".#a"}]`, "config.env[0].name", `"A=B" must be non-empty, without '='`},
+		{`  env: [{name: A}]`, "config.env[0].installable", "missing"},
+		{`  env: [{name: A, installable: ".#a", path: lib}]`, "config.env[0].path", "must be absolute"},
+		{`  env: [{name: A, installable: ".#a", value: x}]`, "config.env[0].value", ""},
+		{`  env: ["JUSTANAME"]`, "config.env[0]", "{name: NAME, installable:"},
+	} {
+		_, err := Parse("p.yaml", []byte(head+tc.env+"\n"))
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Field != tc.field || !strings.Contains(pe.Msg, tc.msg) || pe.Line != 4 {
+			t.Errorf("%s: error %v (%+v), want field %s with %q on line 4", tc.env, err, pe, tc.field, tc.msg)
+		}
+	}
+}
