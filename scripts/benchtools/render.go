@@ -149,6 +149,9 @@ func list(xs []int64) string {
 
 // ---- results.md --------------------------------------------------------------
 
+// printer writes one line of results.md.
+type printer func(format string, args ...any)
+
 func (b *bench) write() error {
 	if err := os.MkdirAll(b.c.Out, 0o755); err != nil {
 		return err
@@ -159,8 +162,22 @@ func (b *bench) write() error {
 	}
 	var w strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+	b.renderHeader(p)
+	b.renderIssue14(p)
+	b.renderIssue10(p)
+	b.renderFetchChecks(p)
+	b.renderColdDetails(p)
+	b.renderRerunDetails(p)
+	b.renderFreshDetails(p)
+	b.renderTail(p)
+	return os.WriteFile(filepath.Join(b.c.Out, "results.md"), []byte(w.String()), 0o644)
+}
+
+// renderHeader writes the title, the machine and the fixture.
+func (b *bench) renderHeader(p printer) {
 	R := &b.r
 	M := R.Machine
+	C := R.Cold
 	p("# nix-layer-action benchmark (`./scripts/bench.sh`)")
 	p("")
 	p("Run %s → %s; nix-layer-action `%s`. Every compared figure comes from the same run: the compared commands run", R.Started, R.Finished, M.NLARev)
@@ -172,18 +189,25 @@ func (b *bench) write() error {
 	p("**Machine:** %s CPUs (%s), %s RAM, Linux %s; %s; %s; skopeo %s; %s; %s; %s. Load average before/after: %s / %s (other jobs share the box).",
 		M.CPUs, M.CPUModel, M.Mem, M.Kernel, M.Nix, M.Registry, strings.TrimPrefix(M.Skopeo, "skopeo version "), M.Pigz, M.XZ, M.Go, R.LoadBefore, R.LoadAfter)
 	p("")
-	C := R.Cold
 	p("**Fixture:** %d store paths built by real Nix from host files (glibc, gcc libs, gconv, zlib/xz/zstd/bzip2, openssl, gnutls, ICU, perl + modules, Python 3.11 + pip/setuptools/pygments/cryptography, Go tools and sources, x265/aom/svt-av1/dav1d, sanitizers, 8 tool packages, an app); "+
 		"NAR %s, GNU tar %s, nix-layer-action's %d layers %s of tar → %s gzip (`pigz -6`: %s). Caches: xz (Nix's default, level 6, parallel-compression) %s, zstd %s for the closure.",
 		C.Paths, mb(C.NarBytes), mb(C.TarBytes), C.Layers, mb(C.TarBytesNLA), mb(C.ImageBytes), mb(C.PigzBytes), mb(R.Fresh.ClosureFileXZ), mb(R.Fresh.ClosureFileZstd))
 	p("")
 
-	// ---- issue 14 ----
+}
+
+// renderIssue14 writes issue 14's table: overlap, requests, memory.
+func (b *bench) renderIssue14(p printer) {
+	R := &b.r
+	M := R.Machine
+	C := R.Cold
+	def := C.ByCfg[defaultCfg.key()]
+	Rr := R.Rerun
+	B := R.Big
 	p("## Issue 14: overlap, requests, memory")
 	p("")
 	p("| # | measurement | nix-layer-action | baseline | ratio | target | met |")
 	p("|---|---|---|---|---|---|---|")
-	def := C.ByCfg[defaultCfg.key()]
 	if len(def) > 0 {
 		cw, cc := median(walls(def)), median(cpus(def))
 		aw, ac := median(walls(C.OCI)), median(cpus(C.OCI))
@@ -211,7 +235,6 @@ func (b *bench) write() error {
 		best, bestW := b.bestCfg()
 		p("| 1 | best `--jobs`/`--upload-jobs` (below) | `%s`: %s | default: %s | %s | — | — |", best.String(), secs(bestW), secs(cw), x(ratio(bestW, cw)))
 	}
-	Rr := R.Rerun
 	if len(Rr.NLA) > 0 {
 		rw := median(walls(Rr.NLA))
 		pw := median(walls(Rr.PathInfoR))
@@ -232,15 +255,19 @@ func (b *bench) write() error {
 		p("| 3 | peak RSS, cold 12-layer build+push (max of %d default runs; max of all %d configs' runs) | %s; %s | (a) build alone %s; skopeo %s | — | ≤ 64 MiB | %s |",
 			len(def), len(all), mibKB(maxRSS(def)), mibKB(maxRSS(all)), mibKB(maxRSS(C.OCI)), mibKB(maxRSS(C.Skopeo)), yes(maxRSS(all) <= 64*1024))
 	}
-	B := R.Big
 	if B.Local.Label != "" {
 		p("| 3 | peak RSS, one %.2f GiB layer (tar) built+pushed from the local store, %s (%.0f MB/s) | %s (tree sum %s) | — | — | ≤ 64 MiB | %s |",
 			float64(B.TarBytes)/(1<<30), secs(B.Local.Wall), float64(B.TarBytes)/1e6/B.Local.Wall, mibKB(B.Local.MaxRSSKB), mibKB(B.Local.TreePeakKB), yes(B.Local.MaxRSSKB <= 64*1024))
 	}
 	p("")
 
-	// ---- issue 10 ----
+}
+
+// renderIssue10 writes issue 10's table: fresh runners.
+func (b *bench) renderIssue10(p printer) {
+	R := &b.r
 	F := R.Fresh
+	B := R.Big
 	if len(F.NoChange) > 0 {
 		p("## Issue 10: fresh runners (every run from an empty store, cache on nginx)")
 		p("")
@@ -293,7 +320,11 @@ func (b *bench) write() error {
 	}
 	p("")
 
-	// ---- fetch agreement ----
+}
+
+// renderFetchChecks writes the report's fetch figures against nginx's log.
+func (b *bench) renderFetchChecks(p printer) {
+	R := &b.r
 	if len(R.FetchChecks) > 0 {
 		p("### Report `fetch` vs nginx access log")
 		p("")
@@ -306,7 +337,12 @@ func (b *bench) write() error {
 		p("")
 	}
 
-	// ---- details ----
+}
+
+// renderColdDetails writes the --jobs × --upload-jobs matrix and the cold push's requests.
+func (b *bench) renderColdDetails(p printer) {
+	C := b.r.Cold
+	def := C.ByCfg[defaultCfg.key()]
 	if len(C.ByCfg) > 0 {
 		p("### Cold push: `--jobs` × `--upload-jobs` (same run, rotating order)")
 		p("")
@@ -354,6 +390,11 @@ func (b *bench) write() error {
 		}
 		p("")
 	}
+}
+
+// renderRerunDetails writes the no-change rerun's requests and Nix calls.
+func (b *bench) renderRerunDetails(p printer) {
+	Rr := b.r.Rerun
 	if len(Rr.NLA) > 0 {
 		p("### No-change rerun")
 		p("")
@@ -376,6 +417,11 @@ func (b *bench) write() error {
 		}
 		p("")
 	}
+}
+
+// renderFreshDetails writes every fresh run.
+func (b *bench) renderFreshDetails(p printer) {
+	F := b.r.Fresh
 	if len(F.NoChange) > 0 {
 		p("### Fresh runs, per repetition")
 		p("")
@@ -394,6 +440,12 @@ func (b *bench) write() error {
 		}
 		p("")
 	}
+}
+
+// renderTail writes the anomalies and the commands.
+func (b *bench) renderTail(p printer) {
+	R := &b.r
+	C, Rr, F := R.Cold, R.Rerun, R.Fresh
 	var anomalies []string
 	anomalies = append(anomalies, C.Anomalies...)
 	anomalies = append(anomalies, Rr.Anomalies...)
@@ -421,7 +473,6 @@ func (b *bench) write() error {
 	}
 	p("")
 	p("Every sample is in `results.json`; every command's output in `$WORK/logs` while the script runs.")
-	return os.WriteFile(filepath.Join(b.c.Out, "results.md"), []byte(w.String()), 0o644)
 }
 
 func cpuRatio(a, b []sample) string { return x(ratio(median(cpus(a)), median(cpus(b)))) }
