@@ -108,6 +108,7 @@ type Options struct {
 	Build      Builder             // required
 	Merge      Merger              // required for the merge input
 	Secrets    *secrets.Set        // the run's secrets; nil = a new set
+	UserAgent  string              // of GitHub API requests; "" = "nix-layer-action"
 }
 
 // PolicyFailure is returned by Run when a policy gate failed.
@@ -412,7 +413,7 @@ func (r *runner) prComment(ctx context.Context, rep *report.Report, platform str
 		r.gha.Noticef("no github-token: the package diff for PR #%d is in the job summary", pr.Number)
 		return body
 	}
-	c, err := NewCommenter(r.o.HTTPClient, r.env("GITHUB_API_URL"), r.token, r.env("GITHUB_REPOSITORY"))
+	c, err := NewCommenter(r.o.HTTPClient, r.env("GITHUB_API_URL"), r.token, r.env("GITHUB_REPOSITORY"), r.o.UserAgent)
 	if err != nil {
 		r.gha.Warningf("not commenting on the pull request: %s", r.red.String(err.Error()))
 		return body

@@ -20,7 +20,7 @@ type Commenter struct {
 
 // NewCommenter returns a Commenter talking to the REST API at apiURL
 // (GITHUB_API_URL; "" = https://api.github.com) for repository "owner/name".
-func NewCommenter(httpClient *http.Client, apiURL, token, repository string) (*Commenter, error) {
+func NewCommenter(httpClient *http.Client, apiURL, token, repository, userAgent string) (*Commenter, error) {
 	owner, repo, ok := strings.Cut(repository, "/")
 	if !ok || owner == "" || repo == "" {
 		return nil, fmt.Errorf("repository %q is not owner/name", repository)
@@ -40,6 +40,9 @@ func NewCommenter(httpClient *http.Client, apiURL, token, repository string) (*C
 		c.BaseURL = u
 	}
 	c.UserAgent = "nix-layer-action"
+	if userAgent != "" {
+		c.UserAgent = userAgent
+	}
 	return &Commenter{client: c, owner: owner, repo: repo}, nil
 }
 

@@ -14,7 +14,7 @@ func TestCommenterCreatesThenEdits(t *testing.T) {
 		t.Run("api"+api, func(t *testing.T) {
 			f, srv := newFakeGitHub(t, "Octo-Org", "Hello-World", "tok-123")
 			f.seed(42, "LGTM")
-			c, err := NewCommenter(srv.Client(), srv.URL+api, "tok-123", "Octo-Org/Hello-World")
+			c, err := NewCommenter(srv.Client(), srv.URL+api, "tok-123", "Octo-Org/Hello-World", "nix-layer-action/v9.8.7")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,6 +35,9 @@ func TestCommenterCreatesThenEdits(t *testing.T) {
 				!strings.Contains(got, "PATCH /repos/Octo-Org/Hello-World/issues/comments/") {
 				t.Errorf("requests: %s", got)
 			}
+			if len(f.agents) != 1 || !f.agents["nix-layer-action/v9.8.7"] {
+				t.Errorf("User-Agents %v, want only nix-layer-action/v9.8.7", f.agents)
+			}
 		})
 	}
 }
@@ -45,7 +48,7 @@ func TestCommenterFindsMarkerOnLaterPage(t *testing.T) {
 		f.seed(7, "chatter")
 	}
 	sticky := f.seed(7, "old diff\n"+report.PRCommentMarker)
-	c, _ := NewCommenter(srv.Client(), srv.URL, "tok-123", "o/r")
+	c, _ := NewCommenter(srv.Client(), srv.URL, "tok-123", "o/r", "")
 	id, created, err := c.Upsert(context.Background(), 7, report.PRCommentMarker, report.PRCommentMarker+"\nnew")
 	if err != nil || created || id != sticky {
 		t.Fatalf("id=%d want %d created=%v err=%v", id, sticky, created, err)
@@ -59,7 +62,7 @@ func TestCommenterForbidden(t *testing.T) {
 	for _, status := range []int{403, 404} {
 		f, srv := newFakeGitHub(t, "o", "r", "tok-123")
 		f.status = status
-		c, _ := NewCommenter(srv.Client(), srv.URL, "tok-123", "o/r")
+		c, _ := NewCommenter(srv.Client(), srv.URL, "tok-123", "o/r", "")
 		_, _, err := c.Upsert(context.Background(), 1, report.PRCommentMarker, "x")
 		var pe *PermissionError
 		if !errors.As(err, &pe) || pe.Status != status {
@@ -68,7 +71,7 @@ func TestCommenterForbidden(t *testing.T) {
 	}
 	// Other failures are not permission errors.
 	_, srv := newFakeGitHub(t, "o", "r", "tok-123")
-	c, _ := NewCommenter(srv.Client(), srv.URL, "wrong-token", "o/r")
+	c, _ := NewCommenter(srv.Client(), srv.URL, "wrong-token", "o/r", "")
 	_, _, err := c.Upsert(context.Background(), 1, report.PRCommentMarker, "x")
 	var pe *PermissionError
 	if err == nil || errors.As(err, &pe) {
@@ -80,10 +83,10 @@ func TestCommenterForbidden(t *testing.T) {
 }
 
 func TestNewCommenterValidation(t *testing.T) {
-	if _, err := NewCommenter(nil, "", "t", "noslash"); err == nil {
+	if _, err := NewCommenter(nil, "", "t", "noslash", ""); err == nil {
 		t.Error("repository without owner accepted")
 	}
-	if _, err := NewCommenter(nil, "::bad", "t", "o/r"); err == nil {
+	if _, err := NewCommenter(nil, "::bad", "t", "o/r", ""); err == nil {
 		t.Error("bad API URL accepted")
 	}
 }

@@ -28,6 +28,7 @@ type fakeGitHub struct {
 	comments map[int64]*fakeComment
 	nextID   int64
 	log      []string // "METHOD path"
+	agents   map[string]bool
 	bodies   []string // every comment body received
 }
 
@@ -82,6 +83,10 @@ func (f *fakeGitHub) onIssue(issue int) []*fakeComment {
 func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.log = append(f.log, r.Method+" "+r.URL.Path)
+	if f.agents == nil {
+		f.agents = map[string]bool{}
+	}
+	f.agents[r.Header.Get("User-Agent")] = true
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	if r.Header.Get("Authorization") != "Bearer "+f.token {

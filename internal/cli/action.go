@@ -50,7 +50,8 @@ func runAction(ctx context.Context, e Env) error {
 		Build: func(ctx context.Context, req action.Request) (*report.Report, error) {
 			return buildForAction(ctx, e, req)
 		},
-		Merge: mergeForAction,
+		Merge:     mergeForAction,
+		UserAgent: userAgent(),
 	})
 	if err != nil {
 		// action.Run has already reported the failure as an annotation.
