@@ -256,3 +256,55 @@ func (f *freshFixture) restore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A root: dep the fresh store lacks is read from its own NAR, not realised
+// (realising it would fetch its whole closure): the image is the one the
+// realised store gives, and a no-change run fetches that one small NAR
+// and nothing else.
+func TestFreshRunnerRootFromItsOwnNAR(t *testing.T) {
+	f := newFreshFixture(t, nil)
+	reg := registry.Start(t, registry.Options{})
+	planFile := writePlan(t, "nix-layers.yaml", fmt.Sprintf(`version: 1
+layers:
+  - name: base
+    deps: [%q]
+  - name: libs
+    deps: [%q, %q]
+  - name: app
+    deps: [%q]
+root: [%q]
+config:
+  entrypoint: [%q]
+`, f.fx.Ref("busybox"), f.fx.Ref("libshared"), f.fx.Ref("cuda"), f.fx.Ref("app"), f.fx.Ref("baseTools"), f.out["app"]+"/bin/app"))
+	honest, _, _ := expectedImage(t, planFile) // from the host's realised store
+	ref := reg.Ref("fresh/root:latest")
+	tools := f.narFileBytes(t, []string{f.out["baseTools"]})
+
+	cold, res, tr := f.freshBuild(t, planFile, "--image", ref)
+	if res.Err != nil {
+		t.Fatalf("cold fresh build: %v\n%s", res.Err, res.Stderr)
+	}
+	if cold.Digest != honest {
+		t.Errorf("image with root: read from its NAR %s, from the realised store %s", cold.Digest, honest)
+	}
+	// The image's closure once, plus the root dep's own NAR for its files.
+	var inImage []string
+	for _, l := range cold.Layers {
+		inImage = append(inImage, l.Paths...)
+	}
+	if want := f.narFileBytes(t, inImage) + tools; tr.NARBytes != want {
+		t.Errorf("cold: downloaded %d NAR bytes, want the image's NAR files plus the root dep's: %d", tr.NARBytes, want)
+	}
+	t.Logf("FIGURE fresh cold with root: %s", tr)
+
+	again, res, tr := f.freshBuild(t, planFile, "--image", ref)
+	if res.Err != nil {
+		t.Fatalf("no-change fresh build: %v\n%s", res.Err, res.Stderr)
+	}
+	if tr.NARRequests != 1 || tr.NARBytes != tools || again.BytesPushed != 0 || again.Digest != cold.Digest {
+		t.Errorf("no change: %d NAR bytes in %d requests (want the root dep's %d in 1), %d bytes pushed, digest %s (was %s)",
+			tr.NARBytes, tr.NARRequests, tools, again.BytesPushed, again.Digest, cold.Digest)
+	}
+	t.Logf("FIGURE fresh no-change with root: %s", tr)
+	pullVerify(t, reg, "fresh/root:latest")
+}

@@ -173,7 +173,7 @@ func TestImageContentsThroughLayer(t *testing.T) {
 		infos = append(infos, info)
 	}
 
-	rootFiles, err := rootfs.Collect([]rootfs.Source{{Label: ".#busybox", StorePath: busybox}}, "", "")
+	rootFiles, err := rootfs.Collect(context.Background(), []rootfs.Source{{Label: ".#busybox", StorePath: busybox}}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Cl
 		return nil, fmt.Errorf("%s: %w", p.File, err)
 	}
 	res := &Resolved{Plan: p, Graph: graph, Roots: roots, Base: base, Warnings: baseWarnings, origin: rz.origin, System: sys, Platform: platform}
-	files, err := rootFiles(p, sources, graph, all, layers)
+	files, err := rootFiles(ctx, p, sources, graph, all, layers)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,27 @@ func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.C
 		return nil, err
 	}
 	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, builders, all, local)
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	r.sources = rootsFromNAR(r.sources, r.origin, p.StoreRoot, sub)
+	return r, nil
+}
+
+// rootsFromNAR makes the root-filesystem sources the local store lacks
+// read from their substituter's NAR (only their own NAR: realising them
+// would fetch their whole closure).
+func rootsFromNAR(sources []rootfs.Source, origin *closureSource, storeRoot string, sub *substituter.Client) []rootfs.Source {
+	if origin == nil || sub == nil {
+		return sources
+	}
+	src := origin.Source(storeRoot, sub)
+	for i := range sources {
+		if origin.origin[sources[i].StorePath] == OriginSubstituter {
+			sources[i].From = src
+		}
+	}
+	return sources
 }
 
 // drvOutputs maps each output path of a Nix plan's derivations to the

@@ -57,8 +57,9 @@ func (p *perPath) Walk(ctx context.Context, path string, fn func(*layer.Entry) e
 // substituters' narinfo for the rest, and a Nix build only for what no
 // cache has (the only case that pays for a closure). Nothing is
 // downloaded. outputs maps each installable to the paths it evaluated to;
-// mustBeLocal are paths whose contents are needed on disk (root-filesystem
-// sources): they are realised when the local store lacks them.
+// mustBeLocal are paths whose contents are needed whole (root-filesystem
+// sources): when the local store lacks one, it is read from its own NAR
+// if a cache has it and it is at most rootFromNARLimit, else realised.
 func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, builders map[string]string, all, mustBeLocal []string) (*closure.Graph, *closureSource, error) {
 	valid, invalid, err := n.Valid(ctx, all)
 	if err != nil {
@@ -124,7 +125,7 @@ func needsBuild(p *plan.Plan, outputs map[string][]string, builders map[string]s
 				paths = []string{d.Value}
 			}
 			for _, o := range paths {
-				if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] {
+				if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] && !c.fetchable(o) {
 					inst := d.Value
 					if b, ok := builders[o]; ok {
 						inst = b
@@ -145,6 +146,19 @@ type coverage struct {
 	known   map[string]closure.PathInfo // cached infos
 	gone    map[string]bool             // in no cache
 	invalid map[string]bool             // not in the local store
+}
+
+// rootFromNARLimit bounds the NAR size of a root-filesystem source read
+// from a cache instead of the store: its files are held in memory until
+// the root layer is written. buildEnvs and /etc trees are far smaller; a
+// larger one is realised by Nix and read from the store.
+const rootFromNARLimit = 32 << 20
+
+// fetchable reports whether a cache has path, with a NAR small enough to
+// read a root-filesystem source from.
+func (c *coverage) fetchable(path string) bool {
+	in, ok := c.known[path]
+	return ok && in.NarSize <= rootFromNARLimit
 }
 
 // reachesMissing reports whether the closure of path (through the cached

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -88,10 +89,10 @@ func layerPerms(perms []plan.Perm) []layer.Perm {
 // contents, /tmp, users and the Nix database. sources are the store paths
 // the plan's root deps resolved to; root-filesystem contents may not lie
 // inside the store (they would replace files of store paths).
-func rootFiles(p *plan.Plan, sources []rootfs.Source, g *closure.Graph, all []string, layers []layering.Layer) ([]layer.File, error) {
+func rootFiles(ctx context.Context, p *plan.Plan, sources []rootfs.Source, g *closure.Graph, all []string, layers []layering.Layer) ([]layer.File, error) {
 	var sets []rootfs.Set
 	if len(sources) > 0 {
-		files, err := rootfs.Collect(sources, p.StoreRoot, p.StoreDir)
+		files, err := rootfs.Collect(ctx, sources, p.StoreRoot, p.StoreDir)
 		if err != nil {
 			return nil, fmt.Errorf("%s: root: %w", p.File, overlapHolder(err, layers))
 		}

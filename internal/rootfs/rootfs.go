@@ -13,6 +13,7 @@ package rootfs
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -31,6 +32,10 @@ import (
 type Source struct {
 	Label     string // the dep as written in the plan, for error messages
 	StorePath string // in-image store path, e.g. /nix/store/<hash>-env
+	// From, when set, is where the contents are read (e.g. a substituter's
+	// NAR stream, for a path the local store lacks); nil reads the host
+	// directory under Collect's storeRoot.
+	From layer.Source
 }
 
 // Set is a labelled group of entries for Merge.
@@ -72,65 +77,113 @@ func (e *StoreOverlapError) Error() string {
 // modeMask keeps the type and permission bits that matter in a layer.
 const modeMask = fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
-// Collect walks the host directory storeRoot+StorePath of every source
-// without following symlinks and returns its contents re-rooted at "/"
-// (<store path>/bin/sh → /bin/sh), sorted by path. Regular files refer to
-// their host file (File.Source), symlinks keep their target unchanged, and
-// every entry is owned by root. The store path itself must be a directory,
-// and nothing in it may land inside storeDir ("" = /nix/store): that is a
+// Collect returns the contents of every source re-rooted at "/"
+// (<store path>/bin/sh → /bin/sh), sorted by path. A source is read from
+// the host directory storeRoot+StorePath without following symlinks
+// (regular files refer to their host file, File.Source), or, when it has
+// From, walked from there (a substituter's NAR: regular files are held in
+// memory, File.Data). Symlinks keep their target unchanged, and every
+// entry is owned by root. Both ways give the same files for the same
+// contents. The store path itself must be a directory, and nothing in it
+// may land inside storeDir ("" = /nix/store): that is a
 // *StoreOverlapError.
-func Collect(sources []Source, storeRoot, storeDir string) ([]layer.File, error) {
+func Collect(ctx context.Context, sources []Source, storeRoot, storeDir string) ([]layer.File, error) {
 	if storeDir == "" {
 		storeDir = layer.DefaultStoreDir
 	}
 	m := newMerger()
 	for _, src := range sources {
 		label := describe(src)
-		host := storeRoot + src.StorePath
 		if !path.IsAbs(src.StorePath) {
 			return nil, fmt.Errorf("root dep %s: store path %q is not absolute", label, src.StorePath)
 		}
-		info, err := os.Lstat(host)
-		if err != nil {
-			return nil, fmt.Errorf("root dep %s: %w", label, err)
-		}
-		if !info.IsDir() {
-			return nil, fmt.Errorf("root dep %s: %s is a %s, not a directory; only a directory's contents can be placed at /",
-				label, host, kind(info.Mode()))
-		}
-		err = filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return fmt.Errorf("root dep %s: %w", label, err)
-			}
-			if hp == host {
-				return nil // the store path itself becomes "/"
-			}
-			info, err := d.Info()
-			if err != nil {
-				return fmt.Errorf("root dep %s: %w", label, err)
-			}
-			f := layer.File{Path: filepath.ToSlash(hp[len(host):]), Mode: info.Mode() & modeMask}
-			if strings.HasPrefix(f.Path+"/", storeDir+"/") && (f.Path != storeDir || !info.IsDir()) {
+		add := func(f layer.File) error {
+			if strings.HasPrefix(f.Path+"/", storeDir+"/") && (f.Path != storeDir || !f.Mode.IsDir()) {
 				return &StoreOverlapError{Source: label, Path: f.Path}
 			}
-			switch mode := info.Mode(); {
-			case mode.IsRegular():
-				f.Source = hp
-			case mode.IsDir():
-			case mode&fs.ModeSymlink != 0:
-				if f.Linkname, err = os.Readlink(hp); err != nil {
-					return fmt.Errorf("root dep %s: %w", label, err)
-				}
-			default:
-				return fmt.Errorf("root dep %s: %w", label, &layer.UnsupportedFileError{Path: hp, Mode: mode})
-			}
 			return m.add(label, f)
-		})
+		}
+		var err error
+		if src.From != nil {
+			err = collectFrom(ctx, src, label, add)
+		} else {
+			err = collectHost(storeRoot+src.StorePath, label, add)
+		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return m.files(), nil
+}
+
+// collectHost walks the host directory host (a store path's contents).
+func collectHost(host, label string, add func(layer.File) error) error {
+	info, err := os.Lstat(host)
+	if err != nil {
+		return fmt.Errorf("root dep %s: %w", label, err)
+	}
+	if !info.IsDir() {
+		return notADirectory(label, host, info.Mode())
+	}
+	return filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("root dep %s: %w", label, err)
+		}
+		if hp == host {
+			return nil // the store path itself becomes "/"
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("root dep %s: %w", label, err)
+		}
+		f := layer.File{Path: filepath.ToSlash(hp[len(host):]), Mode: info.Mode() & modeMask}
+		switch mode := info.Mode(); {
+		case mode.IsRegular():
+			f.Source = hp
+		case mode.IsDir():
+		case mode&fs.ModeSymlink != 0:
+			if f.Linkname, err = os.Readlink(hp); err != nil {
+				return fmt.Errorf("root dep %s: %w", label, err)
+			}
+		default:
+			return fmt.Errorf("root dep %s: %w", label, &layer.UnsupportedFileError{Path: hp, Mode: mode})
+		}
+		return add(f)
+	})
+}
+
+// collectFrom walks src.StorePath through src.From, holding regular
+// files' contents in memory.
+func collectFrom(ctx context.Context, src Source, label string, add func(layer.File) error) error {
+	return src.From.Walk(ctx, src.StorePath, func(e *layer.Entry) error {
+		if e.Path == src.StorePath {
+			if !e.Mode.IsDir() {
+				return notADirectory(label, src.StorePath, e.Mode)
+			}
+			return nil // the store path itself becomes "/"
+		}
+		rel, ok := strings.CutPrefix(e.Path, src.StorePath+"/")
+		if !ok {
+			return fmt.Errorf("root dep %s: entry %s is outside %s", label, e.Path, src.StorePath)
+		}
+		f := layer.File{Path: "/" + rel, Mode: e.Mode & modeMask, Linkname: e.Linkname}
+		if e.Mode.IsRegular() {
+			data, err := io.ReadAll(io.LimitReader(e.Body, e.Size+1))
+			if err != nil {
+				return fmt.Errorf("root dep %s: %s: %w", label, e.Path, err)
+			}
+			if int64(len(data)) != e.Size {
+				return fmt.Errorf("root dep %s: %s: %d bytes, the entry says %d", label, e.Path, len(data), e.Size)
+			}
+			f.Data = data
+		}
+		return add(f)
+	})
+}
+
+func notADirectory(label, p string, mode fs.FileMode) error {
+	return fmt.Errorf("root dep %s: %s is a %s, not a directory; only a directory's contents can be placed at /",
+		label, p, kind(mode))
 }
 
 // Merge combines labelled sets of entries (e.g. Collect's result, Users,
