@@ -240,7 +240,7 @@ func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.C
 
 // rootsFromNAR makes the root-filesystem sources the local store lacks
 // read from their substituter's NAR (only their own NAR: realising them
-// would fetch their whole closure).
+// would fetch their whole closure), kept so that NAR is fetched once.
 func rootsFromNAR(sources []rootfs.Source, origin *closureSource, storeRoot string, sub *substituter.Client) []rootfs.Source {
 	if origin == nil || sub == nil {
 		return sources
@@ -248,7 +248,8 @@ func rootsFromNAR(sources []rootfs.Source, origin *closureSource, storeRoot stri
 	src := origin.Source(storeRoot, sub)
 	for i := range sources {
 		if origin.origin[sources[i].StorePath] == OriginSubstituter {
-			sources[i].From = src
+			// Kept: the layer holding this store path replays it.
+			sources[i].From = origin.kept.keeping(src)
 		}
 	}
 	return sources

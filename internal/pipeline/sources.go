@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"sync"
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/layer"
@@ -26,16 +29,23 @@ const (
 // the closure lives.
 type closureSource struct {
 	origin map[string]Origin
+	// kept holds the entries of substituted paths already read whole in
+	// this run (root-filesystem sources), so their NAR is fetched once.
+	kept *keptNARs
 }
 
 // Source returns the layer.Source reading each store path from where it
-// lives: the local store (under storeRoot) or the substituter's NAR.
+// lives: the local store (under storeRoot) or the substituter's NAR (read
+// from memory when this run already read it whole).
 func (c *closureSource) Source(storeRoot string, sub *substituter.Client) layer.Source {
 	local := layer.DirSource{Root: storeRoot}
 	if sub == nil {
 		return local
 	}
-	return &perPath{local: local, remote: layer.NARSource{Open: sub.OpenNAR}, origin: c.origin}
+	if c.kept == nil {
+		c.kept = &keptNARs{entries: map[string][]keptEntry{}}
+	}
+	return &perPath{local: local, remote: c.kept.replaying(layer.NARSource{Open: sub.OpenNAR}), origin: c.origin}
 }
 
 // perPath dispatches each store path to its source.
@@ -50,6 +60,97 @@ func (p *perPath) Walk(ctx context.Context, path string, fn func(*layer.Entry) e
 		return p.remote.Walk(ctx, path, fn)
 	}
 	return p.local.Walk(ctx, path, fn)
+}
+
+// keptNARs remembers the entries of store paths whose NAR was read whole
+// and verified (the walk returned no error), so a later walk of the same
+// path replays them instead of fetching the NAR again. Only paths read
+// through keeping are remembered: root-filesystem sources, at most
+// rootFromNARLimit each, whose files are held in memory anyway.
+type keptNARs struct {
+	mu      sync.Mutex
+	entries map[string][]keptEntry
+}
+
+type keptEntry struct {
+	layer.Entry
+	data []byte
+}
+
+// keeping returns a Source that walks src and remembers what it read.
+func (k *keptNARs) keeping(src layer.Source) layer.Source {
+	return walkFunc(func(ctx context.Context, path string, fn func(*layer.Entry) error) error {
+		if kept, ok := k.get(path); ok {
+			return replay(kept, fn)
+		}
+		var kept []keptEntry
+		err := src.Walk(ctx, path, func(e *layer.Entry) error {
+			ke := keptEntry{Entry: *e}
+			if e.Mode.IsRegular() {
+				data, err := io.ReadAll(io.LimitReader(e.Body, e.Size+1))
+				if err != nil {
+					return err
+				}
+				if int64(len(data)) != e.Size {
+					return fmt.Errorf("%s: %d bytes, the entry says %d", e.Path, len(data), e.Size)
+				}
+				ke.data = data
+			}
+			kept = append(kept, ke)
+			return fn(ke.entry())
+		})
+		if err == nil {
+			k.mu.Lock()
+			k.entries[path] = kept
+			k.mu.Unlock()
+		}
+		return err
+	})
+}
+
+// replaying returns a Source that replays a remembered path and walks src
+// for any other.
+func (k *keptNARs) replaying(src layer.Source) layer.Source {
+	return walkFunc(func(ctx context.Context, path string, fn func(*layer.Entry) error) error {
+		if kept, ok := k.get(path); ok {
+			return replay(kept, fn)
+		}
+		return src.Walk(ctx, path, fn)
+	})
+}
+
+func (k *keptNARs) get(path string) ([]keptEntry, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	kept, ok := k.entries[path]
+	return kept, ok
+}
+
+// replay calls fn for each remembered entry, stopping at its first error.
+func replay(kept []keptEntry, fn func(*layer.Entry) error) error {
+	for i := range kept {
+		if err := fn(kept[i].entry()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry is a fresh layer.Entry whose Body reads the kept bytes.
+func (e keptEntry) entry() *layer.Entry {
+	out := e.Entry
+	out.Body = nil
+	if e.Mode.IsRegular() {
+		out.Body = bytes.NewReader(e.data)
+	}
+	return &out
+}
+
+// walkFunc adapts a function to layer.Source.
+type walkFunc func(ctx context.Context, path string, fn func(*layer.Entry) error) error
+
+func (f walkFunc) Walk(ctx context.Context, path string, fn func(*layer.Entry) error) error {
+	return f(ctx, path, fn)
 }
 
 // metadataClosure resolves the closure of the plan's store paths (all)

@@ -1,10 +1,16 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/plan"
 )
 
@@ -33,5 +39,76 @@ func TestNeedsBuildRootSources(t *testing.T) {
 	// Valid locally: nothing to realise, whatever its size.
 	if got := needsBuild(p, outputs, nil, nil, nil, nil, []string{env, big}); len(got) != 0 {
 		t.Errorf("all valid: needsBuild = %v", got)
+	}
+}
+
+// fakeNAR walks a fixed tree, counting walks; fail makes the walk end in
+// an error after its entries (a NAR whose hash does not match).
+type fakeNAR struct {
+	walks int
+	fail  bool
+}
+
+func (f *fakeNAR) Walk(ctx context.Context, p string, fn func(*layer.Entry) error) error {
+	f.walks++
+	for _, e := range []layer.Entry{
+		{Path: p, Mode: fs.ModeDir | 0o555},
+		{Path: p + "/bin", Mode: fs.ModeDir | 0o555},
+		{Path: p + "/bin/sh", Mode: fs.ModeSymlink | 0o777, Linkname: "busybox"},
+		{Path: p + "/etc-motd", Mode: 0o444, Size: 5, Body: strings.NewReader("hello")},
+	} {
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	if f.fail {
+		return errors.New("NAR hash mismatch")
+	}
+	return nil
+}
+
+func walkAll(t *testing.T, src layer.Source, p string) []string {
+	t.Helper()
+	var out []string
+	err := src.Walk(context.Background(), p, func(e *layer.Entry) error {
+		s := e.Path + " " + e.Mode.String() + " " + e.Linkname
+		if e.Body != nil {
+			b, _ := io.ReadAll(e.Body)
+			s += " " + string(b)
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A path read whole through keeping is replayed, entry for entry and byte
+// for byte, by every later walk, without walking the NAR again; a walk
+// that failed is not kept.
+func TestKeptNARsFetchOnce(t *testing.T) {
+	const p = "/nix/store/0c6kzph7l0dcbfmjap64f0czdafn3b7x-env"
+	nar := &fakeNAR{}
+	k := &keptNARs{entries: map[string][]keptEntry{}}
+	first := walkAll(t, k.keeping(nar), p)
+	again := walkAll(t, k.replaying(nar), p)
+	third := walkAll(t, k.replaying(nar), p)
+	if nar.walks != 1 || !reflect.DeepEqual(first, again) || !reflect.DeepEqual(first, third) || len(first) != 4 || !strings.HasSuffix(first[3], " hello") {
+		t.Errorf("%d walks; first %q, replays %q and %q", nar.walks, first, again, third)
+	}
+	stop := errors.New("stop")
+	if err := k.replaying(nar).Walk(context.Background(), p, func(*layer.Entry) error { return stop }); err != stop || nar.walks != 1 {
+		t.Errorf("replay with a failing fn: %v after %d walks, want stop after 1", err, nar.walks)
+	}
+
+	bad := &fakeNAR{fail: true}
+	const q = "/nix/store/1p4xwchsizxh2rncg9yrxjb8j3fh2lga-bad"
+	if err := k.keeping(bad).Walk(context.Background(), q, func(*layer.Entry) error { return nil }); err == nil {
+		t.Fatal("a failed walk succeeded")
+	}
+	if _, ok := k.get(q); ok {
+		t.Error("a failed walk was kept")
 	}
 }
