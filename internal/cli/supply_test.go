@@ -86,8 +86,10 @@ func TestBuildAnnotationLabelAndSBOMToOCILayout(t *testing.T) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := os.Stat(rep); err != nil || info.Mode().Perm() != 0o644 {
-		t.Errorf("report mode %v (%v), want 0644 (later steps read it)", info.Mode().Perm(), err)
+	if info, err := os.Stat(rep); err != nil {
+		t.Fatal(err)
+	} else if info.Mode().Perm() != 0o644 {
+		t.Errorf("report mode %v, want 0644 (later steps read it)", info.Mode().Perm())
 	}
 	p, err := layout.FromPath(oci)
 	if err != nil {

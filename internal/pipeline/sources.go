@@ -42,9 +42,6 @@ func (c *closureSource) Source(storeRoot string, sub *substituter.Client) layer.
 	if sub == nil {
 		return local
 	}
-	if c.kept == nil {
-		c.kept = &keptNARs{entries: map[string][]keptEntry{}}
-	}
 	return &perPath{local: local, remote: c.kept.replaying(layer.NARSource{Open: sub.OpenNAR}), origin: c.origin}
 }
 
@@ -136,15 +133,26 @@ func replay(kept []keptEntry, fn func(*layer.Entry) error) error {
 	return nil
 }
 
-// entry is a fresh layer.Entry whose Body reads the kept bytes.
+// entry is a fresh layer.Entry whose Body reads the kept bytes (and
+// offers them whole through Bytes, so a reader holding them in memory
+// shares them instead of copying).
 func (e keptEntry) entry() *layer.Entry {
 	out := e.Entry
 	out.Body = nil
 	if e.Mode.IsRegular() {
-		out.Body = bytes.NewReader(e.data)
+		out.Body = &keptBody{Reader: bytes.NewReader(e.data), data: e.data}
 	}
 	return &out
 }
+
+// keptBody reads kept bytes; Bytes returns all of them.
+type keptBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+// Bytes returns the whole body, which the caller must not modify.
+func (b *keptBody) Bytes() []byte { return b.data }
 
 // walkFunc adapts a function to layer.Source.
 type walkFunc func(ctx context.Context, path string, fn func(*layer.Entry) error) error
@@ -216,6 +224,7 @@ func needsBuild(p *plan.Plan, outputs map[string][]string, builders map[string]s
 		c.invalid[i] = true
 	}
 	var out []string
+	budget := int64(rootFromNARLimit) // for all root sources read from NARs
 	for _, deps := range allDeps(p) {
 		for _, d := range deps {
 			if slices.Contains(out, d.Value) {
@@ -226,7 +235,7 @@ func needsBuild(p *plan.Plan, outputs map[string][]string, builders map[string]s
 				paths = []string{d.Value}
 			}
 			for _, o := range paths {
-				if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] && !c.fetchable(o) {
+				if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] && !c.fetchable(o, &budget) {
 					inst := d.Value
 					if b, ok := builders[o]; ok {
 						inst = b
@@ -249,17 +258,21 @@ type coverage struct {
 	invalid map[string]bool             // not in the local store
 }
 
-// rootFromNARLimit bounds the NAR size of a root-filesystem source read
-// from a cache instead of the store: its files are held in memory until
-// the root layer is written. buildEnvs and /etc trees are far smaller; a
-// larger one is realised by Nix and read from the store.
+// rootFromNARLimit bounds the NAR size of all root-filesystem sources of
+// a run read from a cache instead of the store: their files are held in
+// memory until the root layer is written. buildEnvs and /etc trees are far
+// smaller; what does not fit is realised by Nix and read from the store.
 const rootFromNARLimit = 32 << 20
 
-// fetchable reports whether a cache has path, with a NAR small enough to
-// read a root-filesystem source from.
-func (c *coverage) fetchable(path string) bool {
+// fetchable reports whether a cache has path with a NAR that fits in what
+// is left of budget, and takes its size from budget when it does.
+func (c *coverage) fetchable(path string, budget *int64) bool {
 	in, ok := c.known[path]
-	return ok && in.NarSize <= rootFromNARLimit
+	if !ok || in.NarSize > *budget {
+		return false
+	}
+	*budget -= in.NarSize
+	return true
 }
 
 // reachesMissing reports whether the closure of path (through the cached
@@ -301,7 +314,7 @@ func mergeClosure(ctx context.Context, n *closure.Nix, all []string, valid []clo
 			return nil, nil, err
 		}
 	}
-	src := &closureSource{origin: map[string]Origin{}}
+	src := &closureSource{origin: map[string]Origin{}, kept: &keptNARs{entries: map[string][]keptEntry{}}}
 	var infos []closure.PathInfo
 	if len(valid) > 0 {
 		roots := make([]string, 0, len(valid))

@@ -36,6 +36,15 @@ func TestNeedsBuildRootSources(t *testing.T) {
 	if want := []string{"/f#big", "/f#gone"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("needsBuild = %v, want %v (the small cached env is read from its NAR)", got, want)
 	}
+	// The budget is for all root sources together: two that fit alone do
+	// not both fit.
+	half := "/nix/store/4p4xwchsizxh2rncg9yrxjb8j3fh2lgd-half-env"
+	p2 := &plan.Plan{Root: []plan.Dep{{Kind: plan.Installable, Value: "/f#env"}, {Kind: plan.Installable, Value: "/f#half"}}}
+	cached2 := []closure.PathInfo{{Path: env, NarSize: rootFromNARLimit/2 + 1}, {Path: half, NarSize: rootFromNARLimit / 2}}
+	got = needsBuild(p2, map[string][]string{"/f#env": {env}, "/f#half": {half}}, nil, []string{env, half}, cached2, nil, []string{env, half})
+	if want := []string{"/f#half"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("over the total budget: needsBuild = %v, want %v", got, want)
+	}
 	// Valid locally: nothing to realise, whatever its size.
 	if got := needsBuild(p, outputs, nil, nil, nil, nil, []string{env, big}); len(got) != 0 {
 		t.Errorf("all valid: needsBuild = %v", got)

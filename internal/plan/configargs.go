@@ -51,7 +51,7 @@ func (p *parser) argList(n *yaml.Node, path string, c *Config) []string {
 	for i, it := range items {
 		ip := index(path, i)
 		c.setLine(index(field, i), it.Line)
-		if it.Kind == yaml.MappingNode {
+		if deref(it).Kind == yaml.MappingNode {
 			if a, ok := p.configArg(it, ip); ok {
 				a.Field = index(field, i)
 				c.Args = append(c.Args, a)
@@ -77,7 +77,7 @@ func (p *parser) envList(n *yaml.Node, path string, c *Config) []string {
 	for i, it := range items {
 		ip := index(path, i)
 		c.setLine(index("env", i), it.Line)
-		if it.Kind == yaml.MappingNode {
+		if deref(it).Kind == yaml.MappingNode {
 			if a, ok := p.envArg(it, ip); ok {
 				a.Field = index("env", i)
 				c.Args = append(c.Args, a)
@@ -116,7 +116,7 @@ func (p *parser) envArg(n *yaml.Node, path string) (ConfigArg, bool) {
 		p.add(e.val, child(path, "name"), "variable name %q must be non-empty, without '=', spaces or control characters", name)
 		return ConfigArg{}, false
 	}
-	a, ok := p.configArgFields(n, path, f)
+	a, ok := p.configArgFields(n, path, f, `write {name: APP_HOME, installable: ".#app", path: /share} to set APP_HOME to the package's /share`)
 	a.Name = name
 	return a, ok
 }
@@ -127,15 +127,16 @@ func (p *parser) configArg(n *yaml.Node, path string) (ConfigArg, bool) {
 	if !ok {
 		return ConfigArg{Line: n.Line}, false
 	}
-	return p.configArgFields(n, path, f)
+	return p.configArgFields(n, path, f, `write {installable: ".#app", path: "/bin/app"} for the program /bin/app of the package .#app`)
 }
 
-// configArgFields reads the installable and path of a config item mapping.
-func (p *parser) configArgFields(n *yaml.Node, path string, f map[string]entry) (ConfigArg, bool) {
+// configArgFields reads the installable and path of a config item mapping;
+// example says how to write one when the installable is missing.
+func (p *parser) configArgFields(n *yaml.Node, path string, f map[string]entry, example string) (ConfigArg, bool) {
 	a := ConfigArg{Line: n.Line}
 	e, ok := f["installable"]
 	if !ok {
-		p.missing(n, child(path, "installable"), "missing; write {installable: \".#app\", path: \"/bin/app\"} for the program /bin/app of the package .#app")
+		p.missing(n, child(path, "installable"), "missing; %s", example)
 		return a, false
 	}
 	s, ok := p.str(e.val, child(path, "installable"))
@@ -228,7 +229,7 @@ func (c *Config) ResolveArgs(file, attr string, outputs map[string][]string) err
 		if list == nil || i >= len(*list) {
 			continue
 		}
-		if a.Name != "" {
+		if list == &c.Env {
 			(*list)[i] = a.Name + "=" + outs[0] + a.Path
 		} else {
 			(*list)[i] = outs[0] + a.Path

@@ -142,7 +142,7 @@ func TestBadConfigEnvArgs(t *testing.T) {
 	for _, tc := range []struct{ env, field, msg string }{
 		{`  env: [{installable: ".#a"}]`, "config.env[0].name", "missing; write {name: APP_HOME"},
 		{`  env: [{name: "A=B", installable: ".#a"}]`, "config.env[0].name", `"A=B" must be non-empty, without '='`},
-		{`  env: [{name: A}]`, "config.env[0].installable", "missing"},
+		{`  env: [{name: A}]`, "config.env[0].installable", "missing; write {name: APP_HOME"},
 		{`  env: [{name: A, installable: ".#a", path: lib}]`, "config.env[0].path", "must be absolute"},
 		{`  env: [{name: A, installable: ".#a", value: x}]`, "config.env[0].value", ""},
 		{`  env: ["JUSTANAME"]`, "config.env[0]", "{name: NAME, installable:"},

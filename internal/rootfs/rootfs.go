@@ -136,7 +136,9 @@ func collectHost(host, label string, add func(layer.File) error) error {
 		if err != nil {
 			return fmt.Errorf("root dep %s: %w", label, err)
 		}
-		f := layer.File{Path: filepath.ToSlash(hp[len(host):]), Mode: info.Mode() & modeMask}
+		// The mode the store path's own layer gives it (and its NAR), not
+		// what a hand-made tree or a checkout's umask left on disk.
+		f := layer.File{Path: filepath.ToSlash(hp[len(host):]), Mode: layer.CanonicalMode(info.Mode()) & modeMask}
 		switch mode := info.Mode(); {
 		case mode.IsRegular():
 			f.Source = hp
@@ -168,6 +170,10 @@ func collectFrom(ctx context.Context, src Source, label string, add func(layer.F
 		}
 		f := layer.File{Path: "/" + rel, Mode: e.Mode & modeMask, Linkname: e.Linkname}
 		if e.Mode.IsRegular() {
+			if b, ok := e.Body.(interface{ Bytes() []byte }); ok && int64(len(b.Bytes())) == e.Size {
+				f.Data = b.Bytes() // already in memory: shared, not copied
+				return add(f)
+			}
 			data, err := io.ReadAll(io.LimitReader(e.Body, e.Size+1))
 			if err != nil {
 				return fmt.Errorf("root dep %s: %s: %w", label, e.Path, err)
