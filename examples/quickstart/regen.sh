@@ -96,9 +96,11 @@ for p in $(jq -r '.closure[].path' "$graph" | sort); do
 done
 jq '.closure | sort_by(.path)' "$graph" > "$here/closure.json"
 
-cat > "$here/nix-layers.yaml" <<YAML
-# Example plan that builds without Nix: the closure graph and the store tree
-# are bundled (regenerate with regen.sh).
+# plan HEADER APP_OUT: the example's plan (the same for both closures but
+# for its header comment and the app).
+plan() {
+  cat <<YAML
+$1
 version: 1
 closure-graph: closure.json
 store-root: store
@@ -111,15 +113,19 @@ layers:
       - $libshared_out
   - name: app
     deps:
-      - $app_out
+      - $2
 config:
-  entrypoint: ["$app_out/bin/app"]
+  entrypoint: ["$2/bin/app"]
   env:
     - PATH=$busybox_out/bin
   working-dir: /
   labels:
     org.opencontainers.image.title: nix-layer-action example
 YAML
+}
+
+plan "# Example plan that builds without Nix: the closure graph and the store tree
+# are bundled (regenerate with regen.sh)." "$app_out" > "$here/nix-layers.yaml"
 
 # The change: the same plan with app 1.1. Only paths the first closure lacks
 # are copied; the rest are in store/ already.
@@ -131,29 +137,8 @@ for p in $(jq -r '.closure[].path' "$graph2" | sort); do
 done
 jq '.closure | sort_by(.path)' "$graph2" > "$here/change/closure.json"
 
-cat > "$here/change/nix-layers.yaml" <<YAML
-# The example plan after a one-package change: app 1.0 → app 1.1. Its store
+plan "# The example plan after a one-package change: app 1.0 → app 1.1. Its store
 # tree (store/) holds only the changed path; scripts/example.sh lays it over
-# ../store before building (regenerate with ../regen.sh).
-version: 1
-closure-graph: closure.json
-store-root: store
-layers:
-  - name: base
-    deps:
-      - $busybox_out
-  - name: libs
-    deps:
-      - $libshared_out
-  - name: app
-    deps:
-      - $app2_out
-config:
-  entrypoint: ["$app2_out/bin/app"]
-  env:
-    - PATH=$busybox_out/bin
-  working-dir: /
-  labels:
-    org.opencontainers.image.title: nix-layer-action example
-YAML
+# ../store before building (regenerate with ../regen.sh)." "$app2_out" > "$here/change/nix-layers.yaml"
+
 du -sh "$here/store" "$here/change"
