@@ -214,3 +214,26 @@ func TestMarkdownSizeLimit(t *testing.T) {
 		gfmTables(t, out) // still well-formed
 	}
 }
+
+// A matrix job's summary names its platform in the title, so the jobs'
+// summaries of one run tell apart.
+func TestMarkdownTitleNamesThePlatform(t *testing.T) {
+	r := sampleReport()
+	r.Platform = "linux/arm64"
+	var buf bytes.Buffer
+	if err := r.Markdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(buf.String(), "\n")
+	if !strings.HasPrefix(first, "### nix-layer-action: `") || !strings.HasSuffix(first, "` (linux/arm64)") {
+		t.Errorf("title %q does not end with the platform", first)
+	}
+	r.Platform = ""
+	buf.Reset()
+	if err := r.Markdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(buf.String(), "\n"); strings.Contains(first, "(") {
+		t.Errorf("title without a platform %q", first)
+	}
+}

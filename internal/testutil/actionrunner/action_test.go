@@ -93,12 +93,6 @@ func TestActionFlake(t *testing.T) {
 			}
 			first, _ := pushTwice(t, o, 3)
 			for _, w := range nixWarnings(first.Stdout + "\n" + first.Stderr) {
-				if strings.Contains(w, "'--json' without '--json-format' is deprecated") {
-					// Known: the product does not pass --json-format 1 to
-					// nix path-info on Nix >= 2.33 yet.
-					t.Logf("Nix %s: %s", v, w)
-					continue
-				}
 				t.Errorf("Nix %s warns in the action log: %s", v, w)
 			}
 		})

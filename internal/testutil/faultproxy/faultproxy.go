@@ -103,6 +103,7 @@ type Proxy struct {
 	rnd   *rand.Rand
 	rate  float64
 	reqs  int
+	seen  []string // "METHOD path" of every request, in arrival order
 	count map[Kind]int
 	log   []Event
 	// uploaded digests whose first HEAD/GET has not been faulted yet
@@ -202,6 +203,17 @@ func (p *Proxy) Requests() int {
 	return p.reqs
 }
 
+// Seen returns "METHOD path" of every request that reached the proxy, in
+// arrival order, and forgets them: each call returns what came since the
+// last.
+func (p *Proxy) Seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.seen
+	p.seen = nil
+	return out
+}
+
 // Uploads returns, per blob digest, how many uploads completed (201 to
 // the final PUT ?digest=) through the proxy.
 func (p *Proxy) Uploads() map[string]int {
@@ -244,6 +256,7 @@ func (p *Proxy) decide(r *http.Request) Kind {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.reqs++
+	p.seen = append(p.seen, r.Method+" "+r.URL.Path)
 	k := p.pick(r)
 	if k != "" {
 		p.count[k]++
