@@ -98,6 +98,7 @@ func TestImageReferenceMistakes(t *testing.T) {
 	for _, tt := range []struct{ image, want string }{
 		{"ghcr.io/Org/App:latest", `build: --image: repository names must be lowercase: write "ghcr.io/org/app:latest"`},
 		{"http://127.0.0.1:5000/a/b", `build: --image: an image reference has no URL scheme: write "127.0.0.1:5000/a/b" (drop http://; registries on 127.0.0.1 or localhost are reached over plain HTTP automatically)`},
+		{"HTTPS://ghcr.io/Acme/App:v1", `build: --image: an image reference has no URL scheme: write "ghcr.io/acme/app:v1" (drop HTTPS://; registries on 127.0.0.1 or localhost are reached over plain HTTP automatically)`},
 	} {
 		_, _, err := runArgs("build", "--plan", plan, "--image", tt.image)
 		if err == nil || err.Error() != tt.want {

@@ -13,7 +13,10 @@ import (
 // it), and a repository must be lowercase. Other problems are the
 // library's message.
 func ParseReference(s string) (name.Reference, error) {
-	if scheme, rest, ok := strings.Cut(s, "://"); ok && (scheme == "http" || scheme == "https") {
+	if scheme, rest, ok := strings.Cut(s, "://"); ok && (strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
+		if _, err := name.ParseReference(rest); err != nil {
+			rest = lowerRepository(rest) // the suggestion must itself be a reference
+		}
 		return nil, fmt.Errorf("an image reference has no URL scheme: write %q (drop %s://; registries on 127.0.0.1 or localhost are reached over plain HTTP automatically)", rest, scheme)
 	}
 	if strings.TrimSpace(s) == "" {
