@@ -157,6 +157,10 @@ func (r *Report) mdTotals() string {
 		}
 	}
 	fmt.Fprintf(&b, "| Cumulative-layer build | %s |\n", cum)
+	if f := r.Fetch; f != nil && f.ClosureNARBytes > 0 {
+		fmt.Fprintf(&b, "| Downloaded from binary caches | %s of %s closure (%s of NAR as sent, %s) |\n",
+			bytesize.Format(f.NARBytes), bytesize.Format(f.ClosureNARBytes), bytesize.Format(f.NARWireBytes), plural(int(f.NarinfoRequests), "narinfo request"))
+	}
 	if r.PreviousDigest != "" {
 		prev := "`" + ShortDigest(r.PreviousDigest) + "`"
 		if r.PreviousSize > 0 {

@@ -237,3 +237,24 @@ func TestMarkdownTitleNamesThePlatform(t *testing.T) {
 		t.Errorf("title without a platform %q", first)
 	}
 }
+
+// A fresh run's summary says how much of the closure it downloaded.
+func TestMarkdownDownloadedOfClosure(t *testing.T) {
+	r := sampleReport()
+	var buf bytes.Buffer
+	if err := r.Markdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "Downloaded") {
+		t.Errorf("a run that asked no cache shows a download row:\n%s", buf.String())
+	}
+	r.Fetch = &Fetch{NarinfoRequests: 33, NarinfoBytes: 19550, NARRequests: 1, NARWireBytes: 4869696, NARBytes: 20715424, ClosureNARBytes: 379488728}
+	buf.Reset()
+	if err := r.Markdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	want := "| Downloaded from binary caches | 19.8 MiB of 361.9 MiB closure (4.6 MiB of NAR as sent, 33 narinfo requests) |"
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, buf.String())
+	}
+}
