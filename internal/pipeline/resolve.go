@@ -83,10 +83,11 @@ func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substitu
 // baseReader reads the plan's base image for the platform being built.
 type baseReader func(ctx context.Context, platform v1.Platform) (*image.Previous, error)
 
-// resolve realises the plan's installables with one nix build call (unless
-// the plan names a closure graph), queries the closure graph with one nix
-// path-info call, assigns every closure path to exactly one layer, and
-// derives every layer's Spec and key. readBase, when set, reads the plan's
+// resolve evaluates the plan's installables to store paths (unless the
+// plan names a closure graph), finds the closure from metadata (the local
+// store, the caches' narinfo; Nix builds only what neither has, see
+// realise), assigns every closure path to exactly one layer, and derives
+// every layer's Spec and key. readBase, when set, reads the plan's
 // base image (once the platform is known): store paths it already holds
 // are left out of every layer and its layers count against the layer
 // budget. Every layer is keyed in format.
