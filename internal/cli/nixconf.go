@@ -57,7 +57,7 @@ func (e Env) substituter(extra string, set *secrets.Set, logf func(string, ...an
 	if err != nil {
 		return nil, err
 	}
-	opts := []substituter.Option{substituter.WithLogger(logf)}
+	opts := []substituter.Option{substituter.WithLogger(logf), substituter.WithSecrets(set)}
 	if xz, err := exec.LookPath("xz"); err == nil {
 		opts = append(opts, substituter.WithXZCommand(xz)) // 2-3× faster than Go's xz on big NARs
 	}

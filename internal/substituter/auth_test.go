@@ -1,6 +1,7 @@
 package substituter
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/org/nix-layer-action/internal/secrets"
 )
 
 const (
@@ -56,9 +59,16 @@ func TestNetrcAuth(t *testing.T) {
 	cfg := fc.config(u)
 	cfg.NetrcFile = writeNetrc(t, "machine other.example login x password y\n"+
 		"machine "+host+"\n  login "+testLogin+"\n  password "+testPassword+"\n")
-	cl := newClient(t, cfg)
+	run := secrets.New()
+	cl := newClient(t, cfg, WithSecrets(run))
 	if got := readNAR(t, cl, p); len(got) != len(fc.paths[p].nar) {
 		t.Fatal("NAR differs")
+	}
+	// The netrc's credentials are the run's secrets: whatever else prints
+	// them (Nix's own output, the action log) is redacted too.
+	basic := base64.StdEncoding.EncodeToString([]byte(testLogin + ":" + testPassword))
+	if got := run.String("nix said " + testPassword + " and Basic " + basic); strings.Contains(got, testPassword) || strings.Contains(got, basic) {
+		t.Errorf("the run's set does not redact the netrc credentials: %q", got)
 	}
 
 	// Wrong password: a 401 whose body echoes the credentials; the error

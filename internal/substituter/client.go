@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/nix-community/go-nix/pkg/narinfo/signature"
+	"github.com/org/nix-layer-action/internal/secrets"
 )
 
 // Client resolves store paths against the configured binary caches. It is
@@ -22,7 +23,7 @@ type Client struct {
 	keys        []signature.PublicKey
 	requireSigs bool
 	netrc       *netrc
-	redact      *redactor
+	redact      *secrets.Set  // credentials read here are registered in it
 	sem         chan struct{} // bounds narinfo requests in flight
 
 	initMu   sync.Mutex
@@ -61,7 +62,10 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("substituter: %w", err)
 		}
 	}
-	c := &Client{o: o, requireSigs: cfg.RequireSigs, redact: &redactor{},
+	if o.secrets == nil {
+		o.secrets = secrets.New()
+	}
+	c := &Client{o: o, requireSigs: cfg.RequireSigs, redact: o.secrets,
 		sem: make(chan struct{}, o.concurrency), entries: make(map[string]*entry)}
 	if o.transport == nil {
 		o.transport = defaultTransport(&o)
@@ -94,10 +98,9 @@ func (c *Client) addCaches(urls []string) error {
 			continue
 		}
 		if ch.user != nil {
-			c.redact.add(ch.user.Username())
-			if pw, ok := ch.user.Password(); ok {
-				c.redact.add(pw)
-			}
+			pw, _ := ch.user.Password()
+			c.redact.Add(ch.user.Username())
+			c.redact.AddBasic(ch.user.Username(), pw)
 		}
 		c.caches = append(c.caches, ch)
 	}
@@ -123,8 +126,8 @@ func (c *Client) loadNetrc(path string) error {
 		return fmt.Errorf("substituter: netrc-file %s: %w", path, err)
 	}
 	for _, e := range n.entries {
-		c.redact.add(e.login)
-		c.redact.add(e.password)
+		c.redact.Add(e.login)
+		c.redact.AddBasic(e.login, e.password)
 	}
 	c.netrc = n
 	return nil

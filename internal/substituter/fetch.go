@@ -71,7 +71,7 @@ func (c *Client) requestError(ch *cache, loc string, status, attempts int, err e
 		return te
 	}
 	return &RequestError{Cache: ch.display, Method: "GET", URL: redactURLText(loc), Status: status,
-		Attempts: attempts, Err: c.redact.wrap(err)}
+		Attempts: attempts, Err: c.redact.Error(err)}
 }
 
 // get sends GET requests for loc until one succeeds or fails permanently:
@@ -92,7 +92,7 @@ func (c *Client) get(ctx context.Context, ch *cache, loc string) (*http.Response
 			}
 			return resp, attempt, nil
 		}
-		what := urlErrorPrefix.ReplaceAllString(c.redact.text(fmt.Sprint(err)), "")
+		what := urlErrorPrefix.ReplaceAllString(c.redact.String(fmt.Sprint(err)), "")
 		if resp != nil {
 			what = "HTTP " + strconv.Itoa(resp.StatusCode)
 			drainAndClose(resp.Body)

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/nix-community/go-nix/pkg/nixbase32"
+	"github.com/org/nix-layer-action/internal/secrets"
 )
 
 // OpenNAR returns the decompressed NAR of storePath from the cache whose
@@ -100,7 +101,7 @@ type narReader struct {
 	path     string
 	cache    string
 	url      string
-	redact   *redactor
+	redact   *secrets.Set
 	err      error // sticky final error (io.EOF when verified)
 	closed   bool
 }
@@ -136,7 +137,7 @@ func (r *narReader) Read(p []byte) (int, error) {
 		if errors.As(err, &te) {
 			r.err = te
 		} else {
-			r.err = &NARError{Path: r.path, Cache: r.cache, URL: r.url, Err: r.redact.wrap(err)}
+			r.err = &NARError{Path: r.path, Cache: r.cache, URL: r.url, Err: r.redact.Error(err)}
 		}
 		return n, r.err
 	}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/org/nix-layer-action/internal/secrets"
 )
 
 // Defaults for the options of New.
@@ -38,6 +40,7 @@ type options struct {
 	storeDir       string
 	xzCommand      string
 	sleep          func(time.Duration) <-chan time.Time
+	secrets        *secrets.Set // the run's; nil until New makes one
 }
 
 func defaultOptions() options {
@@ -129,6 +132,20 @@ func WithLogger(logf func(format string, args ...any)) Option {
 			return errors.New("WithLogger: nil func")
 		}
 		o.logf = logf
+		return nil
+	}
+}
+
+// WithSecrets makes the client register the credentials it reads (netrc
+// logins and passwords, user:password in substituter URLs) in set, the
+// run's secrets, and redact its errors and log lines through it. Default:
+// a set of its own.
+func WithSecrets(set *secrets.Set) Option {
+	return func(o *options) error {
+		if set == nil {
+			return errors.New("WithSecrets: nil set")
+		}
+		o.secrets = set
 		return nil
 	}
 }
