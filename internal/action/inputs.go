@@ -3,7 +3,6 @@ package action
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/bytesize"
@@ -128,14 +127,11 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	return s, nil
 }
 
-// systemRE is the shape of a Linux Nix system.
-var systemRE = regexp.MustCompile(`^[a-z0-9_]+-linux$`)
-
 // parseMultiarch reads system, push-by-digest and merge.
 func parseMultiarch(get func(string) string, s *settings) error {
 	r := &s.req
 	r.System = strings.TrimSpace(get("system"))
-	if r.System != "" && !systemRE.MatchString(r.System) {
+	if r.System != "" && !plan.ValidSystem(r.System) {
 		return &InputError{Input: "system", Msg: fmt.Sprintf("%q is not a Linux Nix system like x86_64-linux or aarch64-linux", r.System)}
 	}
 	var err error

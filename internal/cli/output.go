@@ -2,16 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/org/nix-layer-action/internal/multiarch"
 	"github.com/org/nix-layer-action/internal/publish"
 )
-
-// tagRE is what an OCI layout's ref.name may be here: a tag.
-var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 
 // ociLayout is the publisher for --output oci:DIR[:TAG]. The image is
 // named TAG in the layout's index (org.opencontainers.image.ref.name), so
@@ -32,7 +29,7 @@ func ociLayout(out publish.Output, image string) *publish.OCILayout {
 // a directory name with a colon) is part of DIR.
 func splitLayoutTag(p string) (dir, tag string) {
 	i := strings.LastIndexByte(p, ':')
-	if i <= 0 || !tagRE.MatchString(p[i+1:]) {
+	if i <= 0 || !multiarch.ValidTag(p[i+1:]) {
 		return p, ""
 	}
 	return p[:i], p[i+1:]

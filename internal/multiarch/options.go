@@ -55,13 +55,18 @@ func WithRemoteOptions(opts ...remote.Option) Option {
 // tagRE is the distribution tag grammar.
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
+// ValidTag reports whether t is a tag by the distribution grammar
+// ("latest", "v1.2.3"): at most 128 of [A-Za-z0-9_.-], not starting with
+// '.' or '-'.
+func ValidTag(t string) bool { return tagRE.MatchString(t) }
+
 // WithTags makes Merge point these tags at the index. Without tags the
 // index is pushed by digest only (to smoke-test before moving a tag with
 // Tag). Repeated tags are pushed once.
 func WithTags(tags ...string) Option {
 	return func(c *config) error {
 		for _, t := range tags {
-			if !tagRE.MatchString(t) {
+			if !ValidTag(t) {
 				return fmt.Errorf("invalid tag %q", t)
 			}
 			if !slices.Contains(c.tags, t) {

@@ -174,7 +174,7 @@ func (p *parser) plan(n *yaml.Node) *Plan {
 
 	if e, ok := f["system"]; ok {
 		if s, ok := p.str(e.val, "system"); ok {
-			if !systemRE.MatchString(s) {
+			if !ValidSystem(s) {
 				p.add(e.val, "system", "must be a Linux Nix system like \"x86_64-linux\" or \"aarch64-linux\", got %q", s)
 			} else {
 				pl.System = s
@@ -226,6 +226,10 @@ func (p *parser) plan(n *yaml.Node) *Plan {
 
 // systemRE is the shape of a Nix system an image can be for: <cpu>-linux.
 var systemRE = regexp.MustCompile(`^[a-z0-9_]+-linux$`)
+
+// ValidSystem reports whether s has the shape of a Nix system an image can
+// be for ("x86_64-linux", "aarch64-linux": <cpu>-linux).
+func ValidSystem(s string) bool { return systemRE.MatchString(s) }
 
 func checkStoreDir(s string) string {
 	switch {
