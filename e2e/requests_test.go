@@ -25,7 +25,23 @@ func TestE2ENoChangeRerunRequests(t *testing.T) {
 	testutil.Short(t)
 	_, _, planFile := setupSeed(t, nixfix.Options{Packages: 3, CudaSize: 1 << 20})
 	reg := registry.Start(t, registry.Options{})
-	noChangeRerun(t, reg, planFile)
+	_, total := noChangeRerun(t, reg, planFile)
+
+	// The README states the count, ping included, as measured here.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(readme)), " ")
+	words := map[int]string{3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+	for _, want := range []string{
+		fmt.Sprintf("so %s requests in all", words[total]),
+		fmt.Sprintf("| no-change rerun, registry requests | **%d** on a loopback registry", total),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("README.md does not say %q (measured: %d requests, pings included)", want, total)
+		}
+	}
 }
 
 // A root layer that holds no store paths of its own (/tmp and users only)
@@ -41,7 +57,7 @@ func TestE2ENoChangeRerunRequestsRootWithoutStorePaths(t *testing.T) {
 	}
 	planFile = writePlan(t, "nix-layers.yaml", string(seed)+"tmp: true\nusers: [{name: app, uid: 1000, gid: 1000, home: /home/app}]\n")
 	reg := registry.Start(t, registry.Options{})
-	ref := noChangeRerun(t, reg, planFile)
+	ref, _ := noChangeRerun(t, reg, planFile)
 
 	r := readReport(t, filepath.Join(filepath.Dir(planFile), "rerun.json"))
 	var root bool
@@ -70,8 +86,9 @@ func TestE2ENoChangeRerunRequestsRootWithoutStorePaths(t *testing.T) {
 // noChangeRerun builds planFile cold through a counting proxy, then again,
 // and checks the rerun sent exactly the requests the README promises. It
 // leaves rerun.json beside planFile and returns the image's reference
-// through the proxy.
-func noChangeRerun(t *testing.T, reg *registry.Registry, planFile string) string {
+// through the proxy and how many requests the rerun made, both pings
+// (HTTPS and HTTP) included.
+func noChangeRerun(t *testing.T, reg *registry.Registry, planFile string) (string, int) {
 	t.Helper()
 	p := faultproxy.Start(t, faultproxy.Options{Target: reg.URL()})
 	ref := p.Ref("e2e/requests:latest")
@@ -81,6 +98,7 @@ func noChangeRerun(t *testing.T, reg *registry.Registry, planFile string) string
 		t.Fatalf("cold build: %v\n%s", err, stderr)
 	}
 	cold := p.Seen()
+	p.TLSHellos()
 	pushed := 0
 	for _, r := range cold {
 		if strings.HasPrefix(r, "PUT ") && strings.Contains(r, "/blobs/uploads/") {
@@ -96,6 +114,7 @@ func noChangeRerun(t *testing.T, reg *registry.Registry, planFile string) string
 		t.Fatalf("rerun: %v\n%s", err, stderr)
 	}
 	rerun := p.Seen()
+	hellos := p.TLSHellos()
 	r := readReport(t, filepath.Join(dir, "rerun.json"))
 	if r.BytesPushed != 0 || r.Changed {
 		t.Errorf("rerun pushed %d bytes, changed=%v\n%s", r.BytesPushed, r.Changed, stderr)
@@ -113,11 +132,20 @@ func noChangeRerun(t *testing.T, reg *registry.Registry, planFile string) string
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The /v2/ ping: go-containerregistry tries HTTPS first and, on a
+	// loopback (insecure) registry, then HTTP; the HTTPS attempt reaches
+	// the proxy as a TLS handshake it refuses, not as a request.
 	var got []string
+	pings := 0
 	for _, req := range rerun {
-		if req != "GET /v2/" { // the auth ping
+		if req == "GET /v2/" {
+			pings++
+		} else {
 			got = append(got, req)
 		}
+	}
+	if hellos != 1 || pings != 1 {
+		t.Errorf("no-change rerun pinged %d times over HTTPS and %d over HTTP, want once each", hellos, pings)
 	}
 	slices.Sort(got)
 	want := []string{
@@ -128,5 +156,5 @@ func noChangeRerun(t *testing.T, reg *registry.Registry, planFile string) string
 	if !slices.Equal(got, want) {
 		t.Errorf("no-change rerun sent\n  %s\nwant exactly (besides the /v2/ ping)\n  %s\n%s", strings.Join(rerun, "\n  "), strings.Join(want, "\n  "), stderr)
 	}
-	return ref
+	return ref, hellos + len(rerun)
 }
