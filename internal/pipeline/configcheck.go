@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -114,7 +115,15 @@ func newConfigFS(res *Resolved, written *entryLog) *configFS {
 			f.inImage[sp] = true
 		}
 		for _, file := range l.Spec.Files {
-			f.addFile(file.Path, fileNode(file.Mode, file.Linkname))
+			n := fileNode(file.Mode, file.Linkname)
+			switch {
+			case n.Kind != configcheck.File:
+			case file.Source != "":
+				n.Head, n.HeadKnown = readHead(file.Source)
+			default:
+				n.Head, n.HeadKnown = file.Data[:min(len(file.Data), configcheck.HeadLen)], true
+			}
+			f.addFile(file.Path, n)
 		}
 	}
 	if res.Base != nil {
@@ -202,7 +211,27 @@ func diskNode(host string) configcheck.Node {
 			return configcheck.Node{Kind: configcheck.Unknown, Why: err.Error()}
 		}
 	}
-	return fileNode(info.Mode(), link)
+	n := fileNode(info.Mode(), link)
+	if n.Kind == configcheck.File {
+		n.Head, n.HeadKnown = readHead(host)
+	}
+	return n
+}
+
+// readHead reads a host file's first configcheck.HeadLen bytes; ok is
+// false when it cannot be read.
+func readHead(host string) ([]byte, bool) {
+	fh, err := os.Open(host)
+	if err != nil {
+		return nil, false
+	}
+	defer fh.Close()
+	b := make([]byte, configcheck.HeadLen)
+	n, err := io.ReadFull(fh, b)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, false
+	}
+	return b[:n], true
 }
 
 func fileNode(m fs.FileMode, link string) configcheck.Node {
