@@ -141,7 +141,9 @@ func TestUnknownIsNotMissing(t *testing.T) {
 // An executable the kernel cannot run (empty, or neither ELF nor "#!") is
 // a finding, directly or found in PATH; unknown bytes are not (issue 18).
 func TestProgramsTheKernelCannotRun(t *testing.T) {
-	head := func(b string) Node { return Node{Kind: File, Exec: true, Mode: 0o555, Head: []byte(b), HeadKnown: true} }
+	head := func(b string) Node {
+		return Node{Kind: File, Exec: true, Mode: 0o555, Head: []byte(b), HeadKnown: true}
+	}
 	img := mapFS{
 		"/bin/elf":    head("\x7fELF"),
 		"/bin/script": head("#!/b"),
