@@ -266,8 +266,9 @@ func badProgramsFlake(busybox string) string {
 }
 
 // An entrypoint that is an empty file, or an executable the kernel cannot
-// run (no ELF header, no "#!"), is a warning naming the plan line, as a
-// missing one is, not an "exec format error" at run time (issue 18).
+// run (no ELF header, no "#!"), or one perms: make non-executable, is a
+// warning naming the plan line, as a missing one is, not an "exec format
+// error" (or "permission denied") at run time (issue 18).
 func TestE2EContentsEntrypointNotRunnable(t *testing.T) {
 	testutil.Short(t)
 	testutil.RequireTool(t, "nix")
@@ -278,18 +279,26 @@ func TestE2EContentsEntrypointNotRunnable(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"NIX_CONFIG": nixfix.NixConfig}
-	for prog, want := range map[string]string{
-		"empty":     `/bin/empty is an empty file: the runtime fails to start it with "exec format error"`,
-		"noshebang": `/bin/noshebang is neither an ELF binary nor a "#!" script: the runtime fails to start it with "exec format error"`,
-		"ok":        "",
+	for _, c := range []struct{ prog, mode, want string }{
+		{"empty", "", `/bin/empty is an empty file: the runtime fails to start it with "exec format error"`},
+		{"noshebang", "", `/bin/noshebang is neither an ELF binary nor a "#!" script: the runtime fails to start it with "exec format error"`},
+		{"ok", "", ""},
+		// perms: decide the mode in the image, not the store's 0555.
+		{"ok", "0644", "/bin/ok is not executable (mode 0644)"},
 	} {
+		prog, want := c.prog, c.want
+		perms := "perms: []"
+		if c.mode != "" {
+			perms = fmt.Sprintf("perms: [{path: \"/bin/ok$\", mode: %q}]", c.mode)
+		}
 		plan := writePlan(t, "nix-layers.yaml", fmt.Sprintf(`version: 1
 layers:
   - name: progs
     deps: [%q]
 config:
   entrypoint: [{installable: %q, path: /bin/%s}]
-`, dir+"#progs", dir+"#progs", prog))
+%s
+`, dir+"#progs", dir+"#progs", prog, perms))
 		_, stderr, err := runCLI(t, env, "build", "--plan", plan, "--output", "oci:"+filepath.Join(t.TempDir(), "oci"))
 		if err != nil {
 			t.Fatalf("%s: build: %v\n%s", prog, err, stderr)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/org/nix-layer-action/internal/configcheck"
+	"github.com/org/nix-layer-action/internal/fsmode"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/plan"
 )
 
@@ -103,18 +105,23 @@ type configFS struct {
 	onDisk    func(storePath string) bool
 	written   *entryLog // nil before any layer is written
 	base      string    // the from: image, "" without one
+	// perms are the perms of the layer holding each store path and root
+	// file: Build applies them, so a file's mode is what they make it.
+	perms map[string][]layer.Perm
 }
 
 func newConfigFS(res *Resolved, written *entryLog) *configFS {
 	p := res.Plan
-	f := &configFS{storeDir: p.StoreDir, storeRoot: p.StoreRoot, files: map[string]configcheck.Node{}, inImage: map[string]bool{}, written: written}
+	f := &configFS{storeDir: p.StoreDir, storeRoot: p.StoreRoot, files: map[string]configcheck.Node{}, inImage: map[string]bool{}, written: written, perms: map[string][]layer.Perm{}}
 	f.onDisk = func(sp string) bool { return res.Origin(sp) != OriginSubstituter }
 	f.addDir(f.storeDir)
 	for _, l := range res.Layers {
 		for _, sp := range l.Paths {
 			f.inImage[sp] = true
+			f.perms[sp] = l.Spec.Perms
 		}
 		for _, file := range l.Spec.Files {
+			f.perms[file.Path] = l.Spec.Perms
 			n := fileNode(file.Mode, file.Linkname)
 			switch {
 			case n.Kind != configcheck.File:
@@ -155,12 +162,27 @@ func (f *configFS) Lstat(p string) configcheck.Node {
 		return configcheck.Node{Kind: configcheck.Dir}
 	}
 	if n, ok := f.files[p]; ok {
-		return n
+		return withPerms(n, p, f.perms[p])
 	}
 	if sp, ok := f.storePath(p); ok {
-		return f.storeNode(sp, p)
+		return withPerms(f.storeNode(sp, p), p, f.perms[sp])
 	}
 	return f.absent()
+}
+
+// withPerms is n as Build writes it at p: the mode of the last of perms
+// that matches p and sets one (perms do not change a symlink's mode).
+func withPerms(n configcheck.Node, p string, perms []layer.Perm) configcheck.Node {
+	if n.Kind != configcheck.File {
+		return n
+	}
+	for _, pm := range perms {
+		if pm.Mode != nil && pm.Regexp != nil && pm.Regexp.MatchString(p) {
+			n.Mode = uint32(fsmode.ToUnix(*pm.Mode) & 0o7777)
+			n.Exec = n.Mode&0o111 != 0
+		}
+	}
+	return n
 }
 
 // absent is what a path none of our layers holds is.
