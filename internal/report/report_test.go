@@ -115,7 +115,7 @@ func TestTableTallyKeepsExistsApartFromCached(t *testing.T) {
 	if err := r.Markdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if want := "| Cache hit rate | 50% (2 of 4 layers reused, not rebuilt); 2 rebuilt but already in the registry |"; !strings.Contains(md.String(), want) {
+	if want := "| Cache hit rate | 50% (2 of 4 layers reused, not rebuilt: cached 1, mounted 1); exists 2 (rebuilt, the registry had the blob) |"; !strings.Contains(md.String(), want) {
 		t.Errorf("summary lacks %q:\n%s", want, md.String())
 	}
 	one := &Report{Digest: r.Digest, Push: true, Layers: []Layer{{Name: "a", Status: StatusPushed, Size: 1}}}
@@ -156,5 +156,14 @@ func TestTableFromRowsOneVocabulary(t *testing.T) {
 	}
 	if want := "in 2 layers (pushed 1, mounted 1)"; !strings.Contains(buf.String(), want) {
 		t.Errorf("summary lacks %q:\n%s", want, buf.String())
+	}
+	var md bytes.Buffer
+	if err := r.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 1 | `from-1` | 1 | – | 2.0 KiB | – | mounted |", "1 of 2 layers reused, not rebuilt: cached 0, mounted 1"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
 	}
 }
