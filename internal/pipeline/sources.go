@@ -166,12 +166,12 @@ func (f walkFunc) Walk(ctx context.Context, path string, fn func(*layer.Entry) e
 // metadataClosure resolves the closure of the plan's store paths (all)
 // from metadata only: the local store's where paths are valid, the
 // substituters' narinfo for the rest, and a Nix build only for what no
-// cache has (the only case that pays for a closure). Nothing is
-// downloaded. outputs maps each installable to the paths it evaluated to;
+// cache has (the only case that pays for a closure), unless noBuild
+// (then an *UnbuiltError). Nothing is downloaded. outputs maps each installable to the paths it evaluated to;
 // mustBeLocal are paths whose contents are needed whole (root-filesystem
 // sources): when the local store lacks one, it is read from its own NAR
 // if a cache has it and it is at most rootFromNARLimit, else realised.
-func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, builders map[string]string, all, mustBeLocal []string) (*closure.Graph, *closureSource, error) {
+func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, builders map[string]string, all, mustBeLocal []string, noBuild bool) (*closure.Graph, *closureSource, error) {
 	valid, invalid, err := n.Valid(ctx, all)
 	if err != nil {
 		return nil, nil, err
@@ -184,6 +184,9 @@ func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Clien
 		}
 	}
 	build := needsBuild(p, outputs, builders, invalid, cached, missing, mustBeLocal)
+	if len(build) > 0 && noBuild {
+		return nil, nil, unbuilt(ctx, n, p, outputs, builders, build)
+	}
 	if len(build) > 0 {
 		announceBuild(ctx, n, build)
 		if _, err := n.Build(ctx, build); err != nil {
