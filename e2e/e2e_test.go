@@ -472,7 +472,7 @@ func TestE2EPlanNoBuild(t *testing.T) {
 	if strings.Contains(stderr, "building") {
 		t.Errorf("plan --no-build built:\n%s", stderr)
 	}
-	out, err := exec.Command("nix", "eval", "--raw", dir+"#packages.x86_64-linux.app.outPath").Output()
+	out, err := exec.Command(testutil.RequireTool(t, "nix"), "eval", "--raw", dir+"#packages.x86_64-linux.app.outPath").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
