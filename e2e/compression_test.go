@@ -132,6 +132,21 @@ func TestE2EZstdPushPullRunRerun(t *testing.T) {
 	if g.Digest == z1.Digest || !g.Changed || g.BytesPushed == 0 {
 		t.Errorf("gzip rerun: digest %s, changed %v, %d bytes", g.Digest, g.Changed, g.BytesPushed)
 	}
+	// The build's report (and so the action's PR comment) says why too.
+	var gj struct {
+		Diff struct {
+			CompressionChange *struct {
+				From, To string
+				Layers   int
+			} `json:"compressionChange"`
+		} `json:"diff"`
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, "gzip.json")); err != nil || json.Unmarshal(raw, &gj) != nil {
+		t.Fatalf("gzip report: %v", err)
+	}
+	if c := gj.Diff.CompressionChange; c == nil || c.From != "zstd" || c.To != "gzip" || c.Layers != nonEmpty(z1) {
+		t.Errorf("gzip rerun report: compressionChange %+v, want zstd → gzip for %d layers", c, nonEmpty(z1))
+	}
 	for i, l := range g.Layers {
 		z := z1.Layers[i]
 		if l.Status == "empty" {
