@@ -13,6 +13,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -153,8 +154,17 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 		}
 		g.Go(func() error {
 			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
-			t := r.task("build "+il.plan.Name, il.plan.NarSize)
+			// The task counts what the layer holds, as plan and the table
+			// print it: store bytes as they are read, then the root
+			// layer's own files (not read through src).
+			var t *progress.Task
+			if size := il.plan.ContentSize(); size > 0 {
+				t = r.task("build "+il.plan.Name, size)
+			}
 			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record, Writers: &r.writers})
+			if err == nil {
+				t.Add(il.plan.ContentSize() - il.plan.NarSize)
+			}
 			t.Done()
 			if err != nil {
 				return err
