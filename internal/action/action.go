@@ -120,7 +120,7 @@ func (e *PolicyFailure) Unwrap() error { return e.Err }
 type runner struct {
 	o     Options
 	env   func(string) string
-	out   *commandLog     // stdout: text cannot act, only gha's commands do
+	out   *commandLog // stdout: text cannot act, only gha's commands do
 	red   *secrets.Set
 	log   *secrets.Writer // text: redacted, never a workflow command
 	gha   *githubactions.Action
