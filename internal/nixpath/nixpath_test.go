@@ -139,3 +139,26 @@ func TestNormalizeHashVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckBase: Nix's rules for a store path's base name, the one place
+// they are written (the substituter and the closure parser use it).
+func TestCheckBase(t *testing.T) {
+	const h = "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd"
+	for _, ok := range []string{h + "-a", h + "-hello-2.12", h + "-A+b-c._?=", h + "-" + strings.Repeat("x", 211)} {
+		if err := CheckBase(ok); err != nil {
+			t.Errorf("CheckBase(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{
+		h + "-evil 1.0@octocat [pwn](https:evil.example) **bold**", h + "-a@b", h + "-<b>", h + "-a:b",
+		h + "-caf\u00e9", h + "-.hidden", h + "-" + strings.Repeat("x", 212), h + "-", h + "-a/b", h + "-a\nb",
+		"e" + h[1:] + "-a", h[1:] + "-a", h + "_a", "",
+	} {
+		if err := CheckBase(bad); err == nil {
+			t.Errorf("CheckBase(%q) accepted", bad)
+		}
+		if err := CheckRecorded("/nix/store/" + bad); err == nil {
+			t.Errorf("CheckRecorded(%q) accepted", bad)
+		}
+	}
+}
