@@ -222,7 +222,9 @@ func (r *runner) run(ctx context.Context) error {
 
 	r.gha.Group("Policy")
 	policyErr := report.CheckPolicy(rep, s.maxLayerSize, s.maxGrowth)
-	policyMsgs := policyMessages(policyErr)
+	// Redacted before they are escaped for Markdown, where a secret's
+	// characters might no longer match.
+	policyMsgs := r.redactAll(policyMessages(policyErr))
 	if s.maxGrowth != "" && rep.PreviousSize <= 0 {
 		if rep.PreviousDigest != "" {
 			r.gha.Warningf("max-growth %s not checked: the previous image's size is unknown", s.maxGrowth)
@@ -274,13 +276,13 @@ func (r *runner) merge(ctx context.Context, s *settings) error {
 	ref := digestRef(s.req.Image, res.Digest)
 	outs := map[string]string{"digest": res.Digest, "image": ref, "changed": strconv.FormatBool(res.Changed)}
 	var md strings.Builder
-	fmt.Fprintf(&md, "### %s\n\nImage index `%s` (%d platforms)", s.req.Image, res.Digest, len(res.Children))
+	fmt.Fprintf(&md, "### `%s`\n\nImage index `%s` (%d platforms)", report.InertCode(s.req.Image), report.InertCode(res.Digest), len(res.Children))
 	if !res.Changed {
 		md.WriteString(", already at the tag")
 	}
 	md.WriteString("\n\n| Platform | Image |\n|---|---|\n")
 	for _, c := range res.Children {
-		fmt.Fprintf(&md, "| %s | `%s` |\n", c.Platform, c.Digest)
+		fmt.Fprintf(&md, "| %s | `%s` |\n", report.Inert(c.Platform), report.InertCode(c.Digest))
 	}
 	if r.env("GITHUB_OUTPUT") != "" {
 		for _, k := range []string{"digest", "image", "changed"} {
@@ -372,7 +374,7 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 	if len(policyMsgs) > 0 {
 		head.WriteString("> [!CAUTION]\n> **Policy check failed**\n")
 		for _, m := range policyMsgs {
-			head.WriteString("> - " + strings.ReplaceAll(m, "\n", " ") + "\n")
+			head.WriteString("> - " + report.Inert(m) + "\n")
 		}
 		head.WriteString("\n")
 	}
@@ -382,7 +384,9 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 	}
 	var body bytes.Buffer
 	budget := report.SummaryLimit - 16<<10 - head.Len() - len(tail)
-	if err := rep.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
+	red := *rep // free text redacted before it is escaped for Markdown
+	red.Warnings = r.redactAll(rep.Warnings)
+	if err := red.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
 		r.gha.Warningf("rendering job summary: %s", r.red.String(err.Error()))
 		return
 	}
@@ -529,4 +533,16 @@ func packageURL(server, repository, image string) string {
 // workflow command whatever it holds).
 func (r *runner) infof(format string, args ...any) {
 	fmt.Fprintf(r.log, format+"\n", args...)
+}
+
+// redactAll returns msgs with the run's secrets redacted.
+func (r *runner) redactAll(msgs []string) []string {
+	if msgs == nil {
+		return nil
+	}
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = r.red.String(m)
+	}
+	return out
 }
