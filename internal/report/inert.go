@@ -10,7 +10,8 @@ import (
 const zwsp = "\u200b"
 
 // Inert returns s as Markdown text that renders as s (line breaks and other
-// control characters as spaces, with invisible zero-width spaces added) and
+// control characters as spaces, leading blanks dropped, with invisible
+// zero-width spaces added) and
 // can do nothing else, wherever it is put in a line: a table cell, a list
 // item, a heading, a quote. It is for every text that comes from outside
 // the tool's own words — package names, versions, layer names, platforms,
@@ -24,6 +25,8 @@ const zwsp = "\u200b"
 // references (after "#"), scheme: and www. autolinks (after ":" and inside
 // "www."), and :emoji: shortcodes (after ":").
 func Inert(s string) string {
+	// Leading blanks would make an indented code block of a line start.
+	s = strings.TrimLeftFunc(s, func(r rune) bool { return r < 0x20 || r == ' ' || r == 0x7f })
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/4)
 	for i := 0; i < len(s); {
@@ -46,7 +49,7 @@ func Inert(s string) string {
 			}
 		case r == '@':
 			b.WriteString("@" + zwsp)
-		case r == ':' && next != ' ' && !isDigit(next):
+		case r == ':' && next != ' ':
 			b.WriteString(":" + zwsp)
 		case (r == '.' || r == ')') && i > 0 && i <= 9 && strings.Trim(s[:i], "0123456789") == "" && next == ' ':
 			// "1. " or "1) " would start an ordered list.

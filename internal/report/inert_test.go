@@ -145,3 +145,41 @@ func TestSummaryAndCommentInert(t *testing.T) {
 		t.Errorf("the version is not shown as written:\n%s", com.String())
 	}
 }
+
+// FuzzInert: whatever the text, Inert gives one line that renders (GFM)
+// as a paragraph of exactly that text and nothing else, and in which
+// GitHub would link nothing.
+func FuzzInert(f *testing.F) {
+	for _, s := range hostileText {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		md := Inert(s)
+		if strings.ContainsAny(md, "\r\n") {
+			t.Fatalf("Inert(%q) = %q has a line break", s, md)
+		}
+		out := renderGFM(t, md+"\n")
+		for _, m := range tagRE.FindAllStringSubmatch(out, -1) {
+			if m[2] != "p" {
+				t.Fatalf("Inert(%q) renders with <%s>: %s", s, m[2], out)
+			}
+		}
+		text := html.UnescapeString(tagRE.ReplaceAllString(out, ""))
+		if m := liveRE.FindString(text); m != "" {
+			t.Fatalf("Inert(%q): GitHub would link %q in %q", s, m, text)
+		}
+		want := strings.Join(strings.Fields(strings.ToValidUTF8(controlsToSpace(s), "\ufffd")), " ")
+		if got := strings.Join(strings.Fields(strings.ReplaceAll(text, zwsp, "")), " "); got != want {
+			t.Fatalf("Inert(%q) renders as %q, want %q", s, got, want)
+		}
+	})
+}
+
+func controlsToSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' || r == '\u0085' {
+			return ' '
+		}
+		return r
+	}, s)
+}
