@@ -192,3 +192,46 @@ func TestCommandLogLineStart(t *testing.T) {
 		t.Errorf("log = %q\nwant  %q", buf.String(), want)
 	}
 }
+
+// FuzzCommandLog: whatever text is written, cut anywhere, with the
+// action's own commands between the pieces, the runner obeys exactly the
+// action's commands, in order, and is left processing commands.
+func FuzzCommandLog(f *testing.F) {
+	for _, l := range hostileLines() {
+		f.Add(l+"\n"+l, []byte{3, 0, 7})
+	}
+	f.Add("::stop-commands::x\n::x::\n", []byte{1})
+	f.Fuzz(func(t *testing.T, text string, cuts []byte) {
+		var buf bytes.Buffer
+		l := newCommandLog(&buf)
+		var want []string
+		for i := 0; len(text) > 0; i++ {
+			n := len(text)
+			if i < len(cuts) {
+				n = min(n, int(cuts[i]))
+			}
+			l.Write([]byte(text[:n]))
+			text = text[n:]
+			g := fmt.Sprintf("g%d", i)
+			l.Commands().Write([]byte("::group::" + g + "\n"))
+			want = append(want, g)
+		}
+		l.Close()
+		var got []string
+		for _, c := range actionrunner.Commands(buf.String() + "::notice::after\n") {
+			if c.Name != "group" || !strings.HasPrefix(c.Data, "g") {
+				if c.Name == "notice" && c.Data == "after" {
+					continue
+				}
+				t.Fatalf("obeyed %s %q from text; log %q", c.Name, c.Line, buf.String())
+			}
+			got = append(got, c.Data)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("obeyed groups %v, want %v; log %q", got, want, buf.String())
+		}
+		if cs := actionrunner.Commands(buf.String() + "::notice::after\n"); len(cs) == 0 || cs[len(cs)-1].Data != "after" {
+			t.Fatalf("runner left stopped; log %q", buf.String())
+		}
+	})
+}
