@@ -18,7 +18,7 @@ var badStoreNames = map[string]string{
 	"command":       "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-::warning::pwn",
 	"newline":       "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-a\n::set-output name=digest::pwn",
 	"non-ascii":     "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-caf\u00e9",
-	"leading dot":   "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-.hidden",
+	"dot component": "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-..-1.0",
 	"too long":      "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-" + strings.Repeat("a", 212),
 	"hash letter e": "ec2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-hello",
 	"short hash":    "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4x-hello",

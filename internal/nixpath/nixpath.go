@@ -25,6 +25,13 @@ const HashLen = 32
 // maxNameLen is the longest name Nix accepts after the hash part.
 const maxNameLen = 211
 
+// badDots reports whether a store path name is "." or "..", or its first
+// dash-separated component is: the names Nix refuses for their dots.
+func badDots(name string) bool {
+	first, _, _ := strings.Cut(name, "-")
+	return first == "." || first == ".."
+}
+
 // isNameChar reports whether c may appear in a store path name.
 func isNameChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
@@ -56,7 +63,7 @@ func Len(storeDir, s string) int {
 	for i < len(s) && isNameChar(s[i]) {
 		i++
 	}
-	if i == start || s[start] == '.' || i-start > maxNameLen {
+	if i == start || i-start > maxNameLen || badDots(s[start:i]) {
 		return 0
 	}
 	return i
@@ -103,9 +110,12 @@ func Check(storeDir, s string) error {
 }
 
 // CheckBase returns nil when base is the base name <hash>-<name> of a
-// store path as Nix accepts it: a HashLen-character nix-base32 hash, a
-// dash, and a name of 1 to 211 characters from A-Z a-z 0-9 + - . _ ? =
-// that does not start with a dot. Otherwise it says what is wrong.
+// store path as Nix accepts it (libstore's checkName): a HashLen-character
+// nix-base32 hash, a dash, and a name of 1 to 211 characters from A-Z a-z
+// 0-9 + - . _ ? = that is not "." or ".." and whose first dash-separated
+// component is not "." or "..". (Nix before 2.20 refused every name
+// starting with a dot; later versions write such paths, so they are
+// accepted.) Otherwise it says what is wrong.
 func CheckBase(base string) error {
 	if len(base) < HashLen+2 || base[HashLen] != '-' {
 		return fmt.Errorf("a store path name is <%d-character hash>-<name>", HashLen)
@@ -119,8 +129,8 @@ func CheckBase(base string) error {
 	switch {
 	case len(name) > maxNameLen:
 		return fmt.Errorf("store path name longer than %d characters", maxNameLen)
-	case name[0] == '.':
-		return errors.New("store path name starts with a dot")
+	case badDots(name):
+		return errors.New(`store path name is "." or "..", or starts with ".-" or "..-"`)
 	}
 	for _, r := range name {
 		if r >= utf8.RuneSelf || !isNameChar(byte(r)) {
