@@ -120,9 +120,9 @@ func (e *PolicyFailure) Unwrap() error { return e.Err }
 type runner struct {
 	o     Options
 	env   func(string) string
-	raw   io.Writer
+	out   *commandLog // stdout: text cannot act, only gha's commands do
 	red   *secrets.Set
-	log   *secrets.Writer // everything but ::add-mask:: goes through it
+	log   *secrets.Writer // text: redacted, never a workflow command
 	gha   *githubactions.Action
 	token string
 	sbom  string // the sbom output
@@ -141,8 +141,11 @@ func Run(ctx context.Context, o Options) error {
 	if red == nil {
 		red = secrets.New()
 	}
-	r := &runner{o: o, env: o.Getenv, raw: raw, red: red, log: red.Writer(raw)}
-	r.gha = githubactions.New(githubactions.WithWriter(r.log), githubactions.WithGetenv(o.Getenv))
+	out := newCommandLog(raw)
+	r := &runner{o: o, env: o.Getenv, out: out, red: red, log: red.Writer(out)}
+	// The action's own commands: redacted, issued between the stops that
+	// keep every other line from acting.
+	r.gha = githubactions.New(githubactions.WithWriter(red.Writer(out.Commands())), githubactions.WithGetenv(o.Getenv))
 
 	// Mask secrets before anything else is printed.
 	r.token = r.gha.GetInput("github-token")
@@ -153,17 +156,18 @@ func Run(ctx context.Context, o Options) error {
 
 	err := r.run(ctx)
 	r.log.Flush()
+	out.Close()
 	return red.Error(err)
 }
 
-// mask issues ::add-mask:: (unredacted, on the raw writer: the runner needs
-// the value) and redacts the value from everything else.
+// mask issues ::add-mask:: (unredacted: the runner needs the value) and
+// redacts the value from everything else.
 func (r *runner) mask(secret string) {
 	if strings.TrimSpace(secret) == "" {
 		return
 	}
 	cmd := &githubactions.Command{Name: "add-mask", Message: secret}
-	fmt.Fprint(r.raw, cmd.String()+"\n")
+	r.out.command([]byte(cmd.String() + "\n"))
 	r.red.Add(secret)
 }
 
@@ -218,16 +222,18 @@ func (r *runner) run(ctx context.Context) error {
 
 	r.gha.Group("Policy")
 	policyErr := report.CheckPolicy(rep, s.maxLayerSize, s.maxGrowth)
-	policyMsgs := policyMessages(policyErr)
+	// Redacted before they are escaped for Markdown, where a secret's
+	// characters might no longer match.
+	policyMsgs := r.redactAll(policyMessages(policyErr))
 	if s.maxGrowth != "" && rep.PreviousSize <= 0 {
 		if rep.PreviousDigest != "" {
 			r.gha.Warningf("max-growth %s not checked: the previous image's size is unknown", s.maxGrowth)
 		} else {
-			r.gha.Infof("max-growth %s not checked: no previous image", s.maxGrowth)
+			r.infof("max-growth %s not checked: no previous image", s.maxGrowth)
 		}
 	}
 	if policyErr == nil {
-		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", bytesize.Format(s.maxLayerSize), orNone(s.maxGrowth))
+		r.infof("policy: max-layer-size %s, max-growth %s: ok", bytesize.Format(s.maxLayerSize), orNone(s.maxGrowth))
 	}
 	r.gha.EndGroup()
 
@@ -270,13 +276,13 @@ func (r *runner) merge(ctx context.Context, s *settings) error {
 	ref := digestRef(s.req.Image, res.Digest)
 	outs := map[string]string{"digest": res.Digest, "image": ref, "changed": strconv.FormatBool(res.Changed)}
 	var md strings.Builder
-	fmt.Fprintf(&md, "### %s\n\nImage index `%s` (%d platforms)", s.req.Image, res.Digest, len(res.Children))
+	fmt.Fprintf(&md, "### `%s`\n\nImage index `%s` (%d platforms)", report.InertCode(s.req.Image), report.InertCode(res.Digest), len(res.Children))
 	if !res.Changed {
 		md.WriteString(", already at the tag")
 	}
 	md.WriteString("\n\n| Platform | Image |\n|---|---|\n")
 	for _, c := range res.Children {
-		fmt.Fprintf(&md, "| %s | `%s` |\n", c.Platform, c.Digest)
+		fmt.Fprintf(&md, "| %s | `%s` |\n", report.Inert(c.Platform), report.InertCode(c.Digest))
 	}
 	if r.env("GITHUB_OUTPUT") != "" {
 		for _, k := range []string{"digest", "image", "changed"} {
@@ -286,7 +292,7 @@ func (r *runner) merge(ctx context.Context, s *settings) error {
 			}
 		}
 	}
-	r.gha.Infof("image: %s", ref)
+	r.infof("image: %s", ref)
 	if s.summary && r.env("GITHUB_STEP_SUMMARY") != "" {
 		if err := safe(func() { r.gha.AddStepSummary(r.red.String(md.String())) }); err != nil {
 			r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
@@ -346,9 +352,9 @@ func (r *runner) setOutputs(rep *report.Report) error {
 		"sbom":          r.sbom,
 	}
 	if r.env("GITHUB_OUTPUT") == "" {
-		r.gha.Infof("GITHUB_OUTPUT is not set; outputs:")
+		r.infof("GITHUB_OUTPUT is not set; outputs:")
 		for _, k := range OutputNames {
-			r.gha.Infof("%s=%s", k, r.red.String(outs[k]))
+			r.infof("%s=%s", k, r.red.String(outs[k]))
 		}
 		return nil
 	}
@@ -359,7 +365,7 @@ func (r *runner) setOutputs(rep *report.Report) error {
 			return fmt.Errorf("setting output %s: %w", k, err)
 		}
 	}
-	r.gha.Infof("image: %s", digestRef(rep.Image, rep.Digest))
+	r.infof("image: %s", digestRef(rep.Image, rep.Digest))
 	return nil
 }
 
@@ -368,7 +374,7 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 	if len(policyMsgs) > 0 {
 		head.WriteString("> [!CAUTION]\n> **Policy check failed**\n")
 		for _, m := range policyMsgs {
-			head.WriteString("> - " + strings.ReplaceAll(m, "\n", " ") + "\n")
+			head.WriteString("> - " + report.Inert(m) + "\n")
 		}
 		head.WriteString("\n")
 	}
@@ -378,7 +384,9 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 	}
 	var body bytes.Buffer
 	budget := report.SummaryLimit - 16<<10 - head.Len() - len(tail)
-	if err := rep.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
+	red := *rep // free text redacted before it is escaped for Markdown
+	red.Warnings = r.redactAll(rep.Warnings)
+	if err := red.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
 		r.gha.Warningf("rendering job summary: %s", r.red.String(err.Error()))
 		return
 	}
@@ -386,7 +394,7 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 	if r.env("GITHUB_STEP_SUMMARY") == "" {
 		var t bytes.Buffer
 		_ = rep.Table(&t)
-		r.gha.Infof("GITHUB_STEP_SUMMARY is not set; summary:\n%s", r.red.String(t.String()))
+		r.infof("GITHUB_STEP_SUMMARY is not set; summary:\n%s", r.red.String(t.String()))
 		return
 	}
 	if err := safe(func() { r.gha.AddStepSummary(md) }); err != nil {
@@ -432,9 +440,9 @@ func (r *runner) prComment(ctx context.Context, rep *report.Report, platform str
 		r.gha.Warningf("commenting on PR #%d failed: %s; the package diff is in the job summary", pr.Number, r.red.String(err.Error()))
 		return body
 	case created:
-		r.gha.Infof("created PR comment %d on #%d", id, pr.Number)
+		r.infof("created PR comment %d on #%d", id, pr.Number)
 	default:
-		r.gha.Infof("updated PR comment %d on #%d", id, pr.Number)
+		r.infof("updated PR comment %d on #%d", id, pr.Number)
 	}
 	return ""
 }
@@ -519,4 +527,22 @@ func packageURL(server, repository, image string) string {
 		return ""
 	}
 	return strings.TrimSuffix(server, "/") + "/" + repository + "/pkgs/container/" + url.PathEscape(pkg)
+}
+
+// infof writes a line of text to the log (redacted; it cannot act as a
+// workflow command whatever it holds).
+func (r *runner) infof(format string, args ...any) {
+	fmt.Fprintf(r.log, format+"\n", args...)
+}
+
+// redactAll returns msgs with the run's secrets redacted.
+func (r *runner) redactAll(msgs []string) []string {
+	if msgs == nil {
+		return nil
+	}
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = r.red.String(m)
+	}
+	return out
 }

@@ -171,7 +171,7 @@ func (r *Report) mdTotals() string {
 			bytesize.Format(f.NARBytes), bytesize.Format(f.ClosureNARBytes), bytesize.Format(f.NARWireBytes), plural(int(f.NarinfoRequests), "narinfo request"))
 	}
 	if r.PreviousDigest != "" {
-		prev := "`" + ShortDigest(r.PreviousDigest) + "`"
+		prev := "`" + mdCode(ShortDigest(r.PreviousDigest)) + "`"
 		if r.PreviousSize > 0 {
 			prev += " (" + bytesize.FormatSigned(total-r.PreviousSize) + ")"
 		}
@@ -238,17 +238,11 @@ func (r *Report) mdPaths(o MarkdownOptions, budget int) string {
 	return open + b.String() + closing
 }
 
-// mdText makes s safe inside a table cell or list item.
-func mdText(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
-}
+// mdText is Inert: for text from outside the tool.
+func mdText(s string) string { return Inert(s) }
 
-// mdCode makes s safe inside an inline code span in a table cell.
-func mdCode(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "`", "'")
-	return r.Replace(s)
-}
+// mdCode is InertCode: for the inside of a code span.
+func mdCode(s string) string { return InertCode(s) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

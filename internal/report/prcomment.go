@@ -73,7 +73,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 	}
 	against := "the published image"
 	if o.PreviousDigest != "" {
-		against = "`" + ShortDigest(o.PreviousDigest) + "`"
+		against = "`" + mdCode(ShortDigest(o.PreviousDigest)) + "`"
 	}
 	fmt.Fprintf(&head, "Compared with %s: **%d of %s** would be rebuilt, store size %s (%s → %s).\n\n",
 		against, d.Rebuilt(), plural(len(d.Layers), "layer"), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
