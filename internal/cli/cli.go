@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/publish"
 )
 
 // errSilent marks an error that has already been reported (e.g. as an
@@ -46,7 +48,22 @@ func Main(ctx context.Context, args []string, e Env) int {
 	if !errors.Is(err, errSilent) {
 		fmt.Fprintln(e.Stderr, "nix-layer-action:", err)
 	}
-	return 1
+	return exitStatus(err)
+}
+
+// Exit statuses (README "Exit status").
+const (
+	exitFailed    = 1 // nothing was published (or the run failed before)
+	exitPublished = 3 // the image was published, but a report, SBOM, step output or summary could not be written
+)
+
+// exitStatus is err's exit status.
+func exitStatus(err error) int {
+	var pe *publish.PublishedError
+	if errors.As(err, &pe) {
+		return exitPublished
+	}
+	return exitFailed
 }
 
 // Run runs one command line and returns its error.
