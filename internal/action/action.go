@@ -202,7 +202,9 @@ func (r *runner) run(ctx context.Context) error {
 	r.gha.EndGroup()
 	var published *publish.PublishedError // the builder published, then failed (the SBOM)
 	if err != nil && (!errors.As(err, &published) || rep == nil) {
-		r.buildError(s, err)
+		if ctx.Err() == nil { // interrupted: the caller says so, and only that
+			r.buildError(s, err)
+		}
 		return err
 	}
 	if rep == nil {

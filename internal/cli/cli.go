@@ -42,8 +42,12 @@ func Main(ctx context.Context, args []string, e Env) int {
 	if err == nil {
 		return 0
 	}
-	if ctx.Err() != nil {
+	var published *publish.PublishedError
+	if ctx.Err() != nil && !errors.As(err, &published) {
+		// What failed because of the interruption (a Nix build that was
+		// stopped, an upload cut short) is not news: say only this.
 		fmt.Fprintln(e.Stderr, "nix-layer-action: interrupted: nothing was tagged (unless the manifest upload had already finished), temporary files removed")
+		return exitFailed
 	}
 	if !errors.Is(err, errSilent) {
 		fmt.Fprintln(e.Stderr, "nix-layer-action:", err)

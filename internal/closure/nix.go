@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nix-community/go-nix/pkg/derivation"
 )
@@ -156,9 +157,17 @@ func (n *Nix) args(sub string, extra ...string) []string {
 	return append(a, extra...)
 }
 
+// interruptGrace is how long a cancelled Nix has to stop its builds and
+// clean up before it is killed: less than the 7.5 s GitHub Actions waits
+// between the SIGINT and the SIGTERM of a cancelled job.
+const interruptGrace = 5 * time.Second
+
 // run executes nix; it returns stdout, the full stderr and the exit error.
+// When ctx is cancelled Nix is asked to stop (see interruptible) and the
+// error is ctx's.
 func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 	cmd := exec.CommandContext(ctx, n.bin(), args...)
+	interruptible(cmd)
 	cmd.Dir = n.Dir
 	cmd.Env = append(os.Environ(), n.Env...)
 	var stdout, stderr bytes.Buffer
@@ -170,7 +179,8 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 		cmd.Stderr = io.MultiWriter(&stderr, live)
 	}
 	err := cmd.Run()
-	if err == nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
+		killGroup(cmd)
 		err = ctx.Err()
 	}
 	return stdout.Bytes(), stderr.String(), err
