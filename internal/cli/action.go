@@ -95,7 +95,7 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 		}
 	}
 	logf := func(f string, a ...any) { fmt.Fprintf(req.Log, f+"\n", a...) }
-	if o.Substituter, err = e.substituter(req.NixConf, req.Secrets, logf); err != nil {
+	if o.Substituter, err = substituterFor(ctx, o.Nix, req.Secrets, logf); err != nil {
 		return nil, err
 	}
 	var pub publish.Publisher

@@ -92,6 +92,9 @@ func (c *buildCmd) run(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	if o.Substituter, err = substituterFor(ctx, o.Nix, s.secrets, s.logf); err != nil {
+		return err
+	}
 	res, err := pipeline.BuildResult(ctx, o, pub)
 	if err != nil {
 		return err
@@ -164,7 +167,7 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		PlanFile: c.planFile, Tags: c.tags,
 		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
 		TempDir: c.tempDir, Created: created, Jobs: c.jobs, UploadJobs: c.uploads,
-		Log: s.log, Registry: s.client, Substituter: s.sub,
+		Log: s.log, Registry: s.client,
 		Progress: progress.New(s.log, progress.TTY(c.terminal())),
 		Format:   format,
 	}

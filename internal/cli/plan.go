@@ -51,11 +51,12 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	set := secrets.New()
 	log := set.Writer(c.Stderr)
 	defer log.Flush()
-	sub, err := c.substituter("", set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
+	nixo := pipeline.NixOptions{Bin: c.nixBin, Stderr: log, System: c.system}
+	sub, err := substituterFor(ctx, nixo, set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
 	if err != nil {
-		return err
+		return set.Error(err)
 	}
-	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log, System: c.system}, sub, format)
+	res, err := pipeline.Resolve(ctx, c.planFile, nixo, sub, format)
 	if err != nil {
 		return set.Error(err)
 	}

@@ -551,3 +551,30 @@ func (n *Nix) CurrentSystem(ctx context.Context) (string, error) {
 	}
 	return sys, nil
 }
+
+// Config returns Nix's effective configuration as the JSON it prints
+// (`nix config show --json` from Nix 2.19 on, `nix show-config --json`
+// before; the other is tried when the first is unknown), so callers trust
+// exactly what this Nix, with its environment, would. The output may hold
+// secrets (access-tokens): it is never put into an error.
+func (n *Nix) Config(ctx context.Context) ([]byte, error) {
+	cmds := [][]string{{"show-config"}, {"config", "show"}}
+	if major, minor := n.Version(ctx); major > 2 || major == 2 && minor >= 19 {
+		cmds[0], cmds[1] = cmds[1], cmds[0]
+	}
+	var first error
+	for _, c := range cmds {
+		args := append(c, "--extra-experimental-features", "nix-command", "--json")
+		stdout, stderr, err := n.run(ctx, args)
+		if err == nil {
+			return stdout, nil
+		}
+		if first == nil {
+			first = &NixError{Args: args, Stderr: TrimNixStderr(stderr), Err: err}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
