@@ -256,7 +256,7 @@ func (r *runner) run(ctx context.Context) error {
 		sumErr = r.writeSummary(rep, policyMsgs, fallback)
 	}
 
-	postErr := r.afterPublish(s.req.Push, rep, published, errors.Join(outErr, sumErr))
+	postErr := r.afterPublish(s.req.Push, rep.Image, rep.Digest, published, errors.Join(outErr, sumErr))
 	if policyErr != nil {
 		for _, m := range policyMsgs {
 			r.gha.Errorf("%s", r.red.String(m))
@@ -271,11 +271,11 @@ func (r *runner) run(ctx context.Context) error {
 // summary — as one *publish.PublishedError naming the image when it was
 // published, with an error annotation saying so: the digest is never lost
 // in the failure.
-func (r *runner) afterPublish(pushed bool, rep *report.Report, published *publish.PublishedError, err error) error {
+func (r *runner) afterPublish(pushed bool, image, digest string, published *publish.PublishedError, err error) error {
 	if published != nil {
 		published.Err = errors.Join(published.Err, err)
 	} else if err != nil && pushed {
-		published = &publish.PublishedError{Ref: DigestRef(rep.Image, rep.Digest), Err: err}
+		published = &publish.PublishedError{Ref: DigestRef(image, digest), Err: err}
 	}
 	if published == nil {
 		return err
@@ -331,21 +331,23 @@ func (r *runner) merge(ctx context.Context, s *settings) error {
 	for _, c := range res.Children {
 		fmt.Fprintf(&md, "| %s | `%s` |\n", c.Platform, c.Digest)
 	}
+	var errs []error
 	if r.env("GITHUB_OUTPUT") != "" {
 		for _, k := range []string{"digest", "image", "changed"} {
 			k, v := k, r.red.String(outs[k])
 			if err := safe(func() { r.gha.SetOutput(k, v) }); err != nil {
-				return fmt.Errorf("setting output %s: %w", k, err)
+				errs = append(errs, fmt.Errorf("setting output %s: %w", k, err))
+				break
 			}
 		}
 	}
 	r.gha.Infof("image: %s", ref)
 	if s.summary && r.env("GITHUB_STEP_SUMMARY") != "" {
 		if err := safe(func() { r.gha.AddStepSummary(r.red.String(md.String())) }); err != nil {
-			r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
+			errs = append(errs, fmt.Errorf("writing job summary: %w", err))
 		}
 	}
-	return nil
+	return r.afterPublish(true, s.req.Image, res.Digest, nil, errors.Join(errs...))
 }
 
 // buildError turns plan errors into file annotations.
