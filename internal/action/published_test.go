@@ -106,3 +106,23 @@ func TestRunMergeSummaryFailsAfterPublish(t *testing.T) {
 		t.Errorf("digest output %q", got)
 	}
 }
+
+// TestRunInterruptedSaysNothingMore: a build that fails because the run
+// was cancelled (Nix stopped by the signal) gets no error annotation of
+// its own: the caller says "interrupted", and only that.
+func TestRunInterruptedSaysNothingMore(t *testing.T) {
+	e := newEnv(t, "http://127.0.0.1:1")
+	e.vars["INPUT_IMAGE"] = "ghcr.io/octo-org/hello-world"
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	err := Run(ctx, Options{Getenv: e.getenv, Stdout: &out, Build: func(context.Context, Request) (*report.Report, error) {
+		cancel()
+		return nil, errors.New("nix build failed for .#app: interrupted by the user")
+	}})
+	if err == nil {
+		t.Fatal("an interrupted build succeeded")
+	}
+	if strings.Contains(out.String(), "::error") || strings.Contains(out.String(), "nix build failed") {
+		t.Errorf("the interrupted build was reported as a failure:\n%s", out.String())
+	}
+}

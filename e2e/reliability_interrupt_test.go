@@ -51,7 +51,7 @@ func processGone(pid int) bool {
 	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z'
 }
 
-func TestE2EInterruptStopsNixBuild(t *testing.T) {
+func TestReliabilityInterruptStopsNixBuild(t *testing.T) {
 	testutil.Short(t)
 	testutil.RequireTool(t, "nix")
 	bin := buildBinary(t)

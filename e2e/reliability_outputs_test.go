@@ -48,10 +48,10 @@ func exitCode(err error) int {
 	return -1
 }
 
-// TestE2EOutputsRefusedBeforeWork: a --report or --sbom that cannot be
+// TestReliabilityOutputsRefusedBeforeWork: a --report or --sbom that cannot be
 // written (its directory missing, or the path a directory) is refused
 // before anything is built or uploaded: the registry has no tag.
-func TestE2EOutputsRefusedBeforeWork(t *testing.T) {
+func TestReliabilityOutputsRefusedBeforeWork(t *testing.T) {
 	bin := buildBinary(t)
 	reg := registry.Start(t, registry.Options{})
 	planFile := synthPlan(t, t.TempDir(), stackPkgs(0, 64<<10), "")
@@ -81,10 +81,10 @@ func TestE2EOutputsRefusedBeforeWork(t *testing.T) {
 	}
 }
 
-// TestE2EOutputsReportFailsAfterPublish: the report's file system fills
+// TestReliabilityReportFailsAfterPublish: the report's file system fills
 // while the image is pushed; the run says the image was published, with
 // the reference and digest the tag now holds, and exits 3.
-func TestE2EOutputsReportFailsAfterPublish(t *testing.T) {
+func TestReliabilityReportFailsAfterPublish(t *testing.T) {
 	bin := buildBinary(t)
 	reg := registry.Start(t, registry.Options{})
 	planFile := synthPlan(t, t.TempDir(), stackPkgs(0, 64<<10), "")
@@ -109,10 +109,10 @@ func TestE2EOutputsReportFailsAfterPublish(t *testing.T) {
 	}
 }
 
-// TestE2EActionOutputsRefusedBeforeWork: in action mode, a GITHUB_OUTPUT
+// TestReliabilityActionOutputsRefusedBeforeWork: in action mode, a GITHUB_OUTPUT
 // or GITHUB_STEP_SUMMARY that cannot be written is refused before the
 // build: an error annotation naming it, and no tag.
-func TestE2EActionOutputsRefusedBeforeWork(t *testing.T) {
+func TestReliabilityActionOutputsRefusedBeforeWork(t *testing.T) {
 	reg := registry.Start(t, registry.Options{})
 	planFile := synthPlan(t, t.TempDir(), stackPkgs(0, 64<<10), "")
 	for _, v := range []string{"GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"} {
@@ -136,11 +136,11 @@ func TestE2EActionOutputsRefusedBeforeWork(t *testing.T) {
 	}
 }
 
-// TestE2EActionSummaryFailsAfterPublish: in action mode the summary's
+// TestReliabilityActionSummaryFailsAfterPublish: in action mode the summary's
 // file system fills during the run: the step outputs still carry the
 // digest, an error annotation says the image was published, and the
 // binary exits 3.
-func TestE2EActionSummaryFailsAfterPublish(t *testing.T) {
+func TestReliabilityActionSummaryFailsAfterPublish(t *testing.T) {
 	bin := buildBinary(t)
 	reg := registry.Start(t, registry.Options{})
 	planFile := synthPlan(t, t.TempDir(), stackPkgs(0, 64<<10), "")
