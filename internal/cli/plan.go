@@ -51,12 +51,11 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	set := secrets.New()
 	log := set.Writer(c.Stderr)
 	defer log.Flush()
-	nixo := pipeline.NixOptions{Bin: c.nixBin, Stderr: log, System: c.system}
-	sub, err := substituterFor(ctx, nixo, set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
+	sub, err := substituterFor(ctx, pipeline.NixOptions{Bin: c.nixBin}, set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
 	if err != nil {
 		return set.Error(err)
 	}
-	res, err := pipeline.Resolve(ctx, c.planFile, nixo, sub, format)
+	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log, System: c.system}, sub, format)
 	if err != nil {
 		return set.Error(err)
 	}
