@@ -109,13 +109,18 @@ func TestReliabilityReportFailsAfterPublish(t *testing.T) {
 	}
 }
 
-// TestReliabilityActionOutputsRefusedBeforeWork: in action mode, a GITHUB_OUTPUT
-// or GITHUB_STEP_SUMMARY that cannot be written is refused before the
-// build: an error annotation naming it, and no tag.
+// TestReliabilityActionOutputsRefusedBeforeWork: in action mode, a
+// GITHUB_OUTPUT, GITHUB_STEP_SUMMARY or sbom-path that cannot be written is
+// refused before the build: an error annotation naming it, and no tag.
 func TestReliabilityActionOutputsRefusedBeforeWork(t *testing.T) {
 	reg := registry.Start(t, registry.Options{})
 	planFile := synthPlan(t, t.TempDir(), stackPkgs(0, 64<<10), "")
-	for _, v := range []string{"GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"} {
+	for _, tc := range []struct{ v, says string }{
+		{"GITHUB_OUTPUT", "::error::GITHUB_OUTPUT cannot be written"},
+		{"GITHUB_STEP_SUMMARY", "::error::GITHUB_STEP_SUMMARY cannot be written"},
+		{"INPUT_SBOM-PATH", "::error::input sbom-path: "},
+	} {
+		v := tc.v
 		t.Run(v, func(t *testing.T) {
 			repo := "out/action-" + strings.ToLower(v)
 			r := runActionEnv(t, map[string]string{
@@ -126,7 +131,7 @@ func TestReliabilityActionOutputsRefusedBeforeWork(t *testing.T) {
 			if r.err == nil {
 				t.Fatalf("accepted an unwritable %s:\n%s", v, r.stdout)
 			}
-			if !strings.Contains(r.stdout, "::error::"+v+" cannot be written") {
+			if !strings.Contains(r.stdout, tc.says) {
 				t.Errorf("no error annotation naming %s:\n%s", v, r.stdout)
 			}
 			if d := tagDigest(t, reg, repo, "latest"); d != "" {
