@@ -97,3 +97,29 @@ func TestNixCancelQuickExit(t *testing.T) {
 		t.Errorf("took %s to stop a Nix that exits on SIGTERM", took)
 	}
 }
+
+// TestNixOutputHeldOpen: a Nix that exits 0 while something it started
+// still holds its output open ends the call within the grace period, with
+// what Nix printed and no error.
+func TestNixOutputHeldOpen(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nix")
+	script := "#!/bin/sh\n/bin/sleep 30 &\necho \"$!\" > \"$STATE/child\"\necho '[]'\nexit 0\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n := &Nix{Bin: bin, Env: []string{"STATE=" + dir}}
+	start := time.Now()
+	out, _, err := n.run(context.Background(), []string{"build"})
+	if took := time.Since(start); took > interruptGrace+5*time.Second {
+		t.Errorf("took %s", took)
+	}
+	if err != nil || strings.TrimSpace(string(out)) != "[]" {
+		t.Errorf("output %q, error %v; want [] and no error", out, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "child")); err == nil {
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}

@@ -179,6 +179,11 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 		cmd.Stderr = io.MultiWriter(&stderr, live)
 	}
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		// Nix exited cleanly, but something it started still holds its
+		// output open: what Nix wrote is read, so this is success.
+		err = nil
+	}
 	if ctx.Err() != nil {
 		killGroup(cmd)
 		err = ctx.Err()
