@@ -25,6 +25,7 @@ import (
 	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 	"github.com/org/nix-layer-action/internal/secrets"
 )
@@ -191,6 +192,11 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	s.req.Debug = r.env("RUNNER_DEBUG") == "1"
 	s.req.Log, s.req.Secrets = r.log, r.red
+	if err := r.checkFileCommands(s.summary); err != nil {
+		r.gha.EndGroup()
+		r.gha.Errorf("%s", r.red.String(err.Error()))
+		return err
+	}
 	if len(s.merge) > 0 {
 		return r.merge(ctx, s)
 	}
@@ -198,8 +204,11 @@ func (r *runner) run(ctx context.Context) error {
 	r.githubMetadata(ctx, s)
 	rep, err := r.o.Build(ctx, s.req)
 	r.gha.EndGroup()
-	if err != nil {
-		r.buildError(s, err)
+	var published *publish.PublishedError // the builder published, then failed (the SBOM)
+	if err != nil && (!errors.As(err, &published) || rep == nil) {
+		if ctx.Err() == nil { // interrupted: the caller says so, and only that
+			r.buildError(s, err)
+		}
 		return err
 	}
 	if rep == nil {
@@ -248,17 +257,61 @@ func (r *runner) run(ctx context.Context) error {
 		r.gha.EndGroup()
 	}
 
+	var sumErr error
 	if s.summary {
-		r.writeSummary(rep, policyMsgs, fallback)
+		sumErr = r.writeSummary(rep, policyMsgs, fallback)
 	}
 
+	postErr := r.afterPublish(s.req.Push, rep.Image, rep.Digest, published, errors.Join(outErr, sumErr))
 	if policyErr != nil {
 		for _, m := range policyMsgs {
 			r.gha.Errorf("%s", r.red.String(m))
 		}
 		return &PolicyFailure{Err: policyErr}
 	}
-	return outErr
+	return postErr
+}
+
+// afterPublish is what failed after the build — the builder's own
+// failure after publishing (the SBOM) and err, a failed step output or
+// summary — as one *publish.PublishedError naming the image when it was
+// published, with an error annotation saying so: the digest is never lost
+// in the failure.
+func (r *runner) afterPublish(pushed bool, image, digest string, published *publish.PublishedError, err error) error {
+	if published != nil {
+		published.Err = errors.Join(published.Err, err)
+	} else if err != nil && pushed {
+		published = &publish.PublishedError{Ref: DigestRef(image, digest), Err: err}
+	}
+	if published == nil {
+		return err
+	}
+	r.gha.Errorf("%s", r.red.String(published.Error()))
+	return published
+}
+
+// checkFileCommands makes sure, before any work, that the runner's files
+// for step outputs (GITHUB_OUTPUT) and, when it is written, the job
+// summary (GITHUB_STEP_SUMMARY) can be appended to, as go-githubactions
+// will: a file that cannot be written is found before anything is built
+// or published, not after.
+func (r *runner) checkFileCommands(summary bool) error {
+	vars := []string{"GITHUB_OUTPUT"}
+	if summary {
+		vars = append(vars, "GITHUB_STEP_SUMMARY")
+	}
+	for _, v := range vars {
+		p := r.env(v)
+		if p == "" {
+			continue
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("%s cannot be written, so nothing was built: %w", v, err)
+		}
+		f.Close()
+	}
+	return nil
 }
 
 // merge runs the merge job: no build, an index of the given digests at the
@@ -273,7 +326,7 @@ func (r *runner) merge(ctx context.Context, s *settings) error {
 		r.gha.Errorf("%s", r.red.String(err.Error()))
 		return err
 	}
-	ref := digestRef(s.req.Image, res.Digest)
+	ref := DigestRef(s.req.Image, res.Digest)
 	outs := map[string]string{"digest": res.Digest, "image": ref, "changed": strconv.FormatBool(res.Changed)}
 	var md strings.Builder
 	fmt.Fprintf(&md, "### `%s`\n\nImage index `%s` (%d platforms)", report.InertCode(s.req.Image), report.InertCode(res.Digest), len(res.Children))
@@ -284,21 +337,23 @@ func (r *runner) merge(ctx context.Context, s *settings) error {
 	for _, c := range res.Children {
 		fmt.Fprintf(&md, "| %s | `%s` |\n", report.Inert(c.Platform), report.InertCode(c.Digest))
 	}
+	var errs []error
 	if r.env("GITHUB_OUTPUT") != "" {
 		for _, k := range []string{"digest", "image", "changed"} {
 			k, v := k, r.red.String(outs[k])
 			if err := safe(func() { r.gha.SetOutput(k, v) }); err != nil {
-				return fmt.Errorf("setting output %s: %w", k, err)
+				errs = append(errs, fmt.Errorf("setting output %s: %w", k, err))
+				break
 			}
 		}
 	}
 	r.infof("image: %s", ref)
 	if s.summary && r.env("GITHUB_STEP_SUMMARY") != "" {
 		if err := safe(func() { r.gha.AddStepSummary(r.red.String(md.String())) }); err != nil {
-			r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
+			errs = append(errs, fmt.Errorf("writing job summary: %w", err))
 		}
 	}
-	return nil
+	return r.afterPublish(true, s.req.Image, res.Digest, nil, errors.Join(errs...))
 }
 
 // buildError turns plan errors into file annotations.
@@ -343,7 +398,7 @@ func (r *runner) setOutputs(rep *report.Report) error {
 	_, pushed, cached := rep.Counts()
 	outs := map[string]string{
 		"digest":        rep.Digest,
-		"image":         digestRef(rep.Image, rep.Digest),
+		"image":         DigestRef(rep.Image, rep.Digest),
 		"metadata":      strings.TrimSpace(meta.String()),
 		"layers-pushed": strconv.Itoa(pushed),
 		"layers-cached": strconv.Itoa(cached),
@@ -365,11 +420,13 @@ func (r *runner) setOutputs(rep *report.Report) error {
 			return fmt.Errorf("setting output %s: %w", k, err)
 		}
 	}
-	r.infof("image: %s", digestRef(rep.Image, rep.Digest))
+	r.infof("image: %s", DigestRef(rep.Image, rep.Digest))
 	return nil
 }
 
-func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback string) {
+// writeSummary writes the job summary; it returns an error only when the
+// summary file could not be written.
+func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback string) error {
 	var head strings.Builder
 	if len(policyMsgs) > 0 {
 		head.WriteString("> [!CAUTION]\n> **Policy check failed**\n")
@@ -388,18 +445,19 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 	red.Warnings = r.redactAll(rep.Warnings)
 	if err := red.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
 		r.gha.Warningf("rendering job summary: %s", r.red.String(err.Error()))
-		return
+		return nil
 	}
 	md := r.red.String(head.String() + body.String() + tail)
 	if r.env("GITHUB_STEP_SUMMARY") == "" {
 		var t bytes.Buffer
 		_ = rep.Table(&t)
 		r.infof("GITHUB_STEP_SUMMARY is not set; summary:\n%s", r.red.String(t.String()))
-		return
+		return nil
 	}
 	if err := safe(func() { r.gha.AddStepSummary(md) }); err != nil {
-		r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
+		return fmt.Errorf("writing job summary: %w", err)
 	}
+	return nil
 }
 
 // prComment posts the sticky comment; it returns the body when it could not
@@ -461,8 +519,8 @@ func policyMessages(err error) []string {
 	return []string{err.Error()}
 }
 
-// digestRef returns "<repository>@<digest>" for an image reference.
-func digestRef(image, digest string) string {
+// DigestRef returns "<repository>@<digest>" for an image reference.
+func DigestRef(image, digest string) string {
 	if digest == "" {
 		return ""
 	}

@@ -467,8 +467,8 @@ func TestDigestRef(t *testing.T) {
 		"ghcr.io/o/r@" + digest('e'): "ghcr.io/o/r@sha256:x",
 	}
 	for in, want := range cases {
-		if got := digestRef(in, "sha256:x"); got != want {
-			t.Errorf("digestRef(%q) = %q, want %q", in, got, want)
+		if got := DigestRef(in, "sha256:x"); got != want {
+			t.Errorf("DigestRef(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/org/nix-layer-action/internal/action"
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/pipeline"
@@ -91,22 +92,43 @@ func (c *buildCmd) run(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	if o.Substituter, err = substituterFor(ctx, o.Nix, s.secrets, s.logf); err != nil {
+		return err
+	}
 	res, err := pipeline.BuildResult(ctx, o, pub)
 	if err != nil {
 		return err
 	}
 	rep := res.Report
+	var errs []error
 	if c.report != "" {
 		if err := writeFileAtomic(c.report, rep.JSON); err != nil {
-			return fmt.Errorf("writing report: %w", err)
+			errs = append(errs, fmt.Errorf("writing report: %w", err))
 		}
 	}
 	if c.supply.sbom != "" {
 		if err := writeSBOM(c.supply.sbom, res); err != nil {
-			return fmt.Errorf("writing SBOM: %w", err)
+			errs = append(errs, fmt.Errorf("writing SBOM: %w", err))
 		}
 	}
-	return rep.Table(c.Stdout)
+	if err := rep.Table(c.Stdout); err != nil {
+		errs = append(errs, err)
+	}
+	return afterPublish(pub, rep.Image, rep.Digest, errors.Join(errs...))
+}
+
+// afterPublish is err, a failure to write what describes an image, as a
+// *publish.PublishedError naming the image when it was published (so the
+// digest is never lost in the failure, and the exit status says so).
+func afterPublish(pub publish.Publisher, image, digest string, err error) error {
+	if err == nil || pub == nil {
+		return err
+	}
+	ref := action.DigestRef(image, digest)
+	if image == "" {
+		ref = pub.Destination() + "@" + digest
+	}
+	return &publish.PublishedError{Ref: ref, Err: err}
 }
 
 // options turns the flags into pipeline options and the publisher;
@@ -145,12 +167,17 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		PlanFile: c.planFile, Tags: c.tags,
 		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
 		TempDir: c.tempDir, Created: created, Jobs: c.jobs, UploadJobs: c.uploads,
-		Log: s.log, Registry: s.client, Substituter: s.sub,
+		Log: s.log, Registry: s.client,
 		Progress: progress.New(s.log, progress.TTY(c.terminal())),
 		Format:   format,
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")
+	}
+	if c.report != "" {
+		if err := checkOutputFile(c.report); err != nil {
+			return o, nil, fmt.Errorf("build: --report: %w", err)
+		}
 	}
 	if err := c.supply.apply(&o); err != nil {
 		return o, nil, err

@@ -61,12 +61,17 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	nixo := pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system}
+	sub, err := substituterFor(ctx, nixo, s.secrets, s.logf)
+	if err != nil {
+		return s.close(err)
+	}
 	res, err := pipeline.Diff(ctx, pipeline.DiffOptions{
 		PlanFile:    c.planFile,
 		Against:     against,
-		Nix:         pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
+		Nix:         nixo,
 		Registry:    s.client,
-		Substituter: s.sub,
+		Substituter: sub,
 		Format:      format,
 	})
 	if err != nil {

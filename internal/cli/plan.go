@@ -58,9 +58,9 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	set := secrets.New()
 	log := set.Writer(c.Stderr)
 	defer log.Flush()
-	sub, err := c.substituter("", set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
+	sub, err := substituterFor(ctx, pipeline.NixOptions{Bin: c.nixBin}, set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
 	if err != nil {
-		return err
+		return set.Error(err)
 	}
 	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log, System: c.system, NoBuild: c.noBuild}, sub, format)
 	var ue *pipeline.UnbuiltError
