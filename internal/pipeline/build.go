@@ -32,6 +32,8 @@ type run struct {
 	// entries records what the layer writer wrote of store paths not on
 	// this machine, for the config check.
 	entries *entryLog
+	// temp accounts for the layer files in the run's temp dir.
+	temp tempSpace
 }
 
 // Build runs the whole job: resolve the plan, reuse or build each layer,

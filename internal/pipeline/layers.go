@@ -84,19 +84,58 @@ func newUploads(ctx context.Context, w publish.LayerWriter, jobs int) *uploads {
 	return &uploads{w: w, ctx: gctx, cancel: cancel, g: g, sem: make(chan struct{}, jobs)}
 }
 
-func (u *uploads) add(l v1.Layer) {
+// add writes l's blob once an upload slot is free, without waiting for
+// one; then, once the registry confirmed it, runs each of after.
+func (u *uploads) add(l v1.Layer, after ...func()) {
 	if u.w == nil {
 		return
 	}
 	u.g.Go(func() error {
-		select {
-		case u.sem <- struct{}{}:
-		case <-u.ctx.Done():
-			return u.ctx.Err()
+		if err := u.acquire(u.ctx); err != nil {
+			return err
 		}
-		defer func() { <-u.sem }()
-		return u.w.WriteLayer(u.ctx, l)
+		return u.write(l, after)
 	})
+}
+
+// handOver waits for an upload slot, then writes l's blob in the
+// background and, once the registry confirmed it, runs each of after
+// (which frees what only the upload needed: the layer's temp file). A
+// build calls it before giving up its build slot, so builds never run
+// ahead of uploads by more than the build budget: on a link slower than
+// the builds, at most jobs + upload-jobs layer files are on disk, not the
+// whole image.
+func (u *uploads) handOver(ctx context.Context, l v1.Layer, after ...func()) error {
+	if u.w == nil {
+		return nil
+	}
+	if err := u.acquire(ctx); err != nil {
+		return err
+	}
+	u.g.Go(func() error { return u.write(l, after) })
+	return nil
+}
+
+// acquire takes an upload slot, unless ctx ends first.
+func (u *uploads) acquire(ctx context.Context) error {
+	select {
+	case u.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// write writes l's blob in a slot already taken, and frees the slot.
+func (u *uploads) write(l v1.Layer, after []func()) error {
+	defer func() { <-u.sem }()
+	if err := u.w.WriteLayer(u.ctx, l); err != nil {
+		return err
+	}
+	for _, f := range after {
+		f()
+	}
+	return nil
 }
 
 // wait waits for every upload; a build error stops them and wins, unless
@@ -165,16 +204,29 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			d, _ := b.Digest()
 			diffID, _ := b.DiffID()
 			size, _ := b.Size()
+			r.temp.add(size)
 			il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
 			if msg := reproducibilityWarning(r.prevs, il.plan, b); msg != "" {
 				r.log.printf("WARNING: %s", msg)
 				il.warning = msg
 			}
-			up.add(r.counted(b))
-			return nil
+			return up.handOver(gctx, r.counted(b), func() { r.release(b) })
 		})
 	}
 	return g.Wait()
+}
+
+// release removes a built layer's temp file once its blob is in the
+// registry: the image needs only its digest, size, diffID and media type
+// from then on (the manifest is written from those), so a cold push holds
+// on disk only the layers built and not yet uploaded, not the whole image.
+func (r *run) release(b *layer.Built) {
+	if err := b.Close(); err != nil {
+		r.log.printf("warning: %v", err)
+		return
+	}
+	size, _ := b.Size()
+	r.temp.remove(size)
 }
 
 // largestFirst orders layers for building by NAR size, largest first (plan

@@ -161,6 +161,9 @@ func (r *Report) mdTotals() string {
 		fmt.Fprintf(&b, "| Downloaded from binary caches | %s of %s closure (%s of NAR as sent, %s) |\n",
 			bytesize.Format(f.NARBytes), bytesize.Format(f.ClosureNARBytes), bytesize.Format(f.NARWireBytes), plural(int(f.NarinfoRequests), "narinfo request"))
 	}
+	if r.PeakTempBytes > 0 {
+		fmt.Fprintf(&b, "| Peak temp disk | %s of layer files at once |\n", bytesize.Format(r.PeakTempBytes))
+	}
 	if r.PreviousDigest != "" {
 		prev := "`" + ShortDigest(r.PreviousDigest) + "`"
 		if r.PreviousSize > 0 {

@@ -53,6 +53,10 @@ type Report struct {
 	// SupersededBy is what the tag held right after this run's push when
 	// another run had pushed to it in the meantime.
 	SupersededBy string `json:"supersededBy,omitempty"`
+	// PeakTempBytes is the most bytes of layer files the run held in its
+	// temp dir at once (a layer's file is removed as soon as its blob is
+	// in the registry).
+	PeakTempBytes int64 `json:"peakTempBytes"`
 	// Fetch is what the run asked of the binary caches.
 	Fetch *Fetch `json:"fetch,omitempty"`
 }
