@@ -38,6 +38,7 @@ type cliReport struct {
 	Warnings      []string `json:"warnings"`
 	SupersededBy  string   `json:"supersededBy"`
 	PeakTempBytes int64    `json:"peakTempBytes"`
+	Shard         string   `json:"shard"`
 	Layers        []struct {
 		Name             string   `json:"name"`
 		Digest           string   `json:"digest"`

@@ -48,6 +48,7 @@ func (r *run) layers(ctx context.Context, src layer.Source, tmp string, w publis
 			out[i].status = report.StatusEmpty
 		}
 	}
+	out = r.onShard(out)
 	r.reuse(ctx, out)
 	if err := ctx.Err(); err != nil {
 		return out, err

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/substituter"
@@ -85,6 +86,12 @@ type Options struct {
 	// Progress, when set, reports bytes read while layers build and sent
 	// while they upload, and times the phases.
 	Progress *progress.Reporter
+	// Shard, when split (N > 1), builds and publishes only the layers
+	// layering.AssignShards gives part I: the image holds those layers
+	// (with their keys), so a later build of the whole plan given every
+	// part's image as Previous reuses each layer and writes the same
+	// image as an unsplit build.
+	Shard layering.Shard
 	// Format is how new layers are compressed (zero: layer.DefaultFormat,
 	// gzip). It enters every key: a previous image's layers are reused
 	// only when they were written in the same format.

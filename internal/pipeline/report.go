@@ -41,6 +41,9 @@ func (r *run) report(ls []*imageLayer, img v1.Image) (*report.Report, error) {
 	rep.CumulativeSize, rep.DedupSize = cumulative(r.res)
 	rep.Fetch = r.fetch()
 	rep.PeakTempBytes = r.temp.Peak()
+	if r.o.Shard.Split() {
+		rep.Shard = r.o.Shard.String()
+	}
 	if target != nil {
 		rep.Diff = layerDiff(target, ls)
 	}

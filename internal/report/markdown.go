@@ -58,6 +58,9 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 		if r.Platform != "" {
 			title += " (" + mdText(r.Platform) + ")"
 		}
+		if r.Shard != "" {
+			title += ", shard " + mdText(r.Shard)
+		}
 	}
 	head := "### " + title + "\n\n"
 

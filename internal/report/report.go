@@ -53,6 +53,9 @@ type Report struct {
 	// SupersededBy is what the tag held right after this run's push when
 	// another run had pushed to it in the meantime.
 	SupersededBy string `json:"supersededBy,omitempty"`
+	// Shard is "I/N" when the run built part I of a build split over N
+	// jobs: Layers are that part's only.
+	Shard string `json:"shard,omitempty"`
 	// PeakTempBytes is the most bytes of layer files the run held in its
 	// temp dir at once (a layer's file is removed as soon as its blob is
 	// in the registry).
