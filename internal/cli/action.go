@@ -152,6 +152,7 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
 		Progress:    progress.New(req.Log, progress.TTY(false)),
 		Format:      req.Format,
+		Shard:       req.Shard,
 	}, nil
 }
 
