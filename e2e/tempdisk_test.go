@@ -14,12 +14,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/org/nix-layer-action/internal/testutil"
+	"github.com/org/nix-layer-action/internal/testutil/faultproxy"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
 )
 
@@ -137,5 +139,80 @@ func TestE2ETempDiskBoundedByLayers(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("temp dir not empty after the run: %v", left)
+	}
+}
+
+// TestE2EStreamedLayersNoTempFiles: with --layer-files=false every layer
+// goes straight into its upload: nothing is ever written to the temp dir,
+// the image is the one files give (same digest), and under 10% faulty
+// requests (every kind) the retries write the bytes again and the push
+// still completes with that digest.
+func TestE2EStreamedLayersNoTempFiles(t *testing.T) {
+	testutil.Short(t)
+	dir := t.TempDir()
+	var pkgs []synthPkg
+	for i := range 5 {
+		pkgs = append(pkgs, synthPkg{Name: fmt.Sprintf("l%d", i), Seed: int64(800 + i), Size: 1 << 20})
+	}
+	planFile := synthPlan(t, filepath.Join(dir, "plan"), pkgs, "")
+	reg := registry.Start(t, registry.Options{})
+
+	build := func(ref, name string, extra ...string) (*cliReport, int64) {
+		t.Helper()
+		tmp := filepath.Join(dir, "tmp-"+name)
+		mkdir(t, tmp)
+		repFile := filepath.Join(dir, name+".json")
+		stop := watchDir(tmp)
+		args := append([]string{"build", "--plan", planFile, "--image", ref, "--temp-dir", tmp, "--report", repFile}, extra...)
+		_, stderr, err := runCLI(t, nil, args...)
+		seen := stop()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, stderr)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) > 0 {
+			t.Errorf("%s: temp dir not empty after the run: %v", name, left)
+		}
+		return readReport(t, repFile), seen
+	}
+	files, _ := build(reg.Ref("e2e/files:latest"), "files")
+	streamed, seen := build(reg.Ref("e2e/streamed:latest"), "streamed", "--layer-files=false")
+	if streamed.Digest != files.Digest {
+		t.Errorf("streamed image %s, with files %s", streamed.Digest, files.Digest)
+	}
+	if seen != 0 || streamed.PeakTempBytes != 0 {
+		t.Errorf("streaming held %d B in the temp dir (report: %d), want 0", seen, streamed.PeakTempBytes)
+	}
+	for _, l := range streamed.Layers {
+		if l.Status != "pushed" && l.Status != "empty" {
+			t.Errorf("layer %s: %s, want pushed", l.Name, l.Status)
+		}
+	}
+
+	// A connection dropped mid-body (the bytes are written again from the
+	// start), a commit refused after every byte went up (the digest is
+	// known then: the retry asks for the blob, then uploads the bytes
+	// written again), a refused PATCH, and 10% random faults besides.
+	upload := regexp.MustCompile(`/blobs/uploads/.`)
+	p := faultproxy.Start(t, faultproxy.Options{Target: reg.URL(), Rate: 0.10, Seed: 11, StallFor: time.Second, Rules: []*faultproxy.Rule{
+		{Method: "PATCH", Path: upload, Nth: 2, Kind: faultproxy.Drop},
+		{Method: "PUT", Path: upload, Nth: 1, Kind: faultproxy.Status503},
+		{Method: "PATCH", Path: upload, Nth: 4, Times: 3, Kind: faultproxy.Status500},
+	}})
+	faulty, _ := build(p.Ref("e2e/faulty:latest"), "faulty", "--layer-files=false")
+	if faulty.Digest != files.Digest {
+		t.Errorf("streamed under faults: %s, want %s", faulty.Digest, files.Digest)
+	}
+	t.Logf("faults injected: %s", p.Summary())
+	ruled := 0
+	for _, e := range p.Events() {
+		if upload.MatchString(e.Path) && (e.Method == "PATCH" || e.Method == "PUT") {
+			ruled++
+		}
+	}
+	if ruled < 3 {
+		t.Errorf("only %d faults hit uploads: %s", ruled, p.Summary())
+	}
+	if d := tagDigest(t, reg, "e2e/faulty", "latest"); d != files.Digest {
+		t.Errorf("tag holds %q, want %s", d, files.Digest)
 	}
 }

@@ -46,6 +46,10 @@ type Request struct {
 	System string
 	// PushByDigest pushes the image by digest without moving any tag.
 	PushByDigest bool
+	// LayerFiles writes each built layer to a temp file before its upload
+	// (input layer-files, default true); false writes it straight into
+	// its upload.
+	LayerFiles bool
 	// Shard, when split, builds and pushes by digest only part I of N of
 	// the layers (input shard: "I/N"); PushByDigest is then set too.
 	Shard layering.Shard

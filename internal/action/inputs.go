@@ -18,7 +18,7 @@ var InputNames = []string{
 	"plan", "image", "tags", "push", "cache-from", "github-token", "nix-conf",
 	"summary", "pr-comment", "max-layer-size", "max-growth", "labels", "annotations",
 	"system", "push-by-digest", "merge",
-	"compression", "sbom-path", "shard",
+	"compression", "sbom-path", "shard", "layer-files",
 }
 
 // OutputNames lists every output the action sets (kept in sync with
@@ -121,6 +121,9 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	}
 	if r.Format, err = layer.FormatFor(strings.TrimSpace(get("compression"))); err != nil {
 		return nil, &InputError{Input: "compression", Msg: err.Error()}
+	}
+	if r.LayerFiles, err = boolInput(get, "layer-files", true); err != nil {
+		return nil, err
 	}
 	if err := parseSBOMPath(get, s); err != nil {
 		return nil, err

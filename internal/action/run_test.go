@@ -389,6 +389,7 @@ func TestRunInputErrors(t *testing.T) {
 		"INPUT_PUSH-BY-DIGEST": "maybe",
 		"INPUT_COMPRESSION":    "xz",
 		"INPUT_SHARD":          "0/2",
+		"INPUT_LAYER-FILES":    "no",
 	}
 	for k, v := range cases {
 		e := newEnv(t, "http://127.0.0.1:1")
@@ -422,7 +423,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.req.PlanFile != "/github/workspace/nix-layers.yaml" || s.req.Image != "ghcr.io/octo-org/hello-world" ||
-		!s.req.Push || !s.summary || !s.prComment || s.maxLayerSize != 10_000_000_000 || s.maxGrowth != "" {
+		!s.req.Push || !s.req.LayerFiles || !s.summary || !s.prComment || s.maxLayerSize != 10_000_000_000 || s.maxGrowth != "" {
 		t.Errorf("defaults = %+v", s)
 	}
 	s, _ = parseInputs(get, func(k string) string { return env[k] }, false)

@@ -38,6 +38,7 @@ type buildCmd struct {
 	nixBin      string
 	compression string
 	shard       string
+	layerFiles  bool
 	registry    registryFlags
 	supply      supplyFlags
 }
@@ -69,6 +70,7 @@ func (c *buildCmd) flags() *flagSet {
 	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
+	fs.BoolVar(&c.layerFiles, "layer-files", true, "write each built layer to a temp file before its upload; --layer-files=false writes it straight into its registry upload, no file (temp disk ≈ 0; a retry writes it again; a blob the registry already has is sent again)")
 	fs.StringVar(&c.shard, "shard", "", "build and push by digest only part I of N of the layers (1-based, e.g. 1/4; same plan in every part, balanced by size); a final build with every part's digest as --cache-from reuses them all (see examples/sharded.yml)")
 	c.registry.add(fs.FlagSet)
 	c.supply.add(fs.FlagSet)
@@ -154,7 +156,7 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		TempDir: c.tempDir, Created: created, Jobs: c.jobs, UploadJobs: c.uploads,
 		Log: s.log, Registry: s.client, Substituter: s.sub,
 		Progress: progress.New(s.log, progress.TTY(c.terminal())),
-		Format:   format, Shard: shard,
+		Format:   format, Shard: shard, StreamLayers: !c.layerFiles,
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")

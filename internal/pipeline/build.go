@@ -145,7 +145,7 @@ func (r *run) finish(ctx context.Context, ls []*imageLayer, pub publish.Publishe
 // rebuild builds again the reused layers whose blobs are gone.
 func (r *run) rebuild(ctx context.Context, ls []*imageLayer, gone []v1.Hash, src layer.Source, tmp string, w publish.LayerWriter) error {
 	for _, il := range ls {
-		if il.layer == nil || il.built != nil {
+		if il.layer == nil || il.built != nil || il.streamed {
 			continue
 		}
 		if d, err := il.layer.Digest(); err == nil && slices.Contains(gone, d) {

@@ -22,6 +22,7 @@ type imageLayer struct {
 	plan         Planned
 	layer        v1.Layer     // nil for empty layers
 	built        *layer.Built // set when built here (owns a temp file)
+	streamed     bool         // built here straight into its upload (no file)
 	meta         image.LayerMeta
 	status       report.Status // cached when reused by key, empty; else filled from publishing
 	uncompressed int64
@@ -117,6 +118,15 @@ func (u *uploads) handOver(ctx context.Context, l v1.Layer, after ...func()) err
 	return nil
 }
 
+// writeNow writes l's blob in an upload slot and returns once it is in.
+func (u *uploads) writeNow(ctx context.Context, l v1.Layer) error {
+	if err := u.acquire(ctx); err != nil {
+		return err
+	}
+	defer func() { <-u.sem }()
+	return u.w.WriteLayer(ctx, l)
+}
+
 // acquire takes an upload slot, unless ctx ends first.
 func (u *uploads) acquire(ctx context.Context) error {
 	select {
@@ -192,6 +202,9 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			continue
 		}
 		g.Go(func() error {
+			if r.o.StreamLayers && up.w != nil {
+				return r.stream(gctx, il, src, up)
+			}
 			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
 			t := r.task("build "+il.plan.Name, il.plan.NarSize)
 			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record, Writers: &r.writers})
@@ -207,7 +220,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			size, _ := b.Size()
 			r.temp.add(size)
 			il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
-			if msg := reproducibilityWarning(r.prevs, il.plan, b); msg != "" {
+			if msg := reproducibilityWarning(r.prevs, il.plan, d); msg != "" {
 				r.log.printf("WARNING: %s", msg)
 				il.warning = msg
 			}
@@ -215,6 +228,38 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 		})
 	}
 	return g.Wait()
+}
+
+// stream writes a layer straight into its upload, with no file: it takes
+// an upload slot (keeping its build slot: the upload is the build) and
+// the bytes are produced as the upload reads them; a failed upload
+// produces them again. Digest and sizes are known once it is in.
+func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *uploads) error {
+	r.log.printf("building layer %s (%s) straight into its upload", il.plan.Name, count(len(il.plan.Paths), "path"))
+	t := r.task("build+upload "+il.plan.Name, il.plan.NarSize)
+	defer t.Done()
+	s, err := layer.Stream(ctx, il.plan.Spec, countedSource{src, t}, layer.Options{OnEntry: r.entries.record, Writers: &r.writers})
+	if err != nil {
+		return err
+	}
+	if err := up.writeNow(ctx, s); err != nil {
+		return err
+	}
+	d, err := s.Digest()
+	if err != nil {
+		return err
+	}
+	diffID, _ := s.DiffID()
+	size, _ := s.Size()
+	// Each goroutine writes only its own layer.
+	il.layer, il.streamed, il.uncompressed = s, true, s.UncompressedSize()
+	il.meta.UncompressedSize = s.UncompressedSize()
+	il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
+	if msg := reproducibilityWarning(r.prevs, il.plan, d); msg != "" {
+		r.log.printf("WARNING: %s", msg)
+		il.warning = msg
+	}
+	return nil
 }
 
 // release removes a built layer's temp file once its blob is in the
@@ -257,7 +302,7 @@ func count(n int, what string) string {
 
 // reproducibilityWarning says so when a layer rebuilt under a key a previous
 // image already had comes out with other bytes than that image's layer.
-func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built) string {
+func reproducibilityWarning(prevs []*image.Previous, pl Planned, d v1.Hash) string {
 	for _, prev := range prevs {
 		prevL, ok := prev.ByKey(pl.Key)
 		if !ok {
@@ -268,8 +313,7 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built)
 			// about reproducibility.
 			continue
 		}
-		d, err := b.Digest()
-		if err == nil && prevL.Descriptor.Digest != d {
+		if prevL.Descriptor.Digest != d {
 			return fmt.Sprintf("layer %s was rebuilt under key %s and gives %s, but %s has %s under the same key: the store's bytes are not reproducible (a non-deterministic build, or a store modified after registration)",
 				pl.Name, pl.Key, d, prev.Ref, prevL.Descriptor.Digest)
 		}

@@ -86,6 +86,13 @@ type Options struct {
 	// Progress, when set, reports bytes read while layers build and sent
 	// while they upload, and times the phases.
 	Progress *progress.Reporter
+	// StreamLayers writes each built layer straight into its upload, with
+	// no temp file, when the publisher takes layers early (a registry):
+	// the bytes are produced as the upload reads them (a chunked upload
+	// with the digest at the end) and produced again for a retry. A layer
+	// the registry already has is uploaded again (its digest is unknown
+	// until written), and each build holds an upload slot while it runs.
+	StreamLayers bool
 	// Shard, when split (N > 1), builds and publishes only the layers
 	// layering.AssignShards gives part I: the image holds those layers
 	// (with their keys), so a later build of the whole plan given every

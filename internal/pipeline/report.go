@@ -179,7 +179,7 @@ func applyStatus(r *report.Report, status map[v1.Hash]regclient.BlobStatus) {
 // layerSource says where a layer's bytes came from: the most expensive
 // origin among its paths, or "reused".
 func (r *run) layerSource(il *imageLayer) string {
-	if il.built == nil {
+	if il.built == nil && !il.streamed {
 		return "reused"
 	}
 	src := OriginLocal
