@@ -68,6 +68,16 @@ func TestE2EShardedBuildEqualsWhole(t *testing.T) {
 		t.Fatalf("the parts built %v, want every layer of the whole image once: %v", got, wholeLayers)
 	}
 
+	// More parts than layers: a part with nothing to build pushes an image
+	// with no layers, and says so.
+	empty := filepath.Join(dir, "empty.json")
+	if _, stderr, err := runCLI(t, nil, "build", "--plan", planFile, "--image", ref, "--shard", "64/64", "--report", empty); err != nil {
+		t.Fatalf("shard 64/64: %v\n%s", err, stderr)
+	}
+	if r := readReport(t, empty); len(r.Layers) != 0 || r.Digest == "" {
+		t.Errorf("shard 64/64 of %d layers: %d layers, digest %q", len(wholeLayers), len(r.Layers), r.Digest)
+	}
+
 	// The final job, through a counting proxy.
 	p := faultproxy.Start(t, faultproxy.Options{Target: reg.URL()})
 	args := []string{"build", "--plan", planFile, "--image", p.Ref("e2e/sharded:latest"), "--report", filepath.Join(dir, "final.json")}
