@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ import (
 )
 
 // slowLink is a reverse proxy to target that reads request bodies (the
-// uploads) at about rate bytes per second: a link slower than the builds.
+// uploads) at about rate bytes per second in all: one link, shared by
+// every upload, slower than the builds.
 func slowLink(t *testing.T, target string, rate int) string {
 	t.Helper()
 	u, err := url.Parse(target)
@@ -34,9 +36,10 @@ func slowLink(t *testing.T, target string, rate int) string {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	l := &link{rate: rate}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &slowBody{ReadCloser: r.Body, rate: rate}
+			r.Body = &slowBody{ReadCloser: r.Body, link: l}
 		}
 		rp.ServeHTTP(w, r)
 	}))
@@ -44,9 +47,28 @@ func slowLink(t *testing.T, target string, rate int) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// link paces the bytes of every body through it to rate per second.
+type link struct {
+	mu   sync.Mutex
+	next time.Time // when the link is free again
+	rate int
+}
+
+// pass waits until n more bytes fit through the link.
+func (l *link) pass(n int) {
+	l.mu.Lock()
+	if now := time.Now(); l.next.Before(now) {
+		l.next = now
+	}
+	l.next = l.next.Add(time.Duration(n) * time.Second / time.Duration(l.rate))
+	d := time.Until(l.next)
+	l.mu.Unlock()
+	time.Sleep(d)
+}
+
 type slowBody struct {
 	io.ReadCloser
-	rate int
+	link *link
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
@@ -54,7 +76,7 @@ func (b *slowBody) Read(p []byte) (int, error) {
 		p = p[:32<<10]
 	}
 	n, err := b.ReadCloser.Read(p)
-	time.Sleep(time.Duration(n) * time.Second / time.Duration(b.rate))
+	b.link.pass(n)
 	return n, err
 }
 
