@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -115,5 +116,22 @@ func TestE2EShardedBuildEqualsWhole(t *testing.T) {
 	// Only the final config is new to the repository.
 	if uploads != 1 || final.BytesPushed > 64<<10 {
 		t.Errorf("final build uploaded %d blobs, %d bytes; want only its config", uploads, final.BytesPushed)
+	}
+
+	// The next night with no change: a part reuses its layers from the tag
+	// (the whole image now), builds and uploads none, and its report has
+	// no package diff (another part's packages are not "removed").
+	again := filepath.Join(dir, "again.json")
+	if _, stderr, err := runCLI(t, nil, "build", "--plan", planFile, "--image", ref, "--shard", "1/3", "--report", again); err != nil {
+		t.Fatalf("shard 1/3 again: %v\n%s", err, stderr)
+	}
+	r := readReport(t, again)
+	for _, l := range r.Layers {
+		if l.Status != "cached" {
+			t.Errorf("shard 1/3 with no change: layer %s %s, want cached", l.Name, l.Status)
+		}
+	}
+	if raw, _ := os.ReadFile(again); r.BytesPushed > 64<<10 || strings.Contains(string(raw), `"diff"`) {
+		t.Errorf("shard 1/3 with no change pushed %d bytes; report:\n%s", r.BytesPushed, raw)
 	}
 }

@@ -44,7 +44,9 @@ func (r *run) report(ls []*imageLayer, img v1.Image) (*report.Report, error) {
 	if r.o.Shard.Split() {
 		rep.Shard = r.o.Shard.String()
 	}
-	if target != nil {
+	if target != nil && !r.o.Shard.Split() {
+		// A part holds some layers only: a package diff against the
+		// whole previous image would call every other part's removed.
 		rep.Diff = layerDiff(target, ls)
 	}
 	base := baseLayers(r.res.Base)
