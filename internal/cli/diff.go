@@ -83,6 +83,10 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 			return s.close(fmt.Errorf("writing %s: %w", c.markdown, err))
 		}
 	}
+	if res.PreviousDigest == "" {
+		// Nothing published there: one line, not every layer as new.
+		md = s.secrets.String(report.NoPreviousLine(c.against, res.Diff) + "\n")
+	}
 	_, err = io.WriteString(c.Stdout, md)
 	return s.close(err)
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,7 +164,7 @@ func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if n.Stderr != nil {
-		live := &progressOnly{w: n.Stderr, dryRun: slices.Contains(args, "--dry-run")}
+		live := &progressOnly{w: n.Stderr}
 		defer live.flush()
 		cmd.Stderr = io.MultiWriter(&stderr, live)
 	}
@@ -438,6 +437,22 @@ func (n *Nix) Valid(ctx context.Context, paths []string) ([]PathInfo, []string, 
 		return nil, nil, &NixError{Deps: ps, Args: args, Err: err}
 	}
 	return infos, invalid, nil
+}
+
+// WillBuild asks Nix what realising installables would build and fetch:
+// one `nix build --dry-run` with Nix's own substituters (as the build
+// itself would use them), which builds and downloads nothing.
+func (n *Nix) WillBuild(ctx context.Context, installables []string) (DryRun, error) {
+	inst := uniqueKeepOrder(installables)
+	if len(inst) == 0 {
+		return DryRun{}, nil
+	}
+	args := n.args("build", append([]string{"--dry-run", "--no-link"}, inst...)...)
+	_, stderr, err := n.run(ctx, args)
+	if err != nil {
+		return DryRun{}, &NixError{Deps: inst, Args: args, Stderr: TrimNixStderr(stderr), Err: err}
+	}
+	return ParseDryRun(stderr), nil
 }
 
 // Evaluate resolves installables to their output paths by evaluation only

@@ -13,6 +13,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -206,8 +207,17 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 				return r.stream(gctx, il, src, up)
 			}
 			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
-			t := r.task("build "+il.plan.Name, il.plan.NarSize)
+			// The task counts what the layer holds, as plan and the table
+			// print it: store bytes as they are read, then the root
+			// layer's own files (not read through src).
+			var t *progress.Task
+			if size := il.plan.ContentSize(); size > 0 {
+				t = r.task("build "+il.plan.Name, size)
+			}
 			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record, Writers: &r.writers})
+			if err == nil {
+				t.Add(il.plan.ContentSize() - il.plan.NarSize)
+			}
 			t.Done()
 			if err != nil {
 				return err
@@ -236,7 +246,12 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 // produces them again. Digest and sizes are known once it is in.
 func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *uploads) error {
 	r.log.printf("building layer %s (%s) straight into its upload", il.plan.Name, count(len(il.plan.Paths), "path"))
-	t := r.task("build+upload "+il.plan.Name, il.plan.NarSize)
+	// As build's task: store bytes as read (again for a retry), then
+	// the root layer's own files.
+	var t *progress.Task
+	if size := il.plan.ContentSize(); size > 0 {
+		t = r.task("build+upload "+il.plan.Name, size)
+	}
 	defer t.Done()
 	s, err := layer.Stream(ctx, il.plan.Spec, countedSource{src, t}, layer.Options{OnEntry: r.entries.record, Writers: &r.writers})
 	if err != nil {
@@ -245,6 +260,7 @@ func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *
 	if err := up.writeNow(ctx, s); err != nil {
 		return err
 	}
+	t.Add(il.plan.ContentSize() - il.plan.NarSize)
 	d, err := s.Digest()
 	if err != nil {
 		return err

@@ -42,6 +42,10 @@ type NixOptions struct {
 	// image's platform follows the system its derivations declare; one
 	// for another system is an error.
 	System string
+	// NoBuild, when set, leaves unbuilt what no store or binary cache has
+	// (its closure is known only once built): Resolve returns an
+	// *UnbuiltError naming it instead of having Nix build it.
+	NoBuild bool
 }
 
 // Options configure Build.

@@ -231,7 +231,7 @@ func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.C
 	if r.system, err = closureSystem(p, sys, drvs); err != nil {
 		return nil, err
 	}
-	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, builders, all, local)
+	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, builders, all, local, nixo.NoBuild)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,11 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 func (r *Report) mdRow(i int, l Layer) string {
 	empty := l.Empty || l.Status == StatusEmpty
 	status := l.Status
+	// A from: layer's tar size is unknown (its blob is not read): "–".
 	unc, comp, delta := bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size), r.mdDelta(l)
+	if l.UncompressedSize <= 0 {
+		unc = "–"
+	}
 	if empty {
 		status = StatusEmpty
 		unc, comp, delta = "–", "–", "–"
@@ -137,9 +141,14 @@ func (r *Report) mdTotals() string {
 	fmt.Fprintf(&b, "| Uploaded | %s |\n", up)
 	rate := "–"
 	if layers > 0 {
+		// In the status words of the rows: cached and mounted layers were
+		// reused, exists ones rebuilt.
 		rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt)", t.Cached*100/layers, t.Cached, plural(layers, "layer"))
+		if t.Mounted > 0 {
+			rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt: %s %d, %s %d)", t.Cached*100/layers, t.Cached, plural(layers, "layer"), StatusCached, t.Cached-t.Mounted, StatusMounted, t.Mounted)
+		}
 		if t.Exists > 0 {
-			rate += fmt.Sprintf("; %d rebuilt but already in the registry", t.Exists)
+			rate += fmt.Sprintf("; %s %d (rebuilt, the registry had the blob)", StatusExists, t.Exists)
 		}
 	}
 	fmt.Fprintf(&b, "| Cache hit rate | %s |\n", rate)

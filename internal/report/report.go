@@ -166,20 +166,22 @@ func (r *Report) Tally() Tally {
 	return t
 }
 
-// String lists the non-zero counts: "1 pushed, 2 cached, 1 already in the
-// registry".
+// String lists the non-zero counts by the status words of the table and
+// the JSON, so the summary and the rows use one vocabulary: "pushed 1,
+// cached 2, mounted 1, exists 1".
 func (t Tally) String() string {
 	var parts []string
-	add := func(n int, what string) {
+	add := func(n int, what Status) {
 		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+			parts = append(parts, fmt.Sprintf("%s %d", what, n))
 		}
 	}
-	add(t.Pushed, "pushed")
-	add(t.Cached, "cached")
-	add(t.Exists, "already in the registry")
-	add(t.Built, "built")
-	add(t.Base, "from the base image")
+	add(t.Pushed, StatusPushed)
+	add(t.Cached-t.Mounted, StatusCached)
+	add(t.Mounted, StatusMounted)
+	add(t.Exists, StatusExists)
+	add(t.Built, StatusBuilt)
+	add(t.Base, StatusBase)
 	if len(parts) == 0 {
 		return "none"
 	}
@@ -236,7 +238,8 @@ func (r *Report) Table(w io.Writer) error {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "#\tNAME\tPATHS\tNAR SIZE\tTAR SIZE\tCOMPRESSED\tSTATUS\t")
 	for i, l := range r.Layers {
-		status, nar, tarSize, comp := l.Status, sizeOrDash(l.NarSize), bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size)
+		// A from: layer's tar size is unknown (its blob is not read): "-".
+		status, nar, tarSize, comp := l.Status, sizeOrDash(l.NarSize), sizeOrDash(l.UncompressedSize), bytesize.Format(l.Size)
 		if l.Empty || l.Status == StatusEmpty {
 			status, nar, tarSize, comp = StatusEmpty, "-", "-", "-"
 		}
@@ -261,7 +264,8 @@ func (r *Report) Table(w io.Writer) error {
 	return nil
 }
 
-// sizeOrDash formats a size, "-" when unknown (0: a layer of another image).
+// sizeOrDash formats a size, "-" when unknown (0: a layer of another
+// image; no layer's NAR or tar is really empty).
 func sizeOrDash(n int64) string {
 	if n <= 0 {
 		return "-"
