@@ -31,13 +31,15 @@ import (
 
 // cliReport mirrors the --report JSON shape the issue fixes.
 type cliReport struct {
-	Image        string   `json:"image"`
-	Digest       string   `json:"digest"`
-	Changed      bool     `json:"changed"`
-	BytesPushed  int64    `json:"bytesPushed"`
-	Warnings     []string `json:"warnings"`
-	SupersededBy string   `json:"supersededBy"`
-	Layers       []struct {
+	Image         string   `json:"image"`
+	Digest        string   `json:"digest"`
+	Changed       bool     `json:"changed"`
+	BytesPushed   int64    `json:"bytesPushed"`
+	Warnings      []string `json:"warnings"`
+	SupersededBy  string   `json:"supersededBy"`
+	PeakTempBytes int64    `json:"peakTempBytes"`
+	Shard         string   `json:"shard"`
+	Layers        []struct {
 		Name             string   `json:"name"`
 		Digest           string   `json:"digest"`
 		DiffID           string   `json:"diffID"`

@@ -24,6 +24,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
@@ -46,6 +47,13 @@ type Request struct {
 	System string
 	// PushByDigest pushes the image by digest without moving any tag.
 	PushByDigest bool
+	// LayerFiles writes each built layer to a temp file before its upload
+	// (input layer-files, default true); false writes it straight into
+	// its upload.
+	LayerFiles bool
+	// Shard, when split, builds and pushes by digest only part I of N of
+	// the layers (input shard: "I/N"); PushByDigest is then set too.
+	Shard layering.Shard
 	// Format is how new layers are compressed (input compression: gzip,
 	// the default, or zstd).
 	Format layer.Format

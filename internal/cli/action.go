@@ -149,21 +149,23 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		nixEnv = []string{"NIX_CONFIG=" + nixConf}
 	}
 	return pipeline.Options{
-		PlanFile:    req.PlanFile,
-		Target:      target,
-		Previous:    prev,
-		Tags:        req.Tags,
-		Nix:         pipeline.NixOptions{Env: nixEnv, Stderr: req.Log, System: req.System},
-		TempDir:     req.TempDir,
-		Created:     created,
-		Log:         req.Log, // inside the phase's log group
-		Registry:    client,
-		Labels:      req.Labels,
-		Annotations: req.Annotations,
-		Metadata:    req.Metadata,
-		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
-		Progress:    progress.New(req.Log, progress.TTY(false)),
-		Format:      req.Format,
+		PlanFile:     req.PlanFile,
+		Target:       target,
+		Previous:     prev,
+		Tags:         req.Tags,
+		Nix:          pipeline.NixOptions{Env: nixEnv, Stderr: req.Log, System: req.System},
+		TempDir:      req.TempDir,
+		Created:      created,
+		Log:          req.Log, // inside the phase's log group
+		Registry:     client,
+		Labels:       req.Labels,
+		Annotations:  req.Annotations,
+		Metadata:     req.Metadata,
+		Phase:        func(p pipeline.Phase) { req.Phase(string(p)) },
+		Progress:     progress.New(req.Log, progress.TTY(false)),
+		Format:       req.Format,
+		Shard:        req.Shard,
+		StreamLayers: !req.LayerFiles,
 	}, nil
 }
 

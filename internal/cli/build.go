@@ -15,6 +15,7 @@ import (
 	"github.com/org/nix-layer-action/internal/action"
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -37,6 +38,8 @@ type buildCmd struct {
 	uploads     int
 	nixBin      string
 	compression string
+	shard       string
+	layerFiles  bool
 	registry    registryFlags
 	supply      supplyFlags
 }
@@ -68,6 +71,8 @@ func (c *buildCmd) flags() *flagSet {
 	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
+	fs.BoolVar(&c.layerFiles, "layer-files", true, "write each built layer to a temp file before its upload; --layer-files=false writes it straight into its registry upload, no file (temp disk ≈ 0; a retry writes it again; a blob the registry already has is sent again)")
+	fs.StringVar(&c.shard, "shard", "", "build and push by digest only part I of N of the layers (1-based, e.g. 1/4; same plan in every part, balanced by size); a final build with every part's digest as --cache-from reuses them all (see examples/sharded.yml)")
 	c.registry.add(fs.FlagSet)
 	c.supply.add(fs.FlagSet)
 	return fs
@@ -141,6 +146,10 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 	if out.Kind == publish.KindRegistry && c.image == "" && c.push {
 		return pipeline.Options{}, nil, errors.New("build: --image is required for registry output")
 	}
+	shard, err := c.checkShard(out)
+	if err != nil {
+		return pipeline.Options{}, nil, err
+	}
 	if err := c.checkByDigest(out); err != nil {
 		return pipeline.Options{}, nil, err
 	}
@@ -169,7 +178,7 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		TempDir: c.tempDir, Created: created, Jobs: c.jobs, UploadJobs: c.uploads,
 		Log: s.log, Registry: s.client,
 		Progress: progress.New(s.log, progress.TTY(c.terminal())),
-		Format:   format,
+		Format:   format, Shard: shard, StreamLayers: !c.layerFiles,
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")
@@ -227,6 +236,29 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkShard reads --shard. A part of a split build is pushed by digest
+// (it is not an image to run, so no tag may point at it): --shard implies
+// --push-by-digest and refuses what contradicts it.
+func (c *buildCmd) checkShard(out publish.Output) (layering.Shard, error) {
+	s, err := layering.ParseShard(c.shard)
+	if err != nil {
+		return s, fmt.Errorf("build: --shard: %w", err)
+	}
+	if !s.Split() {
+		return s, nil
+	}
+	switch {
+	case out.Kind != publish.KindRegistry:
+		return s, fmt.Errorf("build: --shard %s pushes its part to a registry by digest, not to --output %s", s, out)
+	case !c.push:
+		return s, fmt.Errorf("build: --shard %s pushes its part by digest; --push=false contradicts it", s)
+	case len(c.tags) > 0:
+		return s, fmt.Errorf("build: --shard %s pushes a part of the image by digest, so --tag cannot be used with it (the final build, without --shard, tags)", s)
+	}
+	c.byDigest = true
+	return s, nil
 }
 
 // checkByDigest refuses --push-by-digest where it means nothing.

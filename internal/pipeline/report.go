@@ -42,7 +42,13 @@ func (r *run) report(ls []*imageLayer, img v1.Image) (*report.Report, error) {
 	}
 	rep.CumulativeSize, rep.DedupSize = cumulative(r.res)
 	rep.Fetch = r.fetch()
-	if target != nil {
+	rep.PeakTempBytes = r.temp.Peak()
+	if r.o.Shard.Split() {
+		rep.Shard = r.o.Shard.String()
+	}
+	if target != nil && !r.o.Shard.Split() {
+		// A part holds some layers only: a package diff against the
+		// whole previous image would call every other part's removed.
 		rep.Diff = layerDiff(target, ls)
 	}
 	base := baseLayers(r.res.Base)
@@ -191,7 +197,7 @@ func applyStatus(r *report.Report, status map[v1.Hash]regclient.BlobStatus) {
 // layerSource says where a layer's bytes came from: the most expensive
 // origin among its paths, or "reused".
 func (r *run) layerSource(il *imageLayer) string {
-	if il.built == nil {
+	if il.built == nil && !il.streamed {
 		return "reused"
 	}
 	src := OriginLocal

@@ -58,6 +58,9 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 		if r.Platform != "" {
 			title += " (" + mdText(r.Platform) + ")"
 		}
+		if r.Shard != "" {
+			title += ", shard " + mdText(r.Shard)
+		}
 	}
 	head := "### " + title + "\n\n"
 
@@ -169,6 +172,9 @@ func (r *Report) mdTotals() string {
 	if f := r.Fetch; f != nil && f.ClosureNARBytes > 0 {
 		fmt.Fprintf(&b, "| Downloaded from binary caches | %s of %s closure (%s of NAR as sent, %s) |\n",
 			bytesize.Format(f.NARBytes), bytesize.Format(f.ClosureNARBytes), bytesize.Format(f.NARWireBytes), plural(int(f.NarinfoRequests), "narinfo request"))
+	}
+	if r.PeakTempBytes > 0 {
+		fmt.Fprintf(&b, "| Peak temp disk | %s of layer files at once |\n", bytesize.Format(r.PeakTempBytes))
 	}
 	if r.PreviousDigest != "" {
 		prev := "`" + mdCode(ShortDigest(r.PreviousDigest)) + "`"

@@ -53,6 +53,13 @@ type Report struct {
 	// SupersededBy is what the tag held right after this run's push when
 	// another run had pushed to it in the meantime.
 	SupersededBy string `json:"supersededBy,omitempty"`
+	// Shard is "I/N" when the run built part I of a build split over N
+	// jobs: Layers are that part's only.
+	Shard string `json:"shard,omitempty"`
+	// PeakTempBytes is the most bytes of layer files the run held in its
+	// temp dir at once (a layer's file is removed as soon as its blob is
+	// in the registry).
+	PeakTempBytes int64 `json:"peakTempBytes"`
 	// Fetch is what the run asked of the binary caches.
 	Fetch *Fetch `json:"fetch,omitempty"`
 }
@@ -244,6 +251,9 @@ func (r *Report) Table(w io.Writer) error {
 	t := r.Tally()
 	fmt.Fprintf(&b, "image size: %s in %s (%s), uploaded %s\n",
 		bytesize.Format(r.TotalSize()), plural(t.Layers, "layer"), t, bytesize.Format(r.BytesPushed))
+	if r.Shard != "" {
+		fmt.Fprintf(&b, "shard: %s of the layers, pushed by digest (a build with every part's digest as cache-from reuses them)\n", r.Shard)
+	}
 	if r.Image != "" {
 		fmt.Fprintf(&b, "image: %s\n", r.Image)
 	}

@@ -16,7 +16,7 @@ func TestJSONShape(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatalf("invalid JSON: %v\n%s", err, buf.String())
 	}
-	for _, k := range []string{"image", "digest", "changed", "bytesPushed", "layers"} {
+	for _, k := range []string{"image", "digest", "changed", "bytesPushed", "layers", "peakTempBytes"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("top-level key %q missing", k)
 		}
