@@ -33,27 +33,11 @@ func attribute(p *plan.Plan, err error) error {
 	if !errors.As(err, &ne) || len(ne.Deps) == 0 {
 		return err
 	}
-	type where struct {
-		field string
-		dep   plan.Dep
-	}
-	var found []where
+	var found []plan.DepRef
 	for _, v := range ne.Deps {
-		for i, l := range p.Layers {
-			for j, d := range l.Deps {
-				if d.Value == v {
-					found = append(found, where{fmt.Sprintf("layers[%d].deps[%d]", i, j), d})
-				}
-			}
-		}
-		for j, d := range p.Root {
-			if d.Value == v {
-				found = append(found, where{fmt.Sprintf("root[%d]", j), d})
-			}
-		}
-		for _, a := range p.Config.Args {
-			if a.Dep.Value == v {
-				found = append(found, where{"config." + a.Field + ".installable", a.Dep})
+		for ref := range p.EachDep() {
+			if ref.Dep.Value == v {
+				found = append(found, ref)
 			}
 		}
 	}
@@ -62,17 +46,17 @@ func attribute(p *plan.Plan, err error) error {
 	}
 	fields := make([]string, 0, len(found))
 	for _, f := range found[1:] {
-		fields = append(fields, fmt.Sprintf("%s (line %d)", f.field, f.dep.Line))
+		fields = append(fields, fmt.Sprintf("%s (line %d)", f.Field, f.Dep.Line))
 	}
 	what := "dep"
-	if strings.HasPrefix(found[0].field, "config.") {
+	if found[0].Layer == plan.ConfigLayerName {
 		what = "installable"
 	}
-	msg := fmt.Sprintf("%s %q: %v", what, found[0].dep.Raw, err)
+	msg := fmt.Sprintf("%s %q: %v", what, found[0].Dep.Raw, err)
 	if len(fields) > 0 {
 		msg += "\n(also failing: " + strings.Join(fields, ", ") + ")"
 	}
-	return &DepError{Loc: &plan.Error{File: p.File, Line: found[0].dep.Line, Field: found[0].field, Msg: msg}, Err: err}
+	return &DepError{Loc: &plan.Error{File: p.File, Line: found[0].Dep.Line, Field: found[0].Field, Msg: msg}, Err: err}
 }
 
 // UnbuiltError says which of the plan's deps need a build to be resolved
@@ -115,26 +99,16 @@ func unbuilt(ctx context.Context, n *closure.Nix, p *plan.Plan, outputs map[stri
 	if d, err := n.WillBuild(ctx, build); err == nil {
 		e.Derivations, e.Fetch = d.Build, d.Fetch
 	}
-	where := make([]string, 0, len(p.Layers)+2)
-	for _, l := range p.Layers {
-		where = append(where, l.Name)
-	}
-	where = append(where, RootLayer, "config")
-	for i, deps := range allDeps(p) {
-		for _, d := range deps {
-			paths := outputs[d.Value]
-			if d.Kind == plan.StorePath {
-				paths = []string{d.Value}
+	for ref := range p.EachDep() {
+		d := ref.Dep
+		inst := d.Value
+		for _, o := range depPaths(d, outputs) {
+			if b, ok := builders[o]; ok {
+				inst = b
 			}
-			inst := d.Value
-			for _, o := range paths {
-				if b, ok := builders[o]; ok {
-					inst = b
-				}
-			}
-			if slices.Contains(build, inst) || slices.Contains(build, d.Value) {
-				e.Deps = append(e.Deps, UnbuiltDep{Layer: where[i], Dep: d.Value})
-			}
+		}
+		if slices.Contains(build, inst) || slices.Contains(build, d.Value) {
+			e.Deps = append(e.Deps, UnbuiltDep{Layer: ref.Layer, Dep: d.Value})
 		}
 	}
 	return e

@@ -151,29 +151,22 @@ func allRoots(roots map[string][]string) []string {
 func installables(p *plan.Plan) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, deps := range allDeps(p) {
-		for _, d := range deps {
-			if d.Kind == plan.Installable && !seen[d.Value] {
-				seen[d.Value] = true
-				out = append(out, d.Value)
-			}
+	for ref := range p.EachDep() {
+		if d := ref.Dep; d.Kind == plan.Installable && !seen[d.Value] {
+			seen[d.Value] = true
+			out = append(out, d.Value)
 		}
 	}
 	return out
 }
 
-// allDeps are the deps of every layer, of root: and of the config's
-// {installable, path} items.
-func allDeps(p *plan.Plan) [][]plan.Dep {
-	return append(planDeps(p), p.Root, p.Config.Deps())
-}
-
-func planDeps(p *plan.Plan) [][]plan.Dep {
-	out := make([][]plan.Dep, 0, len(p.Layers))
-	for _, l := range p.Layers {
-		out = append(out, l.Deps)
+// depPaths are the store paths dep d stands for: itself, or what its
+// installable evaluated to (outputs).
+func depPaths(d plan.Dep, outputs map[string][]string) []string {
+	if d.Kind == plan.StorePath {
+		return []string{d.Value}
 	}
-	return out
+	return outputs[d.Value]
 }
 
 // realised is a plan's deps turned into store paths, with the closure
@@ -385,22 +378,19 @@ func hostSystem() string {
 
 // rootsOf maps each plan layer (and the root layer) to its deps' paths.
 func rootsOf(p *plan.Plan, outputs map[string][]string) map[string][]string {
-	pathsOf := func(deps []plan.Dep) []string {
-		var out []string
-		for _, d := range deps {
-			if d.Kind == plan.Installable {
-				out = append(out, outputs[d.Value]...)
-			} else {
-				out = append(out, d.Value)
-			}
-		}
-		return uniqueSorted(out)
-	}
 	roots := map[string][]string{}
 	for _, l := range p.Layers {
-		roots[l.Name] = pathsOf(l.Deps)
+		roots[l.Name] = nil // a layer of no deps (auto) still has its entry
 	}
-	roots[RootLayer] = uniqueSorted(append(pathsOf(p.Root), p.ConfigStorePaths()...))
+	roots[plan.RootLayerName] = p.ConfigStorePaths()
+	for ref := range p.EachDep() {
+		if ref.Layer != plan.ConfigLayerName {
+			roots[ref.Layer] = append(roots[ref.Layer], depPaths(ref.Dep, outputs)...)
+		}
+	}
+	for name, paths := range roots {
+		roots[name] = uniqueSorted(paths)
+	}
 	return roots
 }
 
@@ -436,18 +426,20 @@ func closureGraph(ctx context.Context, p *plan.Plan, n *closure.Nix, all []strin
 	}
 }
 
+// rootSources are the root-filesystem sources root: names, each labelled
+// with where the plan names it.
 func rootSources(p *plan.Plan, built map[string][]string) []rootfs.Source {
 	var sources []rootfs.Source
-	for j, d := range p.Root {
-		paths := []string{d.Value}
-		if d.Kind == plan.Installable {
-			paths = built[d.Value]
+	for ref := range p.EachDep() {
+		if ref.Layer != plan.RootLayerName {
+			continue
 		}
+		d := ref.Dep
 		label := fmt.Sprintf("%s:%d: root: %s", p.File, d.Line, d.Raw)
 		if p.Attr != "" { // a plan written in Nix has attribute paths, not lines
-			label = fmt.Sprintf("%s: %s.root[%d]: %s", p.File, p.Attr, j, d.Raw)
+			label = fmt.Sprintf("%s: %s.%s: %s", p.File, p.Attr, ref.Field, d.Raw)
 		}
-		for _, sp := range paths {
+		for _, sp := range depPaths(d, built) {
 			sources = append(sources, rootfs.Source{Label: label, StorePath: sp})
 		}
 	}

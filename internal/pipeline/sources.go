@@ -280,26 +280,21 @@ func needsBuild(p *plan.Plan, outputs map[string][]string, builders map[string]s
 	}
 	var out []string
 	budget := int64(rootFromNARLimit) // for all root sources read from NARs
-	for _, deps := range allDeps(p) {
-		for _, d := range deps {
-			if slices.Contains(out, d.Value) {
-				continue
-			}
-			paths := outputs[d.Value]
-			if d.Kind == plan.StorePath {
-				paths = []string{d.Value}
-			}
-			for _, o := range paths {
-				if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] && !c.fetchable(o, &budget) {
-					inst := d.Value
-					if b, ok := builders[o]; ok {
-						inst = b
-					}
-					if !slices.Contains(out, inst) {
-						out = append(out, inst)
-					}
-					break
+	for ref := range p.EachDep() {
+		d := ref.Dep
+		if slices.Contains(out, d.Value) {
+			continue
+		}
+		for _, o := range depPaths(d, outputs) {
+			if c.reachesMissing(o) || slices.Contains(mustBeLocal, o) && c.invalid[o] && !c.fetchable(o, &budget) {
+				inst := d.Value
+				if b, ok := builders[o]; ok {
+					inst = b
 				}
+				if !slices.Contains(out, inst) {
+					out = append(out, inst)
+				}
+				break
 			}
 		}
 	}

@@ -202,15 +202,6 @@ func (c *Config) FieldLine(field string) int {
 	return c.Line
 }
 
-// Deps are the installables of the config's {installable, path} items.
-func (c *Config) Deps() []Dep {
-	out := make([]Dep, 0, len(c.Args))
-	for _, a := range c.Args {
-		out = append(out, a.Dep)
-	}
-	return out
-}
-
 // ResolveArgs puts into Entrypoint, Cmd and Env, for every {installable,
 // path} item, the store path its installable evaluated to (outputs maps
 // each installable's Dep.Value to its output paths) followed by its path
