@@ -56,12 +56,8 @@ func TestE2EZstdPushPullRunRerun(t *testing.T) {
 	dir := t.TempDir()
 	build := func(name string, args ...string) *cliReport {
 		t.Helper()
-		rep := filepath.Join(dir, name+".json")
-		args = append([]string{"build", "--plan", planFile, "--image", ref, "--report", rep}, args...)
-		if _, stderr, err := runCLI(t, nil, args...); err != nil {
-			t.Fatalf("%s: %v\n%s", name, err, stderr)
-		}
-		return readReport(t, rep)
+		r, _ := mustBuildReport(t, nil, planFile, append([]string{"--image", ref, "--report", filepath.Join(dir, name+".json")}, args...)...)
+		return r
 	}
 
 	// Cold zstd build: every layer pushed, every layer tar+zstd.

@@ -48,12 +48,8 @@ func buildCLI(t *testing.T, planFile, ref string, extra ...string) *cliReport {
 // buildCLIEnv is buildCLI with the CLI's environment.
 func buildCLIEnv(t *testing.T, env map[string]string, planFile, ref string, extra ...string) *cliReport {
 	t.Helper()
-	rep := filepath.Join(t.TempDir(), "report.json")
-	args := append([]string{"build", "--plan", planFile, "--image", ref, "--report", rep}, extra...)
-	if _, stderr, err := runCLI(t, env, args...); err != nil {
-		t.Fatalf("build %s: %v\nstderr:\n%s", planFile, err, stderr)
-	}
-	return readReport(t, rep)
+	r, _ := mustBuildReport(t, env, planFile, append([]string{"--image", ref}, extra...)...)
+	return r
 }
 
 // planJSON is `plan --json` output.

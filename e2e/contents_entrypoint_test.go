@@ -39,17 +39,6 @@ func imageConfig(t *testing.T, ref string) (entrypoint, cmd, env []string) {
 	return cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.Env
 }
 
-// buildLogged runs build with a report and returns it and stderr.
-func buildLogged(t *testing.T, planFile, ref string) (*cliReport, string) {
-	t.Helper()
-	rep := filepath.Join(t.TempDir(), "report.json")
-	_, stderr, err := runCLI(t, nil, "build", "--plan", planFile, "--image", ref, "--report", rep)
-	if err != nil {
-		t.Fatalf("build %s: %v\nstderr:\n%s", planFile, err, stderr)
-	}
-	return readReport(t, rep), stderr
-}
-
 func noConfigWarning(t *testing.T, stderr string) {
 	t.Helper()
 	if strings.Contains(stderr, "config.") {
@@ -74,7 +63,7 @@ config:
 `, fx.Ref("busybox"), fx.Ref("env")))
 	reg := registry.Start(t, registry.Options{})
 	ref := reg.Ref("shapes/env:latest")
-	r, stderr := buildLogged(t, planFile, ref)
+	r, stderr := mustBuildReport(t, nil, planFile, "--image", ref)
 	noConfigWarning(t, stderr) // /bin/sh → busybox was followed into the base layer
 
 	busybox, err := os.Stat(out["busybox"] + "/bin/busybox")
@@ -110,7 +99,7 @@ config:
 `, fx.Ref("busybox"), fx.Ref("busybox")))
 	reg := registry.Start(t, registry.Options{})
 	ref := reg.Ref("shapes/copy:latest")
-	r, stderr := buildLogged(t, planFile, ref)
+	r, stderr := mustBuildReport(t, nil, planFile, "--image", ref)
 	noConfigWarning(t, stderr) // /bin/sh → busybox, relative, within /bin
 
 	store, err := os.ReadFile(out["busybox"] + "/bin/busybox")
@@ -160,7 +149,7 @@ config:
 `), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r, stderr := buildLogged(t, planFile, ref)
+		r, stderr := mustBuildReport(t, nil, planFile, "--image", ref)
 		noConfigWarning(t, stderr)
 		if root := r.Layers[r.layer(t, "root")]; len(root.Paths) > 0 {
 			t.Errorf("%s: the root layer holds %v; the app is in its own layer", version, root.Paths)
@@ -195,7 +184,7 @@ config:
 	reg := registry.Start(t, registry.Options{})
 	ref := reg.Ref("shapes/missing:latest")
 	planFile := writePlan(t, "nix-layers.yaml", body)
-	r, stderr := buildLogged(t, planFile, ref)
+	r, stderr := mustBuildReport(t, nil, planFile, "--image", ref)
 	for _, want := range []string{
 		planFile + ":8: config.entrypoint[0]: /bin/app is not in the image",
 		`write {installable: ".#app", path: "/bin/app"}`,

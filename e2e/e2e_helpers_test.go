@@ -106,3 +106,34 @@ func registryCatalog(reg *registry.Registry) (string, error) {
 	b, _ := json.Marshal(v)
 	return string(b), nil
 }
+
+// buildReport runs `build --plan planFile --report FILE` with args (and
+// the CLI's environment env), its temp dir in the test's, and returns the
+// report it wrote (nil when the build failed), its stderr and its error:
+// the one "build, then read the report" of these tests. A --temp-dir or
+// --report in args wins.
+func buildReport(t *testing.T, env map[string]string, planFile string, args ...string) (*cliReport, string, error) {
+	t.Helper()
+	rep := filepath.Join(t.TempDir(), "report.json")
+	args = append([]string{"build", "--plan", planFile, "--temp-dir", t.TempDir(), "--report", rep}, args...)
+	for i := range args[:len(args)-1] {
+		if args[i] == "--report" {
+			rep = args[i+1]
+		}
+	}
+	_, stderr, err := runCLI(t, env, args...)
+	if err != nil {
+		return nil, stderr, err
+	}
+	return readReport(t, rep), stderr, nil
+}
+
+// mustBuildReport is buildReport failing the test when the build fails.
+func mustBuildReport(t *testing.T, env map[string]string, planFile string, args ...string) (*cliReport, string) {
+	t.Helper()
+	r, stderr, err := buildReport(t, env, planFile, args...)
+	if err != nil {
+		t.Fatalf("build %s: %v\nstderr:\n%s", planFile, err, stderr)
+	}
+	return r, stderr
+}

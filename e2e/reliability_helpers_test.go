@@ -177,10 +177,7 @@ func expectedImage(t *testing.T, planFile string) (string, blobSet, *cliReport) 
 	t.Helper()
 	dir := t.TempDir()
 	lay := filepath.Join(dir, "oci")
-	if _, stderr, err := runCLI(t, nil, "build", "--plan", planFile, "--output", "oci:"+lay, "--temp-dir", dir, "--report", filepath.Join(dir, "r.json")); err != nil {
-		t.Fatalf("oci build: %v\n%s", err, stderr)
-	}
-	r := readReport(t, filepath.Join(dir, "r.json"))
+	r, _ := mustBuildReport(t, nil, planFile, "--output", "oci:"+lay, "--temp-dir", dir, "--report", filepath.Join(dir, "r.json"))
 	p, err := layout.FromPath(lay)
 	if err != nil {
 		t.Fatal(err)

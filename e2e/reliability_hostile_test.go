@@ -39,18 +39,6 @@ func hostilePlan(t *testing.T) (string, []hostile.LayerSpec) {
 	return planFile, specs
 }
 
-// buildReport runs build with args and returns the report and stderr.
-func buildReport(t *testing.T, env map[string]string, planFile string, args ...string) (*cliReport, string, error) {
-	t.Helper()
-	rep := filepath.Join(t.TempDir(), "report.json")
-	args = append([]string{"build", "--plan", planFile, "--temp-dir", t.TempDir(), "--report", rep}, args...)
-	_, stderr, err := runCLI(t, env, args...)
-	if err != nil {
-		return nil, stderr, err
-	}
-	return readReport(t, rep), stderr, nil
-}
-
 // TestReliabilityForeignPreviousImages: a previous image at the tag whose
 // layers carry our keys but do not prove they are ours, in every shape, is
 // not reused for those layers: they are rebuilt (with a log line saying

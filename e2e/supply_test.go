@@ -155,11 +155,8 @@ func TestE2ESupplyChainCLI(t *testing.T) {
 	build := func(name string, extra ...string) (*cliReport, string) {
 		t.Helper()
 		rep, sbom := filepath.Join(dir, name+".json"), filepath.Join(dir, name+".cdx.json")
-		args := append([]string{"build", "--plan", planFile, "--report", rep, "--sbom", sbom}, append(extra, meta...)...)
-		if _, stderr, err := runCLI(t, env, args...); err != nil {
-			t.Fatalf("build %s: %v\n%s", name, err, stderr)
-		}
-		return readReport(t, rep), sbom
+		r, _ := mustBuildReport(t, env, planFile, append([]string{"--report", rep, "--sbom", sbom}, append(extra, meta...)...)...)
+		return r, sbom
 	}
 
 	r1, sbom1 := build("push", "--image", ref)

@@ -183,10 +183,8 @@ func TestE2EStreamedLayersNoTempFiles(t *testing.T) {
 		t.Helper()
 		tmp := filepath.Join(dir, "tmp-"+name)
 		mkdir(t, tmp)
-		repFile := filepath.Join(dir, name+".json")
 		stop := watchDir(tmp)
-		args := append([]string{"build", "--plan", planFile, "--image", ref, "--temp-dir", tmp, "--report", repFile}, extra...)
-		_, stderr, err := runCLI(t, nil, args...)
+		r, stderr, err := buildReport(t, nil, planFile, append([]string{"--image", ref, "--temp-dir", tmp, "--report", filepath.Join(dir, name+".json")}, extra...)...)
 		seen := stop()
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, stderr)
@@ -194,7 +192,7 @@ func TestE2EStreamedLayersNoTempFiles(t *testing.T) {
 		if left, _ := os.ReadDir(tmp); len(left) > 0 {
 			t.Errorf("%s: temp dir not empty after the run: %v", name, left)
 		}
-		return readReport(t, repFile), seen
+		return r, seen
 	}
 	files, _ := build(reg.Ref("e2e/files:latest"), "files")
 	streamed, seen := build(reg.Ref("e2e/streamed:latest"), "streamed", "--layer-files=false")

@@ -4,21 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/org/nix-layer-action/internal/testutil/cdxschema"
+	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 )
 
 // examplePlan builds without Nix: a bundled closure graph and store tree.
@@ -164,22 +159,12 @@ func TestRegistryRequestsCarryTheVersion(t *testing.T) {
 	old := version
 	defer func() { version = old }()
 	version = "v9.8.7"
-	var mu sync.Mutex
-	agents := map[string]int{}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		agents[r.Header.Get("User-Agent")]++
-		mu.Unlock()
-		reg.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	reg := memregistry.Start(t)
+	host := reg.Host
 	if stderr, err := runBuild(t, "--image", host+"/ua/test:v1"); err != nil {
 		t.Fatalf("build: %v\n%s", err, stderr)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	agents := reg.UserAgents()
 	if len(agents) == 0 {
 		t.Fatal("no request reached the registry")
 	}

@@ -2,17 +2,13 @@ package image
 
 import (
 	"context"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -20,43 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
 )
-
-// memRegistry is go-containerregistry's in-memory registry behind a
-// request log, so tests can assert which requests were made.
-type memRegistry struct {
-	host string
-	mu   sync.Mutex
-	reqs []string // "METHOD PATH"
-}
-
-func startMem(t *testing.T) *memRegistry {
-	t.Helper()
-	r := &memRegistry{}
-	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		r.reqs = append(r.reqs, req.Method+" "+req.URL.Path)
-		r.mu.Unlock()
-		h.ServeHTTP(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	r.host = strings.TrimPrefix(srv.URL, "http://")
-	return r
-}
-
-func (r *memRegistry) requests() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.reqs...)
-}
-
-func (r *memRegistry) reset() {
-	r.mu.Lock()
-	r.reqs = nil
-	r.mu.Unlock()
-}
 
 func mustRef(t testing.TB, s string) name.Reference {
 	t.Helper()
@@ -121,15 +83,15 @@ func checkRoundTrip(t *testing.T, prev *Previous, img v1.Image, layers []Named) 
 }
 
 func TestLoadPreviousRoundTripInMemory(t *testing.T) {
-	reg := startMem(t)
+	reg := memregistry.Start(t)
 	layers := testNamed(t, 3)
 	img, err := Assemble(nil, layers, ConfigOptions{Platform: v1.Platform{Architecture: "amd64"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := mustRef(t, reg.host+"/app/x:latest")
+	ref := mustRef(t, reg.Host+"/app/x:latest")
 	push(t, ref, img)
-	reg.reset()
+	reg.Reset()
 
 	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {
@@ -137,7 +99,7 @@ func TestLoadPreviousRoundTripInMemory(t *testing.T) {
 	}
 	checkRoundTrip(t, prev, img, layers)
 	cd, _ := img.ConfigName()
-	for _, r := range reg.requests() {
+	for _, r := range reg.Requests() {
 		if strings.Contains(r, "/blobs/") && !strings.HasSuffix(r, cd.String()) {
 			t.Errorf("LoadPrevious fetched a layer blob: %s", r)
 		}
@@ -161,16 +123,16 @@ func TestLoadPreviousRealRegistry(t *testing.T) {
 }
 
 func TestLoadPreviousNotFound(t *testing.T) {
-	reg := startMem(t)
+	reg := memregistry.Start(t)
 	// Unknown repository.
-	prev, err := LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/nope:latest"), v1.Platform{})
+	prev, err := LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.Host+"/nope:latest"), v1.Platform{})
 	if err != nil || prev != nil {
 		t.Fatalf("unknown repo: %v, %v; want nil, nil", prev, err)
 	}
 	// Known repository, unknown tag.
 	img, _ := Assemble(nil, testNamed(t, 1), ConfigOptions{})
-	push(t, mustRef(t, reg.host+"/repo:one"), img)
-	prev, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.host+"/repo:two"), v1.Platform{})
+	push(t, mustRef(t, reg.Host+"/repo:one"), img)
+	prev, err = LoadPrevious(context.Background(), testClient(t), mustRef(t, reg.Host+"/repo:two"), v1.Platform{})
 	if err != nil || prev != nil {
 		t.Fatalf("unknown tag: %v, %v; want nil, nil", prev, err)
 	}
@@ -189,7 +151,7 @@ func TestLoadPreviousNotFound(t *testing.T) {
 }
 
 func TestLoadPreviousInconsistentImage(t *testing.T) {
-	reg := startMem(t)
+	reg := memregistry.Start(t)
 	img, err := Assemble(nil, testNamed(t, 2), ConfigOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +162,7 @@ func TestLoadPreviousInconsistentImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := mustRef(t, reg.host+"/bad:latest")
+	ref := mustRef(t, reg.Host+"/bad:latest")
 	push(t, ref, bad)
 	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {
@@ -215,7 +177,7 @@ func TestLoadPreviousInconsistentImage(t *testing.T) {
 }
 
 func TestLoadPreviousForeignMetadata(t *testing.T) {
-	reg := startMem(t)
+	reg := memregistry.Start(t)
 	layers := testNamed(t, 4)
 	img, err := Assemble(nil, layers, ConfigOptions{})
 	if err != nil {
@@ -251,7 +213,7 @@ func TestLoadPreviousForeignMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := mustRef(t, reg.host+"/foreign:latest")
+	ref := mustRef(t, reg.Host+"/foreign:latest")
 	push(t, ref, broken)
 	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {
@@ -309,7 +271,7 @@ func testClient(t testing.TB) *regclient.Client {
 // for the platform asked for; an index without one is an error; a
 // single-platform image for another platform is unusable.
 func TestLoadPreviousPlatform(t *testing.T) {
-	reg := startMem(t)
+	reg := memregistry.Start(t)
 	arches := map[string]v1.Image{}
 	for i, arch := range []string{"amd64", "arm64"} {
 		img, err := Assemble(nil, testNamed(t, i+1), ConfigOptions{Platform: v1.Platform{OS: "linux", Architecture: arch}})
@@ -323,7 +285,7 @@ func TestLoadPreviousPlatform(t *testing.T) {
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: arches[arch],
 			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
 	}
-	ref := mustRef(t, reg.host+"/multi:latest")
+	ref := mustRef(t, reg.Host+"/multi:latest")
 	if err := remote.WriteIndex(ref, idx); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +300,7 @@ func TestLoadPreviousPlatform(t *testing.T) {
 	if _, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{OS: "linux", Architecture: "riscv64"}); err == nil {
 		t.Error("an index without a riscv64 child was read for riscv64")
 	}
-	single := mustRef(t, reg.host+"/single:latest")
+	single := mustRef(t, reg.Host+"/single:latest")
 	push(t, single, arches["amd64"])
 	prev, err = LoadPrevious(context.Background(), testClient(t), single, v1.Platform{OS: "linux", Architecture: "arm64"})
 	if err != nil {

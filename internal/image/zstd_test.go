@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 )
 
 // zstdNamed builds n small real layers in zstd, one store path each.
@@ -59,8 +60,8 @@ func TestAssembleAndLoadPreviousZstd(t *testing.T) {
 			t.Errorf("manifest layer %d: media type %s", i, d.MediaType)
 		}
 	}
-	reg := startMem(t)
-	ref := mustRef(t, reg.host+"/app/zstd:latest")
+	reg := memregistry.Start(t)
+	ref := mustRef(t, reg.Host+"/app/zstd:latest")
 	push(t, ref, img)
 	prev, err := LoadPrevious(context.Background(), testClient(t), ref, v1.Platform{})
 	if err != nil {

@@ -8,18 +8,12 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -28,48 +22,19 @@ import (
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 )
 
 const examplePlan = "../../examples/quickstart/nix-layers.yaml"
 
-// counting is an in-memory registry that records every request.
-type counting struct {
-	host string
-	mu   sync.Mutex
-	reqs []string
-}
-
-func newCounting(t *testing.T) *counting {
-	t.Helper()
-	c := &counting{}
-	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		c.reqs = append(c.reqs, r.Method+" "+r.URL.Path)
-		c.mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c.host = strings.TrimPrefix(srv.URL, "http://")
-	return c
-}
-
-func (c *counting) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.reqs
-	c.reqs = nil
-	return out
-}
-
 // build runs Build of plan to ref on the counting registry.
-func build(t *testing.T, c *counting, plan, repoTag string) *report.Report {
+func build(t *testing.T, c *memregistry.Registry, plan, repoTag string) *report.Report {
 	t.Helper()
 	client, err := regclient.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.ParseReference(c.host + "/" + repoTag)
+	ref, err := name.ParseReference(c.Host + "/" + repoTag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,12 +95,12 @@ func TestResolveKeysAreKeysOfTheSpecs(t *testing.T) {
 // writes no manifest and asks per layer for nothing: the previous
 // manifest and config, and one check of the tag afterwards.
 func TestPushThenNoChangeRerun(t *testing.T) {
-	c := newCounting(t)
+	c := memregistry.Start(t)
 	first := build(t, c, examplePlan, "ex/app:latest")
 	// A cold push asks about the tag twice: the GET that finds nothing,
 	// and the HEAD after the push that checks no other run moved it.
 	manifestCalls := 0
-	for _, r := range c.take() {
+	for _, r := range c.Take() {
 		if strings.Contains(r, "/manifests/latest") && !strings.HasPrefix(r, "PUT ") {
 			manifestCalls++
 		}
@@ -161,7 +126,7 @@ func TestPushThenNoChangeRerun(t *testing.T) {
 		t.Errorf("rerun: changed %v, %d bytes, %s vs %s", again.Changed, again.BytesPushed, again.Digest, first.Digest)
 	}
 	var calls []string
-	for _, r := range c.take() {
+	for _, r := range c.Take() {
 		if r != "GET /v2/" {
 			calls = append(calls, r)
 		}
@@ -197,7 +162,7 @@ func newCountingClient(t *testing.T) *regclient.Client {
 
 // A change of one package rebuilds its layer only.
 func TestOneChangeRebuildsOneLayer(t *testing.T) {
-	c := newCounting(t)
+	c := memregistry.Start(t)
 	build(t, c, examplePlan, "ex/one:latest")
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(examplePlan))); err != nil {

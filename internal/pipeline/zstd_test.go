@@ -16,17 +16,18 @@ import (
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 )
 
 // buildIn runs Build of plan to ref on the counting registry with layers
 // in format f, and returns the report and the log.
-func buildIn(t *testing.T, c *counting, plan, repoTag string, f layer.Format) (*report.Report, string) {
+func buildIn(t *testing.T, c *memregistry.Registry, plan, repoTag string, f layer.Format) (*report.Report, string) {
 	t.Helper()
 	client, err := regclient.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.ParseReference(c.host + "/" + repoTag)
+	ref, err := name.ParseReference(c.Host + "/" + repoTag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func mediaTypes(t *testing.T, rep *report.Report) []types.MediaType {
 // a gzip rerun has other keys and rebuilds every layer, with the same
 // diffIDs; back to zstd, the registry still has the zstd blobs.
 func TestZstdRerunReusesZstdGzipRebuilds(t *testing.T) {
-	c := newCounting(t)
+	c := memregistry.Start(t)
 	zs, _ := buildIn(t, c, examplePlan, "ex/zstd:latest", layer.ZstdFormat)
 	for n, s := range statuses(zs) {
 		if s != report.StatusPushed {
@@ -134,14 +135,14 @@ func TestZstdRerunReusesZstdGzipRebuilds(t *testing.T) {
 // A bad format fails Build and Resolve before anything is read, with an
 // error of the library's own words.
 func TestBadFormatFailsFirst(t *testing.T) {
-	c := newCounting(t)
+	c := memregistry.Start(t)
 	client := newCountingClient(t)
-	ref, _ := name.ParseReference(c.host + "/ex/bad:latest")
+	ref, _ := name.ParseReference(c.Host + "/ex/bad:latest")
 	pub, err := publish.NewRegistry(client, ref, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.take()
+	c.Take()
 	for _, f := range []layer.Format{{Compression: "xz", Level: 6}, {Compression: layer.Zstd, Level: 9}, {Compression: layer.Gzip}} {
 		_, err := Build(context.Background(), Options{
 			PlanFile: "/does/not/exist.yaml", Target: ref, Previous: []name.Reference{ref},
@@ -154,7 +155,7 @@ func TestBadFormatFailsFirst(t *testing.T) {
 			t.Errorf("Resolve in %+v: error %v", f, err)
 		}
 	}
-	if reqs := c.take(); len(reqs) != 0 {
+	if reqs := c.Take(); len(reqs) != 0 {
 		t.Errorf("a bad format reached the registry: %v", reqs)
 	}
 }

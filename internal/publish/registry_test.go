@@ -26,6 +26,7 @@ import (
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/secrets"
 	"github.com/org/nix-layer-action/internal/testutil"
+	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
 )
 
@@ -81,7 +82,7 @@ func pushTwice(t *testing.T, host string) {
 }
 
 func TestRegistryPushInMemory(t *testing.T) {
-	pushTwice(t, memHost(t))
+	pushTwice(t, memregistry.Start(t).Host)
 }
 
 func TestRegistryPushRealRegistry(t *testing.T) {
@@ -161,11 +162,11 @@ func TestRegistryReuseInMemory(t *testing.T) {
 	// The in-memory registry keeps one blob store for all repositories
 	// (and implements no mounts): the HEAD check in the second repository
 	// already finds the reused layers.
-	mountTest(t, memHost(t), regclient.BlobExists)
+	mountTest(t, memregistry.Start(t).Host, regclient.BlobExists)
 }
 
 func TestRegistryRetriesTransientErrors(t *testing.T) {
-	host := memHost(t)
+	host := memregistry.Start(t).Host
 	ft := &failingTransport{next: remote.DefaultTransport}
 	ft.n.Store(2)
 	img := assemble(t, named(t, 4))
@@ -360,7 +361,7 @@ func (r *racer) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestRegistryReportsSupersededTag(t *testing.T) {
-	host := memHost(t)
+	host := memregistry.Start(t).Host
 	r := ref(t, host+"/race/app:latest")
 	other := assemble(t, named(t, 7))
 	rc := &racer{next: http.DefaultTransport, other: other, ref: r}
@@ -383,7 +384,7 @@ func TestRegistryReportsSupersededTag(t *testing.T) {
 // digest, the tag named is neither created nor moved, and a second push of
 // the same image writes nothing.
 func TestRegistryByDigest(t *testing.T) {
-	host := memHost(t)
+	host := memregistry.Start(t).Host
 	tagged := ref(t, host+"/bd/app:latest")
 	old := assemble(t, named(t, 9))
 	if _, err := push(t, old, tagged, nil); err != nil {

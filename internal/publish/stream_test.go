@@ -12,6 +12,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 )
 
 // streamedLayer is a layer.Streamed of one store path holding data.
@@ -38,7 +39,7 @@ func streamedLayer(t *testing.T, data string) *layer.Streamed {
 // identity (gcr remembers a streamed upload's failure per layer value),
 // and its digest is known afterwards.
 func TestWriteStreamedRetriesPastTheLibraryBudget(t *testing.T) {
-	host := memHost(t)
+	host := memregistry.Start(t).Host
 	ft := &failingTransport{next: remote.DefaultTransport}
 	ft.n.Store(1) // the first attempt's only POST
 	c := client(t, regclient.WithTransport(ft), regclient.WithRetry(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}))
