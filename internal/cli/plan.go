@@ -2,16 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
-	"github.com/org/nix-layer-action/internal/bytesize"
-	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/report"
 	"github.com/org/nix-layer-action/internal/secrets"
 )
 
@@ -80,104 +77,28 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	for _, n := range checked.Notes {
 		fmt.Fprintln(c.Stderr, "note:", n)
 	}
-	type jsonLayer struct {
-		Name    string   `json:"name"`
-		Group   string   `json:"group"`
-		Key     string   `json:"key"`
-		NarSize int64    `json:"narSize"`
-		Empty   bool     `json:"empty"`
-		Paths   []string `json:"paths"`
+	out := &report.Plan{File: c.planFile}
+	for _, l := range res.Layers {
+		out.Layers = append(out.Layers, report.PlanLayer{Name: l.Name, Group: l.Group, Key: l.Key, NarSize: l.ContentSize(), Empty: l.Empty, Paths: l.Paths})
 	}
 	if c.asJSON {
-		out := struct {
-			Plan   string      `json:"plan"`
-			Layers []jsonLayer `json:"layers"`
-		}{Plan: c.planFile}
-		for _, l := range res.Layers {
-			paths := l.Paths
-			if paths == nil {
-				paths = []string{}
-			}
-			out.Layers = append(out.Layers, jsonLayer{l.Name, l.Group, l.Key, l.ContentSize(), l.Empty, paths})
-		}
-		enc := json.NewEncoder(c.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return out.JSON(c.Stdout)
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tLAYER\tPATHS\tNAR SIZE\tKEY")
-	var total int64
-	n, paths := 0, 0
-	for _, l := range res.Layers {
-		if l.Empty {
-			fmt.Fprintf(tw, "-\t%s\t0\t-\t(empty: every path is in an earlier layer; left out)\n", l.Name)
-			continue
-		}
-		n++
-		total += l.ContentSize()
-		paths += len(l.Paths)
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", n, l.Name, len(l.Paths), bytesize.Format(l.ContentSize()), shortKey(l.Key))
-	}
-	fmt.Fprintf(tw, "\t%s\t%d\t%s\t\n", count(n, "layer"), paths, bytesize.Format(total))
-	return tw.Flush()
+	return out.Table(c.Stdout)
 }
 
 // printUnbuilt says what plan --no-build could not resolve without a
 // build, and which layers name it.
 func (c *planCmd) printUnbuilt(set *secrets.Set, e *pipeline.UnbuiltError) error {
+	u := &report.Unbuilt{File: c.planFile, Deps: e.Deps, Derivations: e.Derivations, Fetch: e.Fetch}
+	var b strings.Builder
+	render := u.Text
 	if c.asJSON {
-		out := struct {
-			Plan        string                `json:"plan"`
-			Unbuilt     []pipeline.UnbuiltDep `json:"unbuilt"`
-			Derivations []string              `json:"derivations"`
-			Fetch       []string              `json:"fetch"`
-		}{c.planFile, e.Deps, e.Derivations, e.Fetch}
-		if out.Derivations == nil {
-			out.Derivations = []string{}
-		}
-		if out.Fetch == nil {
-			out.Fetch = []string{}
-		}
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-		_, err := io.WriteString(c.Stdout, set.String(b.String()))
+		render = u.JSON
+	}
+	if err := render(&b); err != nil {
 		return err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "not resolved without a build (--no-build): these deps reach paths no store or binary cache has, and a package's closure is known only once it is built\n")
-	for _, d := range e.Deps {
-		fmt.Fprintf(&b, "  layer %s: %s\n", d.Layer, d.Dep)
-	}
-	if len(e.Derivations) > 0 {
-		var names []string
-		for _, d := range e.Derivations {
-			names = append(names, strings.TrimSuffix(nixpath.Name(d), ".drv"))
-		}
-		fmt.Fprintf(&b, "Nix would build %s: %s\n", count(len(e.Derivations), "derivation"), strings.Join(names, ", "))
-	}
-	if len(e.Fetch) > 0 {
-		fmt.Fprintf(&b, "Nix would fetch %s from its substituters\n", count(len(e.Fetch), "path"))
-	}
-	b.WriteString("no layers shown: run plan without --no-build (it builds them) or build\n")
 	_, err := io.WriteString(c.Stdout, set.String(b.String()))
 	return err
-}
-
-// count is "1 layer", "2 layers".
-func count(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-func shortKey(k string) string {
-	if len(k) > 19 {
-		return k[:19]
-	}
-	return k
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/report"
 )
 
 // DepError is a Nix failure attributed to the plan deps that caused it: it
@@ -75,10 +76,7 @@ type UnbuiltError struct {
 
 // UnbuiltDep is a dep no store or cache has, and where the plan names it:
 // a layer's name, "root" or "config".
-type UnbuiltDep struct {
-	Layer string `json:"layer"`
-	Dep   string `json:"dep"`
-}
+type UnbuiltDep = report.UnbuiltDep
 
 func (e *UnbuiltError) Error() string {
 	var where []string
@@ -87,7 +85,7 @@ func (e *UnbuiltError) Error() string {
 	}
 	msg := fmt.Sprintf("%s: not resolved without a build: %s", e.File, strings.Join(where, ", "))
 	if len(e.Derivations) > 0 {
-		msg += fmt.Sprintf(" need %s no store or binary cache has", count(len(e.Derivations), "derivation"))
+		msg += fmt.Sprintf(" need %s no store or binary cache has", report.Count(len(e.Derivations), "derivation"))
 	}
 	return msg
 }

@@ -206,7 +206,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			if r.o.StreamLayers && up.w != nil {
 				return r.stream(gctx, il, src, up)
 			}
-			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
+			r.log.printf("building layer %s (%s)", il.plan.Name, report.Count(len(il.plan.Paths), "path"))
 			// The task counts what the layer holds, as plan and the table
 			// print it: store bytes as they are read, then the root
 			// layer's own files (not read through src).
@@ -245,7 +245,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 // the bytes are produced as the upload reads them; a failed upload
 // produces them again. Digest and sizes are known once it is in.
 func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *uploads) error {
-	r.log.printf("building layer %s (%s) straight into its upload", il.plan.Name, count(len(il.plan.Paths), "path"))
+	r.log.printf("building layer %s (%s) straight into its upload", il.plan.Name, report.Count(len(il.plan.Paths), "path"))
 	// As build's task: store bytes as read (again for a retry), then
 	// the root layer's own files.
 	var t *progress.Task
@@ -307,13 +307,6 @@ func (r *run) counted(b *layer.Built) v1.Layer {
 	}
 	size, _ := b.Size()
 	return countedLayer{Layer: b, t: r.task("upload "+b.Name(), size)}
-}
-
-func count(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // reproducibilityWarning says so when a layer rebuilt under a key a previous

@@ -55,7 +55,7 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 		case p.Unusable != "":
 			log.printf("warning: previous image %s (%s) is not reused: %s; its layers are rebuilt", r, p.Digest, p.Unusable)
 		default:
-			log.printf("previous image %s: %s (%s)", r, p.Digest, count(len(p.Layers), "layer"))
+			log.printf("previous image %s: %s (%s)", r, p.Digest, report.Count(len(p.Layers), "layer"))
 		}
 		out = append(out, p)
 	}

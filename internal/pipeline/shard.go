@@ -3,6 +3,7 @@ package pipeline
 import (
 	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/layering"
+	"github.com/org/nix-layer-action/internal/report"
 )
 
 // onShard keeps, in a split build, the layers assigned to this run's part
@@ -32,7 +33,7 @@ func (r *run) onShard(ls []*imageLayer) []*imageLayer {
 			mine += sizes[i]
 		}
 	}
-	r.log.printf("shard %s: %s of %d (%s of %s)", s, count(len(out), "layer"), layering.TotalLayers(layersOf(ls)),
+	r.log.printf("shard %s: %s of %d (%s of %s)", s, report.Count(len(out), "layer"), layering.TotalLayers(layersOf(ls)),
 		bytesize.Format(mine), bytesize.Format(total))
 	return out
 }

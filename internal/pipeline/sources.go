@@ -14,6 +14,7 @@ import (
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/report"
 	"github.com/org/nix-layer-action/internal/substituter"
 )
 
@@ -235,15 +236,15 @@ func buildAnnouncement(d closure.DryRun, deps []string) string {
 		}
 		return strings.Join(out, ", ")
 	}
-	what := count(len(d.Build), "derivation")
+	what := report.Count(len(d.Build), "derivation")
 	forDeps := strings.Join(deps, ", ")
 	switch {
 	case len(d.Build) > 0 && len(d.Fetch) > 0:
-		return fmt.Sprintf("nix: building %s no store or binary cache has (%s), and fetching %s from Nix's substituters, for %s: %s", what, whyBuild, count(len(d.Fetch), "path"), forDeps, names(d.Build))
+		return fmt.Sprintf("nix: building %s no store or binary cache has (%s), and fetching %s from Nix's substituters, for %s: %s", what, whyBuild, report.Count(len(d.Fetch), "path"), forDeps, names(d.Build))
 	case len(d.Build) > 0:
 		return fmt.Sprintf("nix: building %s no store or binary cache has (%s), for %s: %s", what, whyBuild, forDeps, names(d.Build))
 	case len(d.Fetch) > 0:
-		return fmt.Sprintf("nix: fetching %s from Nix's substituters (for %s): %s", count(len(d.Fetch), "path"), forDeps, names(d.Fetch))
+		return fmt.Sprintf("nix: fetching %s from Nix's substituters (for %s): %s", report.Count(len(d.Fetch), "path"), forDeps, names(d.Fetch))
 	}
 	return ""
 }

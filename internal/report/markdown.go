@@ -78,7 +78,7 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 	var rows strings.Builder
 	shown, budget := fitRows(&rows, all, budget)
 	if shown < len(r.Layers) {
-		fmt.Fprintf(&rows, "| … | *%s not shown (summary size limit)* | | | | | |\n", plural(len(r.Layers)-shown, "more layer"))
+		fmt.Fprintf(&rows, "| … | *%s not shown (summary size limit)* | | | | | |\n", Count(len(r.Layers)-shown, "more layer"))
 	}
 
 	var extra strings.Builder
@@ -133,8 +133,8 @@ func (r *Report) mdTotals() string {
 	layers := t.Layers
 	total := r.TotalSize()
 	b.WriteString("\n| Totals | |\n|:--|:--|\n")
-	fmt.Fprintf(&b, "| Image size | %s in %s |\n", bytesize.Format(total), plural(layers, "layer"))
-	up := fmt.Sprintf("%s (%d of %s pushed)", bytesize.Format(r.BytesPushed), t.Pushed, plural(layers, "layer"))
+	fmt.Fprintf(&b, "| Image size | %s in %s |\n", bytesize.Format(total), Count(layers, "layer"))
+	up := fmt.Sprintf("%s (%d of %s pushed)", bytesize.Format(r.BytesPushed), t.Pushed, Count(layers, "layer"))
 	if !r.Push {
 		up = "nothing (push disabled)"
 	}
@@ -143,9 +143,9 @@ func (r *Report) mdTotals() string {
 	if layers > 0 {
 		// In the status words of the rows: cached and mounted layers were
 		// reused, exists ones rebuilt.
-		rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt)", t.Cached*100/layers, t.Cached, plural(layers, "layer"))
+		rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt)", t.Cached*100/layers, t.Cached, Count(layers, "layer"))
 		if t.Mounted > 0 {
-			rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt: %s %d, %s %d)", t.Cached*100/layers, t.Cached, plural(layers, "layer"), StatusCached, t.Cached-t.Mounted, StatusMounted, t.Mounted)
+			rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt: %s %d, %s %d)", t.Cached*100/layers, t.Cached, Count(layers, "layer"), StatusCached, t.Cached-t.Mounted, StatusMounted, t.Mounted)
 		}
 		if t.Exists > 0 {
 			rate += fmt.Sprintf("; %s %d (rebuilt, the registry had the blob)", StatusExists, t.Exists)
@@ -171,7 +171,7 @@ func (r *Report) mdTotals() string {
 	fmt.Fprintf(&b, "| Cumulative-layer build | %s |\n", cum)
 	if f := r.Fetch; f != nil && f.ClosureNARBytes > 0 {
 		fmt.Fprintf(&b, "| Downloaded from binary caches | %s of %s closure (%s of NAR as sent, %s) |\n",
-			bytesize.Format(f.NARBytes), bytesize.Format(f.ClosureNARBytes), bytesize.Format(f.NARWireBytes), plural(int(f.NarinfoRequests), "narinfo request"))
+			bytesize.Format(f.NARBytes), bytesize.Format(f.ClosureNARBytes), bytesize.Format(f.NARWireBytes), Count(int(f.NarinfoRequests), "narinfo request"))
 	}
 	if r.PeakTempBytes > 0 {
 		fmt.Fprintf(&b, "| Peak temp disk | %s of layer files at once |\n", bytesize.Format(r.PeakTempBytes))
@@ -221,9 +221,9 @@ func (r *Report) mdPaths(o MarkdownOptions, budget int) string {
 		if len(l.Paths) == 0 {
 			continue
 		}
-		head := fmt.Sprintf("**%s** (%s)\n\n", mdText(l.Name), plural(len(l.Paths), "path"))
+		head := fmt.Sprintf("**%s** (%s)\n\n", mdText(l.Name), Count(len(l.Paths), "path"))
 		if len(head)+b.Len() > budget {
-			fmt.Fprintf(&b, "*… paths of %s not shown*\n", plural(len(r.Layers)-i, "more layer"))
+			fmt.Fprintf(&b, "*… paths of %s not shown*\n", Count(len(r.Layers)-i, "more layer"))
 			break
 		}
 		b.WriteString(head)
@@ -259,13 +259,6 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // fitRows writes rows in order while they fit in budget bytes and returns

@@ -76,7 +76,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 		against = "`" + mdCode(ShortDigest(o.PreviousDigest)) + "`"
 	}
 	fmt.Fprintf(&head, "Compared with %s: **%d of %s** would be rebuilt, store size %s (%s → %s).\n\n",
-		against, d.Rebuilt(), plural(len(d.Layers), "layer"), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
+		against, d.Rebuilt(), Count(len(d.Layers), "layer"), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
 	if c := d.Compression; c != nil {
 		head.WriteString(compressionNote(c) + "\n\n")
 	}
@@ -109,7 +109,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 		var sec strings.Builder
 		fmt.Fprintf(&sec, "\n#### `%s` (%s, %s)\n\n", mdCode(l.Name), l.stateText(), bytesize.FormatSigned(l.SizeDelta))
 		if sec.Len()+details.Len() > budget {
-			fmt.Fprintf(&details, "\n*… details of %s not shown*\n", plural(len(d.Layers)-i, "more layer"))
+			fmt.Fprintf(&details, "\n*… details of %s not shown*\n", Count(len(d.Layers)-i, "more layer"))
 			break
 		}
 		items := layerItems(l)
@@ -173,7 +173,7 @@ func (l LayerDiff) stateText() string {
 // in another compression than the plan.
 func compressionNote(c *CompressionChange) string {
 	return fmt.Sprintf("**The published image's layers are %s and the plan's %s**, and the compression is part of every layer key, so %s with no package changed would be rebuilt. Build in %s to reuse them.",
-		mdText(c.From), mdText(c.To), plural(c.Layers, "layer"), mdText(c.From))
+		mdText(c.From), mdText(c.To), Count(c.Layers, "layer"), mdText(c.From))
 }
 
 // NoPreviousLine is the whole diff when nothing is published at image:

@@ -250,7 +250,7 @@ func (r *Report) Table(w io.Writer) error {
 	}
 	t := r.Tally()
 	fmt.Fprintf(&b, "image size: %s in %s (%s), uploaded %s\n",
-		bytesize.Format(r.TotalSize()), plural(t.Layers, "layer"), t, bytesize.Format(r.BytesPushed))
+		bytesize.Format(r.TotalSize()), Count(t.Layers, "layer"), t, bytesize.Format(r.BytesPushed))
 	if r.Shard != "" {
 		fmt.Fprintf(&b, "shard: %s of the layers, pushed by digest (a build with every part's digest as cache-from reuses them)\n", r.Shard)
 	}
