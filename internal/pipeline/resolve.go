@@ -20,10 +20,6 @@ import (
 	"github.com/org/nix-layer-action/internal/substituter"
 )
 
-// RootLayer is the reserved name of the final layer that holds whatever the
-// config's store paths (and root-filesystem sources) still need.
-const RootLayer = "root"
-
 // Resolved is a plan whose deps have been resolved to store paths, whose
 // closure has been assigned to layers, and whose every layer has its
 // layer.Spec and key. Nothing has been written.
@@ -31,7 +27,7 @@ type Resolved struct {
 	Plan   *plan.Plan
 	Graph  *closure.Graph
 	Layers []Planned
-	// Roots maps each plan layer name (and RootLayer) to the store paths its
+	// Roots maps each plan layer name (and plan.RootLayerName) to the store paths its
 	// deps resolved to.
 	Roots map[string][]string
 	// Warnings are things a user should see (layer budget, …).
@@ -172,7 +168,7 @@ func depPaths(d plan.Dep, outputs map[string][]string) []string {
 // realised is a plan's deps turned into store paths, with the closure
 // graph of all of them and where each path's bytes are.
 type realised struct {
-	roots   map[string][]string // plan layer name (and RootLayer) → store paths
+	roots   map[string][]string // plan layer name (and plan.RootLayerName) → store paths
 	sources []rootfs.Source     // root-filesystem sources
 	graph   *closure.Graph
 	origin  *closureSource // nil: every path is read from the store tree
@@ -465,11 +461,11 @@ func layeringSpecs(p *plan.Plan, roots map[string][]string) []layering.Spec {
 	// spec's closure to that spec, so with auto the root spec claims no
 	// store paths and keeps only its files. Its roots still count in
 	// Options.AllRoots.
-	rootRoots := roots[RootLayer]
+	rootRoots := roots[plan.RootLayerName]
 	if auto {
 		rootRoots = nil
 	}
-	return append(specs, layering.Spec{Name: RootLayer, Roots: rootRoots})
+	return append(specs, layering.Spec{Name: plan.RootLayerName, Roots: rootRoots})
 }
 
 func uniqueSorted(in []string) []string {

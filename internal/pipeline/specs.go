@@ -55,7 +55,7 @@ func plannedLayers(p *plan.Plan, g *closure.Graph, layers []layering.Layer, file
 func rootFilesLayer(layers []layering.Layer) int {
 	at := -1
 	for i, l := range layers {
-		if l.Group == RootLayer || l.Name == RootLayer {
+		if l.Group == plan.RootLayerName || l.Name == plan.RootLayerName {
 			at = i
 		}
 	}

@@ -32,7 +32,9 @@ const DefaultMaxLayerSize int64 = 10_000_000_000
 // runtimes cap an image at 127 layers).
 const MaxLayers = 127
 
-// RootLayerName is the reserved name of the synthesized root-filesystem layer.
+// RootLayerName is the reserved name of the synthesized root-filesystem
+// layer, the last one, which holds whatever the config's store paths and
+// the root-filesystem sources still need.
 const RootLayerName = "root"
 
 // Plan is a parsed, validated layer plan.
