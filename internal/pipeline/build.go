@@ -70,7 +70,6 @@ func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Re
 		stop := o.Progress.Start()
 		defer func() { stop(); r.log.printf("took: %s", o.Progress.Summary()) }()
 	}
-	r.progressPhase("resolve")
 	if err := r.resolve(ctx); err != nil {
 		return nil, err
 	}
@@ -80,8 +79,7 @@ func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Re
 	if _, err := r.res.CheckConfig(); err != nil {
 		return nil, err
 	}
-	r.progressPhase("previous image")
-	o.phase(PhasePrevious)
+	r.enter(PhasePrevious, "")
 	prevs, absent, err := readPrevious(ctx, o.Registry, o.Previous, r.res.Platform, r.log)
 	if err != nil {
 		return nil, err
@@ -94,8 +92,7 @@ func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Re
 		return nil, fmt.Errorf("creating temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	o.phase(PhaseLayers)
-	r.progressPhase("build")
+	r.enter(PhaseLayers, "")
 	r.informTarget(pub)
 	w, _ := pub.(publish.LayerWriter)
 	src := r.source()
@@ -134,8 +131,7 @@ func (r *run) finish(ctx context.Context, ls []*imageLayer, pub publish.Publishe
 		r.log.printf("push disabled: image %s not published", rep.Digest)
 		return rep, nil
 	}
-	r.o.phase(PhasePublish + Phase(" "+pub.Destination()))
-	r.progressPhase("publish")
+	r.enter(PhasePublish, " "+pub.Destination())
 	if err := r.publish(ctx, pub, img, rep); err != nil {
 		return nil, err
 	}
@@ -197,7 +193,7 @@ func (r *run) informTarget(pub publish.Publisher) {
 // before any build or network work; a base image is read, manifest and
 // config only, after the plan has been validated).
 func (r *run) resolve(ctx context.Context) error {
-	r.o.phase(PhaseResolve)
+	r.enter(PhaseResolve, "")
 	r.log.printf("resolving %s", r.o.PlanFile)
 	l, err := loadPlan(ctx, r.o.PlanFile, r.o.Nix)
 	if err != nil {

@@ -10,10 +10,15 @@ import (
 	"github.com/org/nix-layer-action/internal/progress"
 )
 
-// phase starts a timed progress phase (no-op without a reporter).
-func (r *run) progressPhase(name string) {
+// enter announces phase p, once for both listeners: Options.Phase gets
+// it (with detail, e.g. " <destination>", appended) and the progress
+// reporter starts timing it.
+func (r *run) enter(p Phase, detail string) {
+	if r.o.Phase != nil {
+		r.o.Phase(p + Phase(detail))
+	}
 	if r.o.Progress != nil {
-		r.o.Progress.Phase(name)
+		r.o.Progress.Phase(p.timing())
 	}
 }
 

@@ -56,3 +56,26 @@ users: [{name: app, uid: 1000, gid: 1000, home: /home/app}]
 		t.Errorf("progress has no line 'build root: %s (100%%) in …':\n%s", bytesize.Format(root), out.String())
 	}
 }
+
+// TestPhasesAnnouncedOnce: each phase reaches Options.Phase (the action's
+// log groups) and the progress timings from one announcement, in order.
+func TestPhasesAnnouncedOnce(t *testing.T) {
+	var out, logs bytes.Buffer
+	var phases []Phase
+	dir := t.TempDir()
+	_, err := Build(context.Background(), Options{
+		PlanFile: examplePlan, TempDir: t.TempDir(), Log: &logs,
+		Phase:    func(p Phase) { phases = append(phases, p) },
+		Progress: progress.New(&out),
+	}, &publish.OCILayout{Dir: dir})
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, logs.String())
+	}
+	want := []Phase{PhaseResolve, PhasePrevious, PhaseLayers, PhasePublish + Phase(" oci:"+dir)}
+	if fmt.Sprint(phases) != fmt.Sprint(want) {
+		t.Errorf("phases %q, want %q", phases, want)
+	}
+	if !regexp.MustCompile(`took: resolve \S+, previous image \S+, build \S+, publish \S+\n`).MatchString(logs.String()) {
+		t.Errorf("no 'took: resolve …, previous image …, build …, publish …' line:\n%s", logs.String())
+	}
+}
