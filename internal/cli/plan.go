@@ -79,7 +79,7 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	}
 	out := &report.Plan{File: c.planFile}
 	for _, l := range res.Layers {
-		out.Layers = append(out.Layers, report.PlanLayer{Name: l.Name, Group: l.Group, Key: l.Key, NarSize: l.ContentSize(), Empty: l.Empty, Paths: l.Paths})
+		out.Layers = append(out.Layers, report.PlanLayer{Name: l.Name(), Group: l.Group, Key: l.Key, NarSize: l.ContentSize(), Empty: l.Empty, Paths: l.Paths()})
 	}
 	if c.asJSON {
 		return out.JSON(c.Stdout)

@@ -116,7 +116,7 @@ func newConfigFS(res *Resolved, written *entryLog) *configFS {
 	f.onDisk = func(sp string) bool { return res.Origin(sp) != OriginSubstituter }
 	f.addDir(f.storeDir)
 	for _, l := range res.Layers {
-		for _, sp := range l.Paths {
+		for _, sp := range l.Paths() {
 			f.inImage[sp] = true
 			f.perms[sp] = l.Spec.Perms
 		}

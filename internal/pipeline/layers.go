@@ -20,14 +20,13 @@ import (
 
 // imageLayer is one planned layer on its way into the image.
 type imageLayer struct {
-	plan         Planned
-	layer        v1.Layer     // nil for empty layers
-	built        *layer.Built // set when built here (owns a temp file)
-	streamed     bool         // built here straight into its upload (no file)
-	meta         image.LayerMeta
-	status       report.Status // cached when reused by key, empty; else filled from publishing
-	uncompressed int64
-	warning      string // set when a rebuild under a known key gave other bytes
+	plan     Planned
+	layer    v1.Layer     // nil for empty layers
+	built    *layer.Built // set when built here (owns a temp file)
+	streamed bool         // built here straight into its upload (no file)
+	meta     image.LayerMeta
+	status   report.Status // cached when reused by key, empty; else filled from publishing
+	warning  string        // set when a rebuild under a known key gave other bytes
 }
 
 // reuseChecks is how many reuse checks (one HEAD each, network-bound) run
@@ -180,7 +179,6 @@ func (r *run) reuse(ctx context.Context, ls []*imageLayer) {
 			if l, prevL, ok := r.reusable(ctx, il); ok {
 				// Each goroutine writes only its own layer.
 				il.layer, il.status = l, report.StatusCached
-				il.uncompressed = prevL.Meta.UncompressedSize
 				il.meta.UncompressedSize = prevL.Meta.UncompressedSize
 				il.meta.Digest, il.meta.Size, il.meta.DiffID = prevL.Meta.Digest, prevL.Meta.Size, prevL.Meta.DiffID
 			}
@@ -206,24 +204,24 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			if r.o.StreamLayers && up.w != nil {
 				return r.stream(gctx, il, src, up)
 			}
-			r.log.printf("building layer %s (%s)", il.plan.Name, report.Count(len(il.plan.Paths), "path"))
+			r.log.printf("building layer %s (%s)", il.plan.Name(), report.Count(len(il.plan.Paths()), "path"))
 			// The task counts what the layer holds, as plan and the table
 			// print it: store bytes as they are read, then the root
 			// layer's own files (not read through src).
 			var t *progress.Task
 			if size := il.plan.ContentSize(); size > 0 {
-				t = r.task("build "+il.plan.Name, size)
+				t = r.task("build "+il.plan.Name(), size)
 			}
 			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record, Writers: &r.writers})
 			if err == nil {
-				t.Add(il.plan.ContentSize() - il.plan.NarSize)
+				t.Add(il.plan.ContentSize() - il.plan.NarSize())
 			}
 			t.Done()
 			if err != nil {
 				return err
 			}
 			// Each goroutine writes only its own layer.
-			il.built, il.layer, il.uncompressed = b, b, b.UncompressedSize()
+			il.built, il.layer = b, b
 			il.meta.UncompressedSize = b.UncompressedSize()
 			d, _ := b.Digest()
 			diffID, _ := b.DiffID()
@@ -245,12 +243,12 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 // the bytes are produced as the upload reads them; a failed upload
 // produces them again. Digest and sizes are known once it is in.
 func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *uploads) error {
-	r.log.printf("building layer %s (%s) straight into its upload", il.plan.Name, report.Count(len(il.plan.Paths), "path"))
+	r.log.printf("building layer %s (%s) straight into its upload", il.plan.Name(), report.Count(len(il.plan.Paths()), "path"))
 	// As build's task: store bytes as read (again for a retry), then
 	// the root layer's own files.
 	var t *progress.Task
 	if size := il.plan.ContentSize(); size > 0 {
-		t = r.task("build+upload "+il.plan.Name, size)
+		t = r.task("build+upload "+il.plan.Name(), size)
 	}
 	defer t.Done()
 	s, err := layer.Stream(ctx, il.plan.Spec, countedSource{src, t}, layer.Options{OnEntry: r.entries.record, Writers: &r.writers})
@@ -260,7 +258,7 @@ func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *
 	if err := up.writeNow(ctx, s); err != nil {
 		return err
 	}
-	t.Add(il.plan.ContentSize() - il.plan.NarSize)
+	t.Add(il.plan.ContentSize() - il.plan.NarSize())
 	d, err := s.Digest()
 	if err != nil {
 		return err
@@ -268,7 +266,7 @@ func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *
 	diffID, _ := s.DiffID()
 	size, _ := s.Size()
 	// Each goroutine writes only its own layer.
-	il.layer, il.streamed, il.uncompressed = s, true, s.UncompressedSize()
+	il.layer, il.streamed = s, true
 	il.meta.UncompressedSize = s.UncompressedSize()
 	il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
 	if msg := reproducibilityWarning(r.prevs, il.plan, d); msg != "" {
@@ -296,7 +294,7 @@ func (r *run) release(b *layer.Built) {
 // little upload is left when the last build ends.
 func largestFirst(ls []*imageLayer) []*imageLayer {
 	out := slices.Clone(ls)
-	slices.SortStableFunc(out, func(a, b *imageLayer) int { return cmp.Compare(b.plan.NarSize, a.plan.NarSize) })
+	slices.SortStableFunc(out, func(a, b *imageLayer) int { return cmp.Compare(b.plan.NarSize(), a.plan.NarSize()) })
 	return out
 }
 
@@ -317,14 +315,14 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, d v1.Hash) stri
 		if !ok {
 			continue
 		}
-		if verify(prevL, pl.Paths, pl.Spec.Format.MediaType()) != "" {
+		if verify(prevL, pl.Paths(), pl.Spec.Format.MediaType()) != "" {
 			// Not provably a build of these paths: its bytes say nothing
 			// about reproducibility.
 			continue
 		}
 		if prevL.Descriptor.Digest != d {
 			return fmt.Sprintf("layer %s was rebuilt under key %s and gives %s, but %s has %s under the same key: the store's bytes are not reproducible (a non-deterministic build, or a store modified after registration)",
-				pl.Name, pl.Key, d, prev.Ref, prevL.Descriptor.Digest)
+				pl.Name(), pl.Key, d, prev.Ref, prevL.Descriptor.Digest)
 		}
 		return ""
 	}
@@ -334,8 +332,8 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, d v1.Hash) stri
 // metaFor is what the image records about a layer so later runs (and PR
 // diffs) can compare without pulling blobs.
 func metaFor(res *Resolved, l Planned) image.LayerMeta {
-	m := image.LayerMeta{Name: l.Name, Key: l.Key}
-	for _, p := range l.Paths {
+	m := image.LayerMeta{Name: l.Name(), Key: l.Key}
+	for _, p := range l.Paths() {
 		info, _ := res.Graph.Info(p)
 		m.Paths = append(m.Paths, image.PathSize{Path: p, NarSize: info.NarSize})
 	}

@@ -73,17 +73,24 @@ func TestResolveKeysAreKeysOfTheSpecs(t *testing.T) {
 	for _, l := range res.Layers {
 		if l.Empty {
 			if l.Key != "" {
-				t.Errorf("empty layer %s has key %s", l.Name, l.Key)
+				t.Errorf("empty layer %s has key %s", l.Name(), l.Key)
 			}
 			continue
 		}
-		names = append(names, l.Name)
+		names = append(names, l.Name())
 		k, err := layer.Key(l.Spec)
 		if err != nil || k != l.Key {
-			t.Errorf("layer %s: key %s, Key(Spec) = %s, %v", l.Name, l.Key, k, err)
+			t.Errorf("layer %s: key %s, Key(Spec) = %s, %v", l.Name(), l.Key, k, err)
 		}
-		if len(l.Spec.Paths) != len(l.Paths) {
-			t.Errorf("layer %s: spec has %d paths, layering %d", l.Name, len(l.Spec.Paths), len(l.Paths))
+		if len(l.Spec.Paths) != len(l.Paths()) {
+			t.Errorf("layer %s: spec has %d paths, layering %d", l.Name(), len(l.Spec.Paths), len(l.Paths()))
+		}
+		// The Spec holds the layer's facts: each path's NAR hash and size
+		// as the closure graph has them.
+		for _, sp := range l.Spec.Paths {
+			if info, ok := res.Graph.Info(sp.Path); !ok || info.NarHash != sp.NarHash || info.NarSize != sp.NarSize {
+				t.Errorf("layer %s: spec path %+v, graph %+v", l.Name(), sp, info)
+			}
 		}
 	}
 	if strings.Join(names, ",") != "base,libs,app" {

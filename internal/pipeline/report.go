@@ -82,7 +82,7 @@ func previousByName(target *image.Previous, rep *report.Report) map[string]image
 }
 
 func reportLayer(il *imageLayer, prevByName map[string]image.PreviousLayer) report.Layer {
-	rl := report.Layer{Name: il.plan.Name, Key: il.plan.Key, Paths: il.plan.Paths, Status: il.status, Empty: il.plan.Empty, NarSize: il.plan.ContentSize()}
+	rl := report.Layer{Name: il.plan.Name(), Key: il.plan.Key, Paths: il.plan.Paths(), Status: il.status, Empty: il.plan.Empty, NarSize: il.plan.ContentSize()}
 	if il.layer == nil {
 		return rl
 	}
@@ -95,12 +95,12 @@ func reportLayer(il *imageLayer, prevByName map[string]image.PreviousLayer) repo
 	if s, err := il.layer.Size(); err == nil {
 		rl.Size = s
 	}
-	if pl, ok := prevByName[il.plan.Name]; ok {
+	if pl, ok := prevByName[il.plan.Name()]; ok {
 		rl.Previous = &report.PrevLayer{Digest: pl.Descriptor.Digest.String(), Key: pl.Meta.Key, Size: pl.Descriptor.Size}
 	}
-	rl.UncompressedSize = il.uncompressed
+	rl.UncompressedSize = il.meta.UncompressedSize
 	if rl.UncompressedSize == 0 {
-		rl.UncompressedSize = il.plan.NarSize
+		rl.UncompressedSize = il.plan.NarSize()
 	}
 	return rl
 }
@@ -147,7 +147,7 @@ func compressionOf(mt types.MediaType) string {
 // ship, and the NAR bytes this image's layers hold.
 func cumulative(res *Resolved) (cum, dedup int64) {
 	for _, l := range res.Layers {
-		dedup += l.NarSize
+		dedup += l.NarSize()
 	}
 	for _, roots := range res.Roots {
 		if len(roots) == 0 {
@@ -201,7 +201,7 @@ func (r *run) layerSource(il *imageLayer) string {
 		return "reused"
 	}
 	src := OriginLocal
-	for _, p := range il.plan.Paths {
+	for _, p := range il.plan.Paths() {
 		switch o := r.res.Origin(p); {
 		case o == OriginBuilt:
 			return string(OriginBuilt)

@@ -54,11 +54,40 @@ func (r *Resolved) Origin(p string) Origin {
 	return OriginLocal
 }
 
-// Planned is one planned layer with what the layer writer will receive.
+// Planned is one planned layer: what the layer writer will receive, and
+// where in the plan it comes from. Its name, paths and NAR size are its
+// Spec's.
 type Planned struct {
-	layering.Layer
-	Spec layer.Spec // the layer's contract: paths, files, perms, format
-	Key  string     // layer.Key(Spec); "" for an empty layer
+	// Spec is the layer's contract: name, store paths with NAR hashes and
+	// sizes, files, perms, format. An empty layer's holds only its name.
+	Spec  layer.Spec
+	Key   string // layer.Key(Spec); "" for an empty layer
+	Group string // the plan layer it came from (several after a split or auto)
+	Empty bool   // nothing left for it: kept in the plan, left out of the image
+}
+
+// Name is the layer's name ("base", "base-2" after a split, "auto-1").
+func (p Planned) Name() string { return p.Spec.Name }
+
+// Paths are the layer's store paths, sorted.
+func (p Planned) Paths() []string {
+	if len(p.Spec.Paths) == 0 {
+		return nil
+	}
+	out := make([]string, len(p.Spec.Paths))
+	for i, sp := range p.Spec.Paths {
+		out[i] = sp.Path
+	}
+	return out
+}
+
+// NarSize is the sum of the NAR sizes of the layer's store paths.
+func (p Planned) NarSize() int64 {
+	var n int64
+	for _, sp := range p.Spec.Paths {
+		n += sp.NarSize
+	}
+	return n
 }
 
 // Resolve loads the plan and resolves it (see resolve), with closure

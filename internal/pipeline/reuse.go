@@ -27,12 +27,12 @@ func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.Pre
 			continue
 		}
 		mt := il.plan.Spec.Format.MediaType()
-		why := verify(prevL, il.plan.Paths, mt)
+		why := verify(prevL, il.plan.Paths(), mt)
 		if why == "" && !r.listedByTarget(prev, prevL.Descriptor.Digest) {
 			why = r.blobThere(ctx, prev.Ref.Context(), prevL.Descriptor)
 		}
 		if why != "" {
-			r.log.printf("not reusing layer %s from %s: %s", il.plan.Name, prev.Ref, why)
+			r.log.printf("not reusing layer %s from %s: %s", il.plan.Name(), prev.Ref, why)
 			continue
 		}
 		return newReused(prev.Ref.Context(), prevL, mt), prevL, true

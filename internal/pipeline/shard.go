@@ -17,12 +17,14 @@ func (r *run) onShard(ls []*imageLayer) []*imageLayer {
 	}
 	sizes := make([]int64, len(ls))
 	var total int64
+	nonEmpty := 0
 	for i, il := range ls {
 		sizes[i] = il.plan.ContentSize()
 		if il.plan.Empty {
 			sizes[i] = -1
 		} else {
 			total += sizes[i]
+			nonEmpty++
 		}
 	}
 	var out []*imageLayer
@@ -33,15 +35,7 @@ func (r *run) onShard(ls []*imageLayer) []*imageLayer {
 			mine += sizes[i]
 		}
 	}
-	r.log.printf("shard %s: %s of %d (%s of %s)", s, report.Count(len(out), "layer"), layering.TotalLayers(layersOf(ls)),
+	r.log.printf("shard %s: %s of %d (%s of %s)", s, report.Count(len(out), "layer"), nonEmpty,
 		bytesize.Format(mine), bytesize.Format(total))
-	return out
-}
-
-func layersOf(ls []*imageLayer) []layering.Layer {
-	out := make([]layering.Layer, len(ls))
-	for i, il := range ls {
-		out[i] = il.plan.Layer
-	}
 	return out
 }

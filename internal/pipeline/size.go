@@ -8,7 +8,7 @@ import "os"
 // database). It is known before the layer is written; the tar and
 // compressed sizes are known only after.
 func (p Planned) ContentSize() int64 {
-	n := p.NarSize
+	n := p.NarSize()
 	for _, f := range p.Spec.Files {
 		switch {
 		case !f.Mode.IsRegular():

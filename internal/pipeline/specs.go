@@ -27,7 +27,7 @@ func plannedLayers(p *plan.Plan, g *closure.Graph, layers []layering.Layer, file
 	planPerms := layerPerms(p.Perms)
 	out := make([]Planned, len(layers))
 	for i, l := range layers {
-		pl := Planned{Layer: l}
+		pl := Planned{Spec: layer.Spec{Name: l.Name}, Group: l.Group, Empty: l.Empty}
 		if i == filesAt && len(files) > 0 {
 			pl.Empty = false
 		}

@@ -176,10 +176,10 @@ func TestResolveKeysFollowFormat(t *testing.T) {
 			continue
 		}
 		if l.Spec.Format != layer.ZstdFormat || gz.Layers[i].Spec.Format != layer.DefaultFormat {
-			t.Errorf("layer %s: formats %+v, %+v", l.Name, l.Spec.Format, gz.Layers[i].Spec.Format)
+			t.Errorf("layer %s: formats %+v, %+v", l.Name(), l.Spec.Format, gz.Layers[i].Spec.Format)
 		}
 		if k, _ := layer.Key(l.Spec); k != l.Key || l.Key == gz.Layers[i].Key {
-			t.Errorf("layer %s: zstd key %s (Key(Spec) %s), gzip key %s", l.Name, l.Key, k, gz.Layers[i].Key)
+			t.Errorf("layer %s: zstd key %s (Key(Spec) %s), gzip key %s", l.Name(), l.Key, k, gz.Layers[i].Key)
 		}
 	}
 }
