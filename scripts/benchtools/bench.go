@@ -244,7 +244,7 @@ func rotate[T any](xs []T, k int) []T {
 	return append(append([]T(nil), xs[k:]...), xs[:k]...)
 }
 
-// ---- issue 14.1: cold build + push ----------------------------------------
+// ---- cold build + push to an empty repository -----------------------------
 
 // pushCfg is one set of flags of the cold-push matrix; MemLimit, when
 // set, is a GOMEMLIMIT what-if (not a flag of the CLI).
@@ -426,7 +426,7 @@ func pathKind(p string) string {
 	return p
 }
 
-// ---- issue 14.2: no-change rerun ------------------------------------------
+// ---- no-change rerun: requests and time ------------------------------------
 
 func (b *bench) rerun() {
 	R := &b.r.Rerun
@@ -545,7 +545,7 @@ func describe(reqs []req, names map[string]string, rp *nlaReport) []string {
 	return out
 }
 
-// ---- issue 14.3: peak RSS of a >= 2 GiB layer from the local store ---------
+// ---- peak RSS of a >= 2 GiB layer from the local store ---------------------
 
 func (b *bench) bigLocal() {
 	j, rep := b.nlaBuild("big-local", b.planBig, "--image", b.ref("big-local"))
@@ -568,7 +568,7 @@ func (b *bench) narSizeOf(p string) int64 {
 	return b.narSize[p]
 }
 
-// ---- issue 10: fresh runners -----------------------------------------------
+// ---- fresh runners: an empty store, the closure from a binary cache ---------
 
 // newFresh makes an empty store root (store, db) and a private HOME.
 func (b *bench) newFresh() (root, home string) {
@@ -786,7 +786,7 @@ func (b *bench) fresh() {
 	}
 }
 
-// ---- issue 10.7: a >= 2 GiB layer from a NAR stream -------------------------
+// ---- a >= 2 GiB layer from a NAR stream -------------------------------------
 
 func (b *bench) bigFresh() {
 	root, home := b.newFresh()

@@ -163,8 +163,8 @@ func (b *bench) write() error {
 	var w strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
 	b.renderHeader(p)
-	b.renderIssue14(p)
-	b.renderIssue10(p)
+	b.renderPushRerunMemory(p)
+	b.renderFreshRunners(p)
 	b.renderFetchChecks(p)
 	b.renderColdDetails(p)
 	b.renderRerunDetails(p)
@@ -196,15 +196,16 @@ func (b *bench) renderHeader(p printer) {
 
 }
 
-// renderIssue14 writes issue 14's table: overlap, requests, memory.
-func (b *bench) renderIssue14(p printer) {
+// renderPushRerunMemory writes the table of the cold push (build and
+// upload overlapped), the no-change rerun's requests and peak memory.
+func (b *bench) renderPushRerunMemory(p printer) {
 	R := &b.r
 	M := R.Machine
 	C := R.Cold
 	def := C.ByCfg[defaultCfg.key()]
 	Rr := R.Rerun
 	B := R.Big
-	p("## Issue 14: overlap, requests, memory")
+	p("## Cold push, no-change rerun, memory (issue 14)")
 	p("")
 	p("| # | measurement | nix-layer-action | baseline | ratio | target | met |")
 	p("|---|---|---|---|---|---|---|")
@@ -263,13 +264,14 @@ func (b *bench) renderIssue14(p printer) {
 
 }
 
-// renderIssue10 writes issue 10's table: fresh runners.
-func (b *bench) renderIssue10(p printer) {
+// renderFreshRunners writes the table of builds on fresh runners (an
+// empty store, the closure read from a binary cache).
+func (b *bench) renderFreshRunners(p printer) {
 	R := &b.r
 	F := R.Fresh
 	B := R.Big
 	if len(F.NoChange) > 0 {
-		p("## Issue 10: fresh runners (every run from an empty store, cache on nginx)")
+		p("## Fresh runners (issue 10): every run from an empty store, cache on nginx")
 		p("")
 		p("Baseline (\"realise then build\") = `nix copy --from $NGINX/<cache> <plan deps>` into the empty store, then `nla build` from the realised store, both times summed.")
 		p("NAR bytes are nginx's `$body_bytes_sent` of `/nar/` requests during the run (compressed, as sent).")
@@ -308,7 +310,7 @@ func (b *bench) renderIssue10(p printer) {
 	}
 	if B.Fresh.Label != "" {
 		if len(F.NoChange) == 0 {
-			p("## Issue 10: fresh runners")
+			p("## Fresh runners (issue 10)")
 			p("")
 			p("| # | measurement | nix-layer-action (fresh store) | baseline | ratio | target | met |")
 			p("|---|---|---|---|---|---|---|")
