@@ -17,69 +17,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/org/nix-layer-action/internal/bytesize"
-	"github.com/org/nix-layer-action/internal/layer"
-	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/request"
 	"github.com/org/nix-layer-action/internal/secrets"
 )
 
-// Request is what the build needs, taken from the action inputs.
-type Request struct {
-	PlanFile    string // absolute when GITHUB_WORKSPACE is set
-	Image       string
-	Tags        []string
-	Push        bool
-	CacheFrom   []string
-	GitHubToken string
-	NixConf     string
-	Labels      map[string]string
-	Annotations map[string]string
-	TempDir     string // RUNNER_TEMP when it exists in the container, else ""
-	// System is the Nix system to build for ("" = the plan's, else Nix's).
-	System string
-	// PushByDigest pushes the image by digest without moving any tag.
-	PushByDigest bool
-	// LayerFiles writes each built layer to a temp file before its upload
-	// (input layer-files, default true); false writes it straight into
-	// its upload.
-	LayerFiles bool
-	// Shard, when split, builds and pushes by digest only part I of N of
-	// the layers (input shard: "I/N"); PushByDigest is then set too.
-	Shard layering.Shard
-	// Format is how new layers are compressed (input compression: gzip,
-	// the default, or zstd).
-	Format layer.Format
-	// Metadata are OCI annotations from the GitHub context (source,
-	// revision, created, …), defaults for both the manifest's annotations
-	// and the config's labels.
-	Metadata map[string]string
-	// Created is the commit's time, for the image's created time when
-	// SOURCE_DATE_EPOCH is unset (zero when unknown).
-	Created time.Time
-	// SBOMPath is where the builder writes the CycloneDX SBOM after a
-	// successful build ("" = none).
-	SBOMPath string
-	// Phase is set by Run: the builder calls it as each phase starts, and
-	// it opens a log group for the phase.
-	Phase func(name string)
-	// Debug is set when the runner's debug logging is on (RUNNER_DEBUG=1).
-	Debug bool
-	// Log is the run's log: redacting, inside the phase's log group. The
-	// builder writes every progress line here.
-	Log io.Writer
-	// Secrets are the run's secrets (the token and nix-conf access tokens
-	// already in it); the builder adds what it learns (registry
-	// credentials) so the summary and comment are redacted of it too.
-	Secrets *secrets.Set
-}
+// Request is what the build needs, taken from the action inputs: the
+// one request type of both doors (see internal/request).
+type Request = request.Request
 
 // Builder builds (and, with Push, publishes) the image. main wires the
 // pipeline into it.

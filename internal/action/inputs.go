@@ -1,6 +1,7 @@
 package action
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/request"
 )
 
 // InputNames lists every input the action reads (kept in sync with action.yml
@@ -90,6 +92,9 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	r.TempDir = env("RUNNER_TEMP")
 
 	var err error
+	if r.SourceDateEpoch, err = request.SourceDateEpoch(env("SOURCE_DATE_EPOCH")); err != nil {
+		return nil, err
+	}
 	if r.Push, err = boolInput(get, "push", true); err != nil {
 		return nil, err
 	}
@@ -208,20 +213,12 @@ func boolInput(get func(string) string, name string, def bool) (bool, error) {
 	}
 }
 
-// keyValues parses "key=value" lines.
+// keyValues parses "key=value" lines (request.KeyValues).
 func keyValues(get func(string) string, name string) (map[string]string, error) {
-	ls := lines(get(name))
-	if len(ls) == 0 {
-		return nil, nil
+	m, err := request.KeyValues(lines(get(name)))
+	var kv *request.KeyValueError
+	if errors.As(err, &kv) {
+		return nil, &InputError{Input: name, Msg: fmt.Sprintf("line %d: %q is not key=value", kv.Index+1, kv.Item)}
 	}
-	m := make(map[string]string, len(ls))
-	for i, l := range ls {
-		k, v, ok := strings.Cut(l, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, &InputError{Input: name, Msg: fmt.Sprintf("line %d: %q is not key=value", i+1, l)}
-		}
-		m[k] = strings.TrimSpace(v)
-	}
-	return m, nil
+	return m, err
 }

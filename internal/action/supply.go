@@ -172,16 +172,6 @@ func commitTime(ctx context.Context, env func(string) string, ev repoEvent) (tim
 	return time.Time{}, "commit time unknown: " + strings.Join(why, "; ")
 }
 
-// sourceDateEpoch is SOURCE_DATE_EPOCH as a time; ok is false when it is
-// unset or not a number of seconds (the build reports that).
-func sourceDateEpoch(v string) (time.Time, bool) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if v == "" || err != nil || n < 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0).UTC(), true
-}
-
 // githubMetadata fills the request's metadata defaults (annotations and
 // labels; the labels and annotations inputs and the plan's labels override
 // them, see pipeline.Options.Metadata) and, without SOURCE_DATE_EPOCH, the
@@ -204,9 +194,7 @@ func (r *runner) githubMetadata(ctx context.Context, s *settings) {
 		}
 	}
 	from := "SOURCE_DATE_EPOCH"
-	if t, ok := sourceDateEpoch(r.env("SOURCE_DATE_EPOCH")); ok {
-		c.Created = t
-	} else if r.env("SOURCE_DATE_EPOCH") == "" {
+	if c.Created = s.req.SourceDateEpoch; c.Created.IsZero() {
 		c.Created, from = commitTime(ctx, r.env, ev)
 		s.req.Created = c.Created
 	}

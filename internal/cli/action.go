@@ -12,7 +12,6 @@ import (
 	"github.com/org/nix-layer-action/internal/action"
 	"github.com/org/nix-layer-action/internal/multiarch"
 	"github.com/org/nix-layer-action/internal/pipeline"
-	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
@@ -85,88 +84,22 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 	if err != nil {
 		return nil, err
 	}
-	o, err := actionOptions(e, req, client)
+	req.NixEnv = actionNixEnv(e.Getenv, req.NixConf)
+	p, err := prepare(ctx, &req, actionDoor, client)
 	if err != nil {
 		return nil, err
 	}
-	if req.SBOMPath != "" {
-		if err := checkOutputFile(req.SBOMPath); err != nil {
-			return nil, fmt.Errorf("input sbom-path: %w", err)
-		}
-	}
-	logf := func(f string, a ...any) { fmt.Fprintf(req.Log, f+"\n", a...) }
-	if o.Substituter, err = substituterFor(ctx, o.Nix, req.Secrets, logf); err != nil {
-		return nil, err
-	}
-	var pub publish.Publisher
-	switch {
-	case req.Push && req.PushByDigest:
-		pub = publish.NewRegistryByDigest(client, o.Target)
-	case req.Push:
-		if pub, err = publish.NewRegistry(client, o.Target, req.Tags); err != nil {
-			return nil, fmt.Errorf("input tags: %w", err)
-		}
-	}
-	res, err := pipeline.BuildResult(ctx, o, pub)
+	res, err := pipeline.BuildResult(ctx, p.opts, p.pub)
 	if err != nil {
 		return nil, err
 	}
 	if req.SBOMPath != "" {
 		if err := writeSBOM(req.SBOMPath, res); err != nil {
 			err = fmt.Errorf("writing SBOM %s: %w", req.SBOMPath, err)
-			return res.Report, afterPublish(pub, res.Report.Image, res.Report.Digest, err)
+			return res.Report, afterPublish(p.pub, res.Report.Image, res.Report.Digest, err)
 		}
 	}
 	return res.Report, nil
-}
-
-func actionOptions(e Env, req action.Request, client *regclient.Client) (pipeline.Options, error) {
-	created, err := sourceDateEpoch(e.Getenv("SOURCE_DATE_EPOCH"))
-	if err != nil {
-		return pipeline.Options{}, err
-	}
-	if created.IsZero() {
-		created = req.Created // the commit's time
-	}
-	target, err := regclient.ParseReference(req.Image)
-	if err != nil {
-		return pipeline.Options{}, fmt.Errorf("input image: %w", err)
-	}
-	prev := []name.Reference{target}
-	for _, c := range req.CacheFrom {
-		r, err := regclient.ParseReference(c)
-		if err != nil {
-			return pipeline.Options{}, fmt.Errorf("input cache-from: %w", err)
-		}
-		prev = append(prev, r)
-	}
-	nixConf := e.Getenv("NIX_CONFIG")
-	if strings.TrimSpace(req.NixConf) != "" {
-		nixConf = strings.TrimRight(nixConf, "\n") + "\n" + req.NixConf
-	}
-	var nixEnv []string
-	if nixConf != "" {
-		nixEnv = []string{"NIX_CONFIG=" + nixConf}
-	}
-	return pipeline.Options{
-		PlanFile:     req.PlanFile,
-		Target:       target,
-		Previous:     prev,
-		Tags:         req.Tags,
-		Nix:          pipeline.NixOptions{Env: nixEnv, Stderr: req.Log, System: req.System},
-		TempDir:      req.TempDir,
-		Created:      created,
-		Log:          req.Log, // inside the phase's log group
-		Registry:     client,
-		Labels:       req.Labels,
-		Annotations:  req.Annotations,
-		Metadata:     req.Metadata,
-		Phase:        func(p pipeline.Phase) { req.Phase(string(p)) },
-		Progress:     progress.New(req.Log, progress.TTY(false)),
-		Format:       req.Format,
-		Shard:        req.Shard,
-		StreamLayers: !req.LayerFiles,
-	}, nil
 }
 
 // mergeForAction merges the request's digests into an index at its image's

@@ -14,13 +14,10 @@ import (
 
 type diffCmd struct {
 	Env
-	planFile    string
-	against     string
-	markdown    string
-	nixBin      string
-	system      string
-	compression string
-	registry    registryFlags
+	planFlags
+	against  string
+	markdown string
+	registry registryFlags
 }
 
 func (c *diffCmd) Name() string { return "diff" }
@@ -36,12 +33,10 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 		"lists recorded in the published image's config: packages added, removed or",
 		"changed version, NAR size deltas, and which layers would be rebuilt.",
 		"Reads only the image's manifest and config; never pulls layer blobs.")
-	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
+	c.planFlags.add(fs.FlagSet, "Nix system whose packages to compare, e.g. aarch64-linux; a multi-platform --against is read as its child for that platform",
+		compressionUsage+"; decides the keys, so which layers would be rebuilt")
 	fs.StringVar(&c.against, "against", "", "published image to compare with, e.g. ghcr.io/acme/app:latest (required)")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the diff as PR-comment Markdown to this file")
-	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
-	fs.StringVar(&c.system, "system", "", "Nix system whose packages to compare, e.g. aarch64-linux; a multi-platform --against is read as its child for that platform")
-	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage+"; decides the keys, so which layers would be rebuilt")
 	c.registry.add(fs.FlagSet)
 	if help, err := parseFlags(fs, args, c.Stderr); help || err != nil {
 		return err
@@ -53,7 +48,7 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("diff: --against: %w", err)
 	}
-	format, err := layerFormat("diff", c.compression)
+	req, err := c.planFlags.request("diff")
 	if err != nil {
 		return err
 	}
@@ -61,18 +56,19 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nixo := pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system}
+	req.Log, req.Secrets = s.log, s.secrets
+	nixo := nixOptions(req)
 	sub, err := substituterFor(ctx, nixo, s.secrets, s.logf)
 	if err != nil {
 		return s.close(err)
 	}
 	res, err := pipeline.Diff(ctx, pipeline.DiffOptions{
-		PlanFile:    c.planFile,
+		PlanFile:    req.PlanFile,
 		Against:     against,
 		Nix:         nixo,
 		Registry:    s.client,
 		Substituter: sub,
-		Format:      format,
+		Format:      req.Format,
 	})
 	if err != nil {
 		return s.close(err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/request"
 )
 
 // flagSet is a command's flags with its own usage text: flags are spelt
@@ -195,3 +196,29 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// planFlags are the flags of every command that resolves a plan (build,
+// plan, diff): the plan, the Nix that runs, the system and the
+// compression (which enters every layer key).
+type planFlags struct {
+	planFile, nixBin, system, compression string
+}
+
+// add defines the flags; system and compression describe those two for
+// the command.
+func (f *planFlags) add(fs *flag.FlagSet, system, compression string) {
+	fs.StringVar(&f.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
+	fs.StringVar(&f.nixBin, "nix", "nix", "nix command to run")
+	fs.StringVar(&f.system, "system", "", system)
+	fs.StringVar(&f.compression, "compression", "gzip", compression)
+}
+
+// request is the command's request of what the flags say: the plan and
+// how Nix resolves it, the compression parsed (an error names the flag).
+func (f *planFlags) request(cmd string) (*request.Request, error) {
+	format, err := layerFormat(cmd, f.compression)
+	if err != nil {
+		return nil, err
+	}
+	return &request.Request{PlanFile: f.planFile, NixBin: f.nixBin, System: f.system, Format: format}, nil
+}

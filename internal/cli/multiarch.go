@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/org/nix-layer-action/internal/multiarch"
+	"github.com/org/nix-layer-action/internal/request"
 )
 
 // mergeCmd is `merge`: the per-platform images of a build matrix, each
@@ -184,13 +186,10 @@ func parseDigest(repo name.Repository, s string) (v1.Hash, error) {
 
 // keyValues parses KEY=VALUE flags.
 func keyValues(what string, kvs []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%s %q: want KEY=VALUE", what, kv)
-		}
-		out[k] = v
+	m, err := request.KeyValues(kvs)
+	var kv *request.KeyValueError
+	if errors.As(err, &kv) {
+		return nil, fmt.Errorf("%s %q: want KEY=VALUE", what, kv.Item)
 	}
-	return out, nil
+	return m, err
 }

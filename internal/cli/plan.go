@@ -14,12 +14,9 @@ import (
 
 type planCmd struct {
 	Env
-	planFile    string
-	asJSON      bool
-	nixBin      string
-	compression string
-	system      string
-	noBuild     bool
+	planFlags
+	asJSON  bool
+	noBuild bool
 }
 
 func (c *planCmd) Name() string { return "plan" }
@@ -36,11 +33,8 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 		"layer keys. Writes no layers and touches no registry. What no store or binary",
 		"cache has is built (its closure is known only once built), announced first;",
 		"--no-build names it and its layers instead.")
-	fs.StringVar(&c.planFile, "plan", "", "layer plan: a file (YAML or JSON) or a flake output (.#imagePlan) (required)")
+	c.planFlags.add(fs.FlagSet, "Nix system whose packages to plan, e.g. aarch64-linux (default: the plan's system:, else Nix's)", compressionUsage)
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON for machines")
-	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
-	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
-	fs.StringVar(&c.system, "system", "", "Nix system whose packages to plan, e.g. aarch64-linux (default: the plan's system:, else Nix's)")
 	fs.BoolVar(&c.noBuild, "no-build", false, "build nothing: when a dep needs a build (no store or binary cache has it), name it, its layer and the derivations, and exit 0 without the layers")
 	if help, err := parseFlags(fs, args, c.Stderr); help || err != nil {
 		return err
@@ -48,18 +42,20 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	if c.planFile == "" {
 		return errors.New("plan: --plan is required")
 	}
-	format, err := layerFormat("plan", c.compression)
+	req, err := c.planFlags.request("plan")
 	if err != nil {
 		return err
 	}
 	set := secrets.New()
 	log := set.Writer(c.Stderr)
 	defer log.Flush()
-	sub, err := substituterFor(ctx, pipeline.NixOptions{Bin: c.nixBin}, set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
+	req.NoBuild, req.Log, req.Secrets = c.noBuild, log, set
+	nixo := nixOptions(req)
+	sub, err := substituterFor(ctx, nixo, set, func(f string, a ...any) { fmt.Fprintf(log, f+"\n", a...) })
 	if err != nil {
 		return set.Error(err)
 	}
-	res, err := pipeline.Resolve(ctx, c.planFile, pipeline.NixOptions{Bin: c.nixBin, Stderr: log, System: c.system, NoBuild: c.noBuild}, sub, format)
+	res, err := pipeline.Resolve(ctx, req.PlanFile, nixo, sub, req.Format)
 	var ue *pipeline.UnbuiltError
 	if errors.As(err, &ue) {
 		return c.printUnbuilt(set, ue)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/request"
 	"github.com/org/nix-layer-action/internal/sbom"
 )
 
@@ -27,25 +28,15 @@ func (f *supplyFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.sbom, "sbom", "", "write a CycloneDX 1.6 JSON SBOM of the image's Nix closure to this file, after a successful build")
 }
 
-// apply checks the flags and puts the metadata into o.
-func (f *supplyFlags) apply(o *pipeline.Options) error {
+// apply parses the metadata flags into req (the SBOM file is checked by
+// prepare).
+func (f *supplyFlags) apply(req *request.Request) error {
 	var err error
-	if len(f.annotations) > 0 {
-		if o.Annotations, err = keyValues("build: --annotation", f.annotations); err != nil {
-			return err
-		}
+	if req.Annotations, err = keyValues("build: --annotation", f.annotations); err != nil {
+		return err
 	}
-	if len(f.labels) > 0 {
-		if o.Labels, err = keyValues("build: --label", f.labels); err != nil {
-			return err
-		}
-	}
-	if f.sbom != "" {
-		if err := checkOutputFile(f.sbom); err != nil {
-			return fmt.Errorf("build: --sbom: %w", err)
-		}
-	}
-	return nil
+	req.Labels, err = keyValues("build: --label", f.labels)
+	return err
 }
 
 // checkOutputFile fails early, before any build or push, when file could
