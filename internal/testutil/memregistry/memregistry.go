@@ -7,6 +7,7 @@ package memregistry
 import (
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,9 +69,5 @@ func (r *Registry) Reset() { r.Take() }
 func (r *Registry) UserAgents() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]int, len(r.agents))
-	for k, v := range r.agents {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(r.agents)
 }
