@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -67,15 +68,11 @@ func runAction(ctx context.Context, e Env) error {
 
 // actionClient is the registry client of one action request.
 func actionClient(req action.Request) (*regclient.Client, error) {
-	opts := []regclient.Option{
-		regclient.WithKeychain(regclient.Keychain(req.GitHubToken)),
-		regclient.WithSecrets(req.Secrets),
-		regclient.WithUserAgent(userAgent()),
-	}
+	var debug io.Writer
 	if req.Debug {
-		opts = append(opts, regclient.WithDebug(req.Log))
+		debug = req.Log
 	}
-	return regclient.New(opts...)
+	return registryClient(req.GitHubToken, req.Secrets, debug, 0)
 }
 
 // buildForAction runs the pipeline for one action request.

@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/org/nix-layer-action/internal/regclient"
@@ -41,26 +42,39 @@ func (e Env) newSession(rf registryFlags) (*session, error) {
 	token := e.Getenv("GITHUB_TOKEN")
 	s := &session{secrets: secrets.New(token)}
 	s.log = s.secrets.Writer(e.Stderr)
-	opts := []regclient.Option{
-		regclient.WithKeychain(regclient.Keychain(token)),
-		regclient.WithSecrets(s.secrets),
-		regclient.WithUserAgent(userAgent()),
-	}
+	var debug io.Writer
 	if rf.debug {
-		opts = append(opts, regclient.WithDebug(e.Stderr))
+		debug = e.Stderr
 	}
-	if rf.timeout > 0 {
-		t := regclient.DefaultTimeouts
-		t.Header, t.Idle = rf.timeout, rf.timeout
-		t.Connect = min(t.Connect, rf.timeout)
-		opts = append(opts, regclient.WithTimeouts(t))
-	}
-	c, err := regclient.New(opts...)
+	c, err := registryClient(token, s.secrets, debug, rf.timeout)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
 	s.client = c
 	return s, nil
+}
+
+// registryClient is a run's one registry client, for the command line
+// and the action alike: credentials from the keychain (token for
+// ghcr.io), every one it uses added to set, the tool's User-Agent, every
+// request logged to debug when set, and timeout (when > 0) as the stall
+// limit.
+func registryClient(token string, set *secrets.Set, debug io.Writer, timeout time.Duration) (*regclient.Client, error) {
+	opts := []regclient.Option{
+		regclient.WithKeychain(regclient.Keychain(token)),
+		regclient.WithSecrets(set),
+		regclient.WithUserAgent(userAgent()),
+	}
+	if debug != nil {
+		opts = append(opts, regclient.WithDebug(debug))
+	}
+	if timeout > 0 {
+		t := regclient.DefaultTimeouts
+		t.Header, t.Idle = timeout, timeout
+		t.Connect = min(t.Connect, timeout)
+		opts = append(opts, regclient.WithTimeouts(t))
+	}
+	return regclient.New(opts...)
 }
 
 func (s *session) logf(format string, args ...any) { fmt.Fprintf(s.log, format+"\n", args...) }
