@@ -15,7 +15,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 )
 
@@ -83,19 +82,13 @@ func (f Format) ext() string {
 }
 
 // compressor returns the writer compressing to w in format f. Its output
-// depends only on the bytes written and f: pgzip's block boundaries depend
-// only on the block size (blocks is how many are in flight), and the zstd
-// encoder runs synchronously in one goroutine, cutting blocks at fixed
-// sizes whatever the writes.
+// depends only on the bytes written and f: pgzip's and zstd's block
+// boundaries depend only on the block size (blocks is how many are
+// compressed at once).
 func (f Format) compressor(w io.Writer, blocks int, pool *Writers) (io.WriteCloser, error) {
 	switch f.Compression {
 	case Zstd:
-		// The level goes first: it would otherwise reset the window.
-		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.EncoderLevel(f.Level)),
-			zstd.WithWindowSize(ZstdWindow),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithEncoderCRC(true))
+		return newBlockWriter(w, f.Level, f.BlockSize, blocks)
 	default:
 		zw, err := pool.get(w, f.Level)
 		if err != nil {
