@@ -75,7 +75,7 @@ func (o Options) blockCount() int {
 
 // ext is the temp file's extension.
 func (f Format) ext() string {
-	if f.Compression == Zstd {
+	if f.IsZstd() {
 		return ".tar.zst"
 	}
 	return ".tar.gz"
@@ -89,6 +89,8 @@ func (f Format) compressor(w io.Writer, blocks int, pool *Writers) (io.WriteClos
 	switch f.Compression {
 	case Zstd:
 		return newBlockWriter(w, f.Level, f.BlockSize, blocks)
+	case ZstdChunked:
+		return newChunkedWriter(w, f.Level, blocks)
 	default:
 		zw, err := pool.get(w, f.Level)
 		if err != nil {
@@ -175,6 +177,9 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	tw := tar.NewWriter(bw)
 	w := &tarWriter{ctx: ctx, tw: tw, out: struct{ io.Writer }{tw}, buf: make([]byte, copyBufferSize),
 		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry}
+	if m, ok := zw.(entryMarker); ok {
+		w.mark, w.flush = m, bw.Flush
+	}
 	err = w.walk(root)
 	if err == nil {
 		err = tw.Close()
@@ -190,12 +195,17 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	if err != nil {
 		return nil, err
 	}
+	var annotations map[string]string
+	if c, ok := zw.(*chunkedWriter); ok {
+		annotations = c.annotations
+	}
 	return &Built{
-		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zsum.h.Sum(nil))},
-		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(usum.h.Sum(nil))},
-		size:   zsum.n,
-		usize:  usum.n,
-		format: spec.format(),
+		annotations: annotations,
+		digest:      v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zsum.h.Sum(nil))},
+		diffID:      v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(usum.h.Sum(nil))},
+		size:        zsum.n,
+		usize:       usum.n,
+		format:      spec.format(),
 	}, nil
 }
 

@@ -116,7 +116,7 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 		t.Errorf("Size = %d, file has %d bytes", s, len(raw))
 	}
 	var tarBytes []byte
-	if b.Format().Compression == Zstd {
+	if b.Format().IsZstd() {
 		tarBytes = unzstd(t, raw)
 	} else {
 		tarBytes = gunzip(t, raw)
@@ -129,7 +129,7 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 		t.Errorf("UncompressedSize = %d, tar has %d bytes", b.UncompressedSize(), len(tarBytes))
 	}
 	want := "application/vnd.oci.image.layer.v1.tar+gzip"
-	if b.Format().Compression == Zstd {
+	if b.Format().IsZstd() {
 		want = "application/vnd.oci.image.layer.v1.tar+zstd"
 	}
 	if mt, _ := b.MediaType(); string(mt) != want {

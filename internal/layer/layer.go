@@ -66,10 +66,14 @@ type Compression string
 const (
 	Gzip Compression = "gzip"
 	Zstd Compression = "zstd"
+	// ZstdChunked is zstd with every file's contents in frames of their
+	// own and a table of contents, which containers/storage pulls
+	// partially (see chunked.go).
+	ZstdChunked Compression = "zstd:chunked"
 )
 
 // Compressions lists every Compression, the default first.
-var Compressions = []Compression{Gzip, Zstd}
+var Compressions = []Compression{Gzip, Zstd, ZstdChunked}
 
 // ZstdWindow is the window size of every zstd layer: the encoder's own
 // default, and the most the zstd format recommends decoders be ready for.
@@ -100,6 +104,9 @@ const ZstdBlockSize = 4 << 20
 // ZstdFormat is zstd at zstd.SpeedDefault in frames of ZstdBlockSize.
 var ZstdFormat = Format{Compression: Zstd, Level: int(zstd.SpeedDefault), BlockSize: ZstdBlockSize}
 
+// ZstdChunkedFormat is zstd:chunked at zstd.SpeedDefault.
+var ZstdChunkedFormat = Format{Compression: ZstdChunked, Level: int(zstd.SpeedDefault)}
+
 // FormatFor returns the default Format of a compression named c ("gzip" or
 // "zstd"); "" means gzip.
 func FormatFor(c string) (Format, error) {
@@ -108,6 +115,8 @@ func FormatFor(c string) (Format, error) {
 		return DefaultFormat, nil
 	case Zstd:
 		return ZstdFormat, nil
+	case ZstdChunked:
+		return ZstdChunkedFormat, nil
 	}
 	names := make([]string, len(Compressions))
 	for i, c := range Compressions {
@@ -118,13 +127,19 @@ func FormatFor(c string) (Format, error) {
 
 // String is the format as it enters the key:
 // "tar-v2;gzip=pgzip;level=6;block=1048576" or
-// "tar-v2;zstd=klauspost-frames;level=2;block=4194304". (Until zstd
+// "tar-v2;zstd=klauspost-frames;level=2;block=4194304" or
+// "tar-v2;zstd:chunked=klauspost-frames;level=2;rollsum=16;max-chunk=4194304;toc=containers-storage-1.43".
+// (Until zstd
 // frames were compressed in parallel, zstd layers were one stream, keyed
 // "…;zstd=klauspost;level=2;window=8388608": those keys no longer match,
 // so such layers are rebuilt once.)
 func (f Format) String() string {
-	if f.Compression == Zstd {
+	switch f.Compression {
+	case Zstd:
 		return fmt.Sprintf("tar-v%d;%s=klauspost-frames;level=%d;block=%d", FormatVersion, f.Compression, f.Level, f.BlockSize)
+	case ZstdChunked:
+		return fmt.Sprintf("tar-v%d;%s=klauspost-frames;level=%d;rollsum=%d;max-chunk=%d;toc=containers-storage-1.43",
+			FormatVersion, f.Compression, f.Level, ChunkedRollsumBits, chunkedMaxChunk)
 	}
 	return fmt.Sprintf("tar-v%d;%s=pgzip;level=%d;block=%d", FormatVersion, f.Compression, f.Level, f.BlockSize)
 }
@@ -146,6 +161,13 @@ func (f Format) Validate() error {
 		case f.BlockSize < 64<<10 || f.BlockSize > 64<<20:
 			return fmt.Errorf("block size %d out of range 64 KiB-64 MiB", f.BlockSize)
 		}
+	case ZstdChunked:
+		switch {
+		case f.Level < int(zstd.SpeedFastest) || f.Level > int(zstd.SpeedBestCompression):
+			return fmt.Errorf("zstd level %d out of range %d-%d", f.Level, zstd.SpeedFastest, zstd.SpeedBestCompression)
+		case f.BlockSize != 0:
+			return fmt.Errorf("zstd:chunked has no block size (got %d, want 0): frames follow the files", f.BlockSize)
+		}
 	default:
 		return fmt.Errorf("unsupported compression %q", f.Compression)
 	}
@@ -153,13 +175,19 @@ func (f Format) Validate() error {
 }
 
 // MediaType is the OCI layer media type of a layer in this format:
-// application/vnd.oci.image.layer.v1.tar+gzip or …tar+zstd.
+// application/vnd.oci.image.layer.v1.tar+gzip or …tar+zstd (zstd and
+// zstd:chunked: the latter is zstd to every reader, its table of contents
+// announced by descriptor annotations).
 func (f Format) MediaType() types.MediaType {
-	if f.Compression == Zstd {
+	if f.IsZstd() {
 		return types.OCILayerZStd
 	}
 	return types.OCILayer
 }
+
+// IsZstd reports whether layers in f are zstd streams (zstd or
+// zstd:chunked).
+func (f Format) IsZstd() bool { return f.Compression == Zstd || f.Compression == ZstdChunked }
 
 // StorePath is one store path of a layer, with what identifies its
 // contents.

@@ -113,6 +113,8 @@ type tarWriter struct {
 	src   Source
 	hook  func(string)
 	entry func(string, fs.FileMode, string) // Options.OnEntry
+	mark  entryMarker                       // zstd:chunked: told where entries and contents begin
+	flush func() error                      // flushes the buffer in front of mark
 }
 
 // walk writes n and everything below it, children in byte order of name.
@@ -231,13 +233,24 @@ func (w *tarWriter) write(h *tar.Header, body io.Reader) error {
 		h.Name += "/"
 	}
 	h.ModTime, h.Format = entryTime, tar.FormatPAX
+	if err := w.marked(func() error { return w.mark.entry(h) }); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	if err := w.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if h.Typeflag != tar.TypeReg || h.Size == 0 {
 		return nil
 	}
+	if err := w.marked(func() error { return w.mark.content() }); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	n, err := io.CopyBuffer(w.out, &ctxReader{ctx: w.ctx, r: body}, w.buf)
+	if err == nil && n == h.Size {
+		if err := w.marked(func() error { return w.mark.endContent() }); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return err
@@ -247,6 +260,18 @@ func (w *tarWriter) write(h *tar.Header, body io.Reader) error {
 		return fmt.Errorf("%s: got %d of %d bytes", name, n, h.Size)
 	}
 	return nil
+}
+
+// marked flushes the buffered stream and calls mark, when there is an
+// entryMarker.
+func (w *tarWriter) marked(mark func() error) error {
+	if w.mark == nil {
+		return nil
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return mark()
 }
 
 func (w *tarWriter) applyPerms(h *tar.Header) {

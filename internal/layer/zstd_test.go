@@ -234,7 +234,7 @@ func TestZstdLevels(t *testing.T) {
 func TestFormatDigestGolden(t *testing.T) {
 	root, a, b, c := makeStore(t)
 	var sb strings.Builder
-	for _, f := range []Format{DefaultFormat, ZstdFormat, {Compression: Zstd, Level: 1, BlockSize: ZstdBlockSize}, {Compression: Zstd, Level: 4, BlockSize: ZstdBlockSize}} {
+	for _, f := range []Format{DefaultFormat, ZstdFormat, ZstdChunkedFormat, {Compression: Zstd, Level: 1, BlockSize: ZstdBlockSize}, {Compression: Zstd, Level: 4, BlockSize: ZstdBlockSize}} {
 		l := build(t, Spec{Paths: sp(a, b, c), Format: f}, root, Options{TempDir: t.TempDir()})
 		sb.WriteString(f.String() + " " + digestOf(t, l) + "\n")
 	}
