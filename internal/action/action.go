@@ -46,7 +46,7 @@ type Request struct {
 	// PushByDigest pushes the image by digest without moving any tag.
 	PushByDigest bool
 	// Format is how new layers are compressed (input compression: gzip,
-	// the default, or zstd).
+	// the default, zstd or zstd:chunked).
 	Format layer.Format
 	// Metadata are OCI annotations from the GitHub context (source,
 	// revision, created, …), defaults for both the manifest's annotations

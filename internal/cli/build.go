@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/image"
-	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -131,11 +130,11 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 	if err != nil {
 		return pipeline.Options{}, nil, err
 	}
-	if format.Compression == layer.Zstd && out.Kind == publish.KindDockerArchive {
+	if format.IsZstd() && out.Kind == publish.KindDockerArchive {
 		// docker load reads zstd layers only from Docker 23 on, and
 		// other docker-archive readers may not at all: refuse rather
 		// than write an archive that loads on some machines only.
-		return pipeline.Options{}, nil, fmt.Errorf("build: --compression zstd cannot be used with --output %s: docker load reads zstd layers only from Docker 23 on; use --output oci:DIR or a registry for zstd, or --compression gzip", out)
+		return pipeline.Options{}, nil, fmt.Errorf("build: --compression %s cannot be used with --output %s: docker load reads zstd layers only from Docker 23 on; use --output oci:DIR or a registry for zstd, or --compression gzip", format.Compression, out)
 	}
 	created, err := sourceDateEpoch(c.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {

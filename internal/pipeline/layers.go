@@ -25,7 +25,8 @@ type imageLayer struct {
 	meta         image.LayerMeta
 	status       report.Status // cached when reused by key, empty; else filled from publishing
 	uncompressed int64
-	warning      string // set when a rebuild under a known key gave other bytes
+	warning      string            // set when a rebuild under a known key gave other bytes
+	annotations  map[string]string // the format's descriptor annotations (zstd:chunked)
 }
 
 // reuseChecks is how many reuse checks (one HEAD each, network-bound) run
@@ -129,6 +130,7 @@ func (r *run) reuse(ctx context.Context, ls []*imageLayer) {
 			if l, prevL, ok := r.reusable(ctx, il); ok {
 				// Each goroutine writes only its own layer.
 				il.layer, il.status = l, report.StatusCached
+				il.annotations = formatAnnotations(prevL.Descriptor.Annotations)
 				il.uncompressed = prevL.Meta.UncompressedSize
 				il.meta.UncompressedSize = prevL.Meta.UncompressedSize
 				il.meta.Digest, il.meta.Size, il.meta.DiffID = prevL.Meta.Digest, prevL.Meta.Size, prevL.Meta.DiffID
@@ -161,6 +163,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			}
 			// Each goroutine writes only its own layer.
 			il.built, il.layer, il.uncompressed = b, b, b.UncompressedSize()
+			il.annotations = b.Annotations()
 			il.meta.UncompressedSize = b.UncompressedSize()
 			d, _ := b.Digest()
 			diffID, _ := b.DiffID()

@@ -1,0 +1,79 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/report"
+)
+
+// manifestLayers reads back the layer descriptors of the image rep pushed.
+func manifestLayers(t *testing.T, rep *report.Report) []v1.Descriptor {
+	t.Helper()
+	ref, _ := name.ParseReference(rep.Image)
+	prev, err := image.LoadPrevious(context.Background(), newCountingClient(t), ref, v1.Platform{})
+	if err != nil || prev == nil {
+		t.Fatalf("reading back %s: %v", rep.Image, err)
+	}
+	m, err := prev.Image.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Layers
+}
+
+// A zstd:chunked image's layer descriptors are tar+zstd with the table of
+// contents' annotations beside ours; a rerun reuses every layer by key
+// and carries the annotations over, so the image is the same, bit for
+// bit; a zstd run has other keys.
+func TestZstdChunkedRerunCarriesAnnotations(t *testing.T) {
+	c := newCounting(t)
+	first, _ := buildIn(t, c, examplePlan, "ex/chunked:latest", layer.ZstdChunkedFormat)
+	for n, s := range statuses(first) {
+		if s != report.StatusPushed {
+			t.Errorf("first push: layer %s %s", n, s)
+		}
+	}
+	descs := manifestLayers(t, first)
+	if len(descs) != 3 {
+		t.Fatalf("image has %d layers", len(descs))
+	}
+	for i, d := range descs {
+		a := d.Annotations
+		if d.MediaType != types.OCILayerZStd || a[layer.ChunkedManifestChecksum] == "" || a[layer.ChunkedManifestPosition] == "" || a[image.AnnotationKey] == "" {
+			t.Errorf("layer %d: media type %s, annotations %v", i, d.MediaType, a)
+		}
+	}
+	again, logs := buildIn(t, c, examplePlan, "ex/chunked:latest", layer.ZstdChunkedFormat)
+	for n, s := range statuses(again) {
+		if s != report.StatusCached {
+			t.Errorf("rerun: layer %s %s\n%s", n, s, logs)
+		}
+	}
+	if again.Changed || again.BytesPushed != 0 || again.Digest != first.Digest {
+		t.Errorf("rerun: changed %v, %d bytes, digest %s vs %s", again.Changed, again.BytesPushed, again.Digest, first.Digest)
+	}
+	for i, d := range manifestLayers(t, again) {
+		if d.Annotations[layer.ChunkedManifestChecksum] != descs[i].Annotations[layer.ChunkedManifestChecksum] ||
+			d.Annotations[layer.ChunkedManifestPosition] != descs[i].Annotations[layer.ChunkedManifestPosition] {
+			t.Errorf("layer %d: annotations %v, first run %v", i, d.Annotations, descs[i].Annotations)
+		}
+	}
+	zs, _ := buildIn(t, c, examplePlan, "ex/chunked:latest", layer.ZstdFormat)
+	for i, l := range zs.Layers {
+		if !l.Empty && (l.Key == first.Layers[i].Key || l.DiffID != first.Layers[i].DiffID) {
+			t.Errorf("layer %s: zstd key %s diffID %s, zstd:chunked key %s diffID %s", l.Name, l.Key, l.DiffID, first.Layers[i].Key, first.Layers[i].DiffID)
+		}
+	}
+	for i, d := range manifestLayers(t, zs) {
+		if _, ok := d.Annotations[layer.ChunkedManifestChecksum]; ok {
+			t.Errorf("zstd layer %d has zstd:chunked annotations %v", i, d.Annotations)
+		}
+	}
+}
