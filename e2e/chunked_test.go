@@ -1,0 +1,263 @@
+package e2e
+
+// zstd:chunked (issue 21) with the real clients: podman with partial
+// pulls enabled (its own store in a temp dir) pulls the image from the
+// real docker-registry and runs it, the store paths in its image equal
+// the Nix store's bytes, skopeo copies it (checking every digest), and
+// after a one-package change a second pull fetches, by the registry's own
+// access log, only the changed package's files out of the changed layer.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/org/nix-layer-action/internal/testutil"
+	"github.com/org/nix-layer-action/internal/testutil/nixfix"
+	"github.com/org/nix-layer-action/internal/testutil/registry"
+)
+
+// chunkedPlan puts the whole closure, busybox (most of its bytes) and the
+// package that will change (pak1, and app, which lists it) into one
+// layer, so that a change of pak1 is a new layer most of whose bytes the
+// node already holds.
+func chunkedPlan(t *testing.T, fx *nixfix.Fixture, out map[string]string) string {
+	plan := fmt.Sprintf(`version: 1
+layers:
+  - name: all
+    deps: [%q, %q, %q, %q, %q, %q, %q]
+config:
+  entrypoint: [%q]
+  env: ["PATH=%s/bin"]
+`, fx.Ref("baseTools"), fx.Ref("cuda"), fx.Ref("torch"), fx.Ref("pak1"), fx.Ref("pak2"), fx.Ref("pak3"), fx.Ref("app"),
+		out["app"]+"/bin/app", out["busybox"])
+	f := filepath.Join(t.TempDir(), "nix-layers.yaml")
+	if err := os.WriteFile(f, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// partialPodman is podman with its own store (overlay) and partial pulls
+// enabled; it returns a function running podman with that store.
+func partialPodman(t *testing.T) func(args ...string) (string, error) {
+	podman := testutil.RequireTool(t, "podman")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "storage.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[storage]
+driver = "overlay"
+graphroot = %q
+runroot = %q
+[storage.options]
+pull_options = {enable_partial_images = "true", use_hard_links = "false", ostree_repos = ""}
+`, filepath.Join(dir, "graph"), filepath.Join(dir, "run"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runPodman := func(args ...string) (string, error) {
+		cmd := exec.Command(podman, append([]string{"--runtime", "runc", "--log-level", "debug"}, args...)...)
+		cmd.Env = append(os.Environ(), "CONTAINERS_STORAGE_CONF="+conf)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil {
+			return stdout.String(), fmt.Errorf("podman %s: %v\n%s", strings.Join(args, " "), err, lastLines(stderr.String(), 30))
+		}
+		return stdout.String() + "\n" + stderr.String(), nil
+	}
+	t.Cleanup(func() {
+		runPodman("image", "unmount", "--all")
+		runPodman("system", "reset", "--force")
+	})
+	return runPodman
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// accessLogLine is one request of docker-registry's access log (combined
+// log format): method, path, status and response bytes.
+var accessLogLine = regexp.MustCompile(`"(GET|HEAD) (/v2/[^ ]+) HTTP/[0-9.]+" (\d+) (\d+)`)
+
+// blobBytes sums the response bytes of blob GETs in the registry's access
+// log from offset on, and returns the log's size (the next offset).
+func blobBytes(t *testing.T, reg *registry.Registry, from int64) (total int64, ranged int, end int64) {
+	t.Helper()
+	data, err := os.ReadFile(reg.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data[from:]))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := accessLogLine.FindStringSubmatch(sc.Text())
+		if m == nil || m[1] != "GET" || !strings.Contains(m[2], "/blobs/sha256:") {
+			continue
+		}
+		n, _ := strconv.ParseInt(m[4], 10, 64)
+		total += n
+		if m[3] == "206" {
+			ranged++
+		}
+	}
+	return total, ranged, int64(len(data))
+}
+
+// sameTree checks that every file, symlink and directory under the store
+// path p in the mounted image root equals the Nix store's.
+func sameTree(t *testing.T, root, p string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		n++
+		in := filepath.Join(root, path)
+		fi, err := os.Lstat(in)
+		if err != nil {
+			return fmt.Errorf("image lacks %s: %w", path, err)
+		}
+		want, _ := d.Info()
+		if fi.Mode().Type() != want.Mode().Type() || fi.Mode().Perm() != want.Mode().Perm() {
+			return fmt.Errorf("%s: mode %v in the image, %v in the store", path, fi.Mode(), want.Mode())
+		}
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			a, _ := os.Readlink(path)
+			b, _ := os.Readlink(in)
+			if a != b {
+				return fmt.Errorf("%s: link %q in the image, %q in the store", path, b, a)
+			}
+		case d.Type().IsRegular():
+			a, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(in)
+			if err != nil || !bytes.Equal(a, b) {
+				return fmt.Errorf("%s: contents differ from the store's (%v)", path, err)
+			}
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Errorf("store path %s (%d entries): %v", p, n, err)
+	}
+}
+
+func TestE2EZstdChunkedPartialPull(t *testing.T) {
+	testutil.Short(t)
+	opts := nixfix.Options{Packages: 3, CudaSize: 4 << 20}
+	testutil.RequireTool(t, "nix")
+	t.Setenv("NIX_CONFIG", nixfix.NixConfig)
+	fx1 := nixfix.Flake(t, t.TempDir(), opts)
+	out1 := fx1.Build(t)
+	plan1 := chunkedPlan(t, fx1, out1)
+	opts.Versions = map[string]string{"pak1": "1.0.1"}
+	fx2 := nixfix.Flake(t, t.TempDir(), opts)
+	out2 := fx2.Build(t)
+	plan2 := chunkedPlan(t, fx2, out2)
+	if out1["pak1"] == out2["pak1"] || out1["cuda"] != out2["cuda"] {
+		t.Fatalf("fixture: pak1 %s → %s, cuda %s → %s", out1["pak1"], out2["pak1"], out1["cuda"], out2["cuda"])
+	}
+
+	reg := registry.Start(t, registry.Options{})
+	ref := reg.Ref("e2e/chunked:latest")
+	dir := t.TempDir()
+	build := func(name, plan string) *cliReport {
+		t.Helper()
+		rep := filepath.Join(dir, name+".json")
+		if _, stderr, err := runCLI(t, nil, "build", "--plan", plan, "--image", ref, "--report", rep, "--compression", "zstd:chunked"); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, stderr)
+		}
+		return readReport(t, rep)
+	}
+	r1 := build("v1", plan1)
+	skopeo := testutil.RequireTool(t, "skopeo")
+	raw := run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+ref)
+	var m struct {
+		Layers []struct {
+			MediaType   string            `json:"mediaType"`
+			Size        int64             `json:"size"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal([]byte(raw), &m); err != nil || len(m.Layers) != 1 {
+		t.Fatalf("manifest: %v\n%s", err, raw)
+	}
+	for i, l := range m.Layers {
+		if l.MediaType != "application/vnd.oci.image.layer.v1.tar+zstd" || l.Annotations["io.containers.zstd-chunked.manifest-checksum"] == "" || l.Annotations["io.containers.zstd-chunked.manifest-position"] == "" {
+			t.Errorf("layer %d: %s %v", i, l.MediaType, l.Annotations)
+		}
+	}
+	// skopeo reads it as zstd, checking every blob's digest.
+	run(t, skopeo, "copy", "--src-tls-verify=false", "docker://"+ref, "oci:"+filepath.Join(dir, "oci")+":x")
+
+	podman := partialPodman(t)
+	_, _, mark := blobBytes(t, reg, 0)
+	if _, err := podman("pull", "--tls-verify=false", ref); err != nil {
+		t.Fatal(err)
+	}
+	first, _, mark2 := blobBytes(t, reg, mark)
+	got, err := podman("run", "--rm", ref)
+	if err != nil || !strings.Contains(got, "hello from app") {
+		t.Fatalf("podman run: %v\n%s", err, lastLines(got, 20))
+	}
+	mnt, err := podman("image", "mount", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := strings.TrimSpace(strings.Split(mnt, "\n")[0])
+	for _, p := range out1 {
+		if p != "" && strings.HasPrefix(p, "/nix/store/") {
+			sameTree(t, root, p)
+		}
+	}
+	podman("image", "unmount", ref)
+
+	// One package changes: the second pull fetches the table of contents
+	// and the new files, not the layer.
+	r2 := build("v2", plan2)
+	var changed int64
+	for i, l := range r2.Layers {
+		if l.Digest != r1.Layers[i].Digest {
+			changed += l.Size
+		}
+	}
+	if _, err := podman("pull", "--tls-verify=false", ref); err != nil {
+		t.Fatal(err)
+	}
+	second, ranged, _ := blobBytes(t, reg, mark2)
+	for i, l := range r2.Layers {
+		t.Logf("layer %s: %s %d bytes → %s %d bytes", l.Name, r1.Layers[i].Digest, r1.Layers[i].Size, l.Digest, l.Size)
+	}
+	t.Logf("first pull: %d blob bytes; second pull after a one-package change: %d blob bytes in %d range requests; changed layers: %d bytes compressed", first, second, ranged, changed)
+	if changed == 0 || ranged == 0 || second*10 > changed {
+		t.Errorf("second pull fetched %d blob bytes (%d range requests), want under a tenth of the changed layers' %d bytes", second, ranged, changed)
+	}
+	got, err = podman("run", "--rm", ref)
+	if err != nil || !strings.Contains(got, "hello from app") {
+		t.Fatalf("podman run v2: %v\n%s", err, lastLines(got, 20))
+	}
+	mnt, err = podman("image", "mount", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root = strings.TrimSpace(strings.Split(mnt, "\n")[0])
+	for _, p := range out2 {
+		if p != "" && strings.HasPrefix(p, "/nix/store/") {
+			sameTree(t, root, p)
+		}
+	}
+}
