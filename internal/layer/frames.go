@@ -22,7 +22,7 @@ type frameEncoder struct {
 	enc   *zstd.Encoder
 	queue chan *frameJob
 	done  chan struct{}
-	free  sync.Pool // *frameJob
+	free  chan *frameJob // jobs to reuse, with their buffers
 
 	mu  sync.Mutex
 	err error // first error writing to w
@@ -57,17 +57,20 @@ func newFrameEncoder(w io.Writer, level, workers int) (*frameEncoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &frameEncoder{w: w, enc: enc, queue: make(chan *frameJob, 2*workers), done: make(chan struct{})}
+	e := &frameEncoder{w: w, enc: enc, queue: make(chan *frameJob, 2*workers), done: make(chan struct{}),
+		free: make(chan *frameJob, 2*workers+2)}
 	go e.writeLoop()
 	return e, nil
 }
 
 // job returns an empty job to fill with frame inputs (add) and submit.
 func (e *frameEncoder) job() *frameJob {
-	if j, ok := e.free.Get().(*frameJob); ok {
+	select {
+	case j := <-e.free:
 		return j
+	default:
+		return &frameJob{}
 	}
-	return &frameJob{}
 }
 
 // add appends p to the job's current frame.
@@ -120,7 +123,10 @@ func (e *frameEncoder) submit(j *frameJob) error {
 
 func (e *frameEncoder) recycle(j *frameJob) {
 	j.src, j.ends, j.out, j.outEnds, j.ready = j.src[:0], j.ends[:0], j.out[:0], j.outEnds[:0], nil
-	e.free.Put(j)
+	select {
+	case e.free <- j:
+	default:
+	}
 }
 
 // writeLoop writes the jobs' frames in order as they are ready.
