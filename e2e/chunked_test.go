@@ -185,6 +185,17 @@ func TestE2EZstdChunkedPartialPull(t *testing.T) {
 		return readReport(t, rep)
 	}
 	r1 := build("v1", plan1)
+	// Reuse by key and diff work as in zstd: a rerun pushes nothing, and
+	// diff in zstd:chunked sees nothing to rebuild (in zstd, everything).
+	if again := build("v1-again", plan1); again.Digest != r1.Digest || again.BytesPushed != 0 {
+		t.Errorf("rerun: digest %s (want %s), %d bytes pushed", again.Digest, r1.Digest, again.BytesPushed)
+	}
+	for _, c := range []struct{ compression, want string }{{"zstd:chunked", "**0 of 1 layer"}, {"zstd", "**1 of 1 layer"}} {
+		stdout, stderr, err := runCLI(t, nil, "diff", "--plan", plan1, "--against", ref, "--compression", c.compression)
+		if err != nil || !strings.Contains(stdout, c.want) {
+			t.Errorf("diff --compression %s: %v, want %q in:\n%s%s", c.compression, err, c.want, stdout, stderr)
+		}
+	}
 	skopeo := testutil.RequireTool(t, "skopeo")
 	raw := run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "docker://"+ref)
 	var m struct {
