@@ -2,10 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/image"
@@ -75,5 +78,55 @@ func TestZstdChunkedRerunCarriesAnnotations(t *testing.T) {
 		if _, ok := d.Annotations[layer.ChunkedManifestChecksum]; ok {
 			t.Errorf("zstd layer %d has zstd:chunked annotations %v", i, d.Annotations)
 		}
+	}
+}
+
+// rawManifest is a manifest to put as it is.
+type rawManifest struct {
+	body []byte
+	mt   types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)       { return r.body, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// A previous zstd:chunked layer whose descriptor lost its table of
+// contents' annotations is not reused under its key (a puller could not
+// find the table): it is rebuilt, and the new image has them again.
+func TestZstdChunkedWithoutAnnotationsRebuilt(t *testing.T) {
+	c := newCounting(t)
+	first, _ := buildIn(t, c, examplePlan, "ex/strip:latest", layer.ZstdChunkedFormat)
+	ref, err := name.ParseReference(first.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m["layers"].([]any) {
+		a := l.(map[string]any)["annotations"].(map[string]any)
+		delete(a, layer.ChunkedManifestChecksum)
+		delete(a, layer.ChunkedManifestPosition)
+	}
+	body, _ := json.Marshal(m)
+	if err := remote.Put(ref, rawManifest{body, desc.MediaType}); err != nil {
+		t.Fatal(err)
+	}
+	again, logs := buildIn(t, c, examplePlan, "ex/strip:latest", layer.ZstdChunkedFormat)
+	for n, s := range statuses(again) {
+		if s == report.StatusCached {
+			t.Errorf("layer %s reused without its annotations", n)
+		}
+	}
+	if !strings.Contains(logs, "lacks the zstd:chunked annotations") {
+		t.Errorf("log does not say why:\n%s", logs)
+	}
+	if again.Digest != first.Digest {
+		t.Errorf("rebuilt image %s, want the first %s (same bytes, annotations back)", again.Digest, first.Digest)
 	}
 }
