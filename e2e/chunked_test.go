@@ -3,7 +3,8 @@ package e2e
 // zstd:chunked (issue 21) with the real clients: podman with partial
 // pulls enabled (its own store in a temp dir) pulls the image from the
 // real docker-registry and runs it, the store paths in its image equal
-// the Nix store's bytes, skopeo copies it (checking every digest), and
+// the Nix store's bytes, manifest and config pass the OCI schemas,
+// skopeo copies it (checking every digest), and
 // after a one-package change a second pull fetches, by the registry's own
 // access log, only the changed package's files out of the changed layer.
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/testutil"
 	"github.com/org/nix-layer-action/internal/testutil/nixfix"
+	"github.com/org/nix-layer-action/internal/testutil/ocischema"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
 )
 
@@ -207,6 +209,14 @@ func TestE2EZstdChunkedPartialPull(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(raw), &m); err != nil || len(m.Layers) != 1 {
 		t.Fatalf("manifest: %v\n%s", err, raw)
+	}
+	// Manifest and config pass the OCI image-spec's schemas.
+	if err := ocischema.Validate(t, ocischema.Manifest, []byte(raw)); err != nil {
+		t.Errorf("manifest fails the OCI schema: %v\n%s", err, raw)
+	}
+	cfg := run(t, skopeo, "inspect", "--raw", "--config", "--tls-verify=false", "docker://"+ref)
+	if err := ocischema.Validate(t, ocischema.Config, []byte(cfg)); err != nil {
+		t.Errorf("config fails the OCI schema: %v\n%s", err, cfg)
 	}
 	for i, l := range m.Layers {
 		if l.MediaType != "application/vnd.oci.image.layer.v1.tar+zstd" || l.Annotations["io.containers.zstd-chunked.manifest-checksum"] == "" || l.Annotations["io.containers.zstd-chunked.manifest-position"] == "" {
