@@ -184,6 +184,7 @@ func (c *chunkedWriter) content() error {
 	c.reg, c.inBody = len(c.entries)-1, true
 	c.file.Reset()
 	c.fileN, c.nChunks = 0, 0
+	c.roll = newRollsum() // per file; it rolls on across the file's chunks
 	c.startChunk()
 	return nil
 }
@@ -191,7 +192,6 @@ func (c *chunkedWriter) content() error {
 func (c *chunkedWriter) startChunk() {
 	c.chunk.Reset()
 	c.chunkN = 0
-	c.roll = newRollsum()
 }
 
 // endChunk cuts the current chunk's frame and records it: on the file's

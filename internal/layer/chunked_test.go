@@ -269,6 +269,36 @@ func TestChunkedRefusesNonUTF8Names(t *testing.T) {
 	dirEmpty(t, tmp)
 }
 
+// refCuts are the chunk sizes containers/storage 1.43's own rollsum
+// (compressor.RollSum, OnSplitWithBits(RollsumBits), one per file) cuts
+// 2 MiB of rand.NewPCG(21, 21) bytes into (the last, uncut piece not
+// listed); computed with that package.
+var refCuts = []int64{12788,44667,87917,78002,25307,21739,81410,31411,70960,47924,35948,2108,67993,2101,43042,11247,23891,54845,63962,16103,53668,28620,113798,189489,13586,12711,28942,32920,32339,43229,2181,38505,222643,31167,165305,10894,27061,31200,21148,46376,34793,58064}
+
+// Files are cut where containers/storage cuts them, so that chunks match
+// those of layers it compressed itself.
+func TestChunkedCutsAsContainersStorage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	data := make([]byte, 2<<20)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	root := t.TempDir()
+	p := storePath('8', "cuts")
+	mkfile(t, root, p+"/data", string(data), 0o444)
+	b := build(t, chunkedSpec(Spec{Paths: sp(p)}), root, Options{TempDir: t.TempDir()})
+	_, tc := readTOC(t, b)
+	var got []int64
+	for _, e := range tc.Entries {
+		if e.ChunkSize > 0 {
+			got = append(got, e.ChunkSize)
+		}
+	}
+	if len(got) != len(refCuts)+1 || fmt.Sprint(got[:len(refCuts)]) != fmt.Sprint(refCuts) {
+		t.Errorf("chunk sizes\n%v\nwant\n%v and the rest", got, refCuts)
+	}
+}
+
 // The reference zstd tool reads a zstd:chunked layer as plain zstd,
 // skipping the table of contents and footer.
 func TestChunkedReferenceDecoder(t *testing.T) {
