@@ -75,8 +75,10 @@ const (
 // Compressions lists every Compression, the default first.
 var Compressions = []Compression{Gzip, Zstd, ZstdChunked}
 
-// ZstdWindow is the window size of every zstd layer: the encoder's own
-// default, and the most the zstd format recommends decoders be ready for.
+// ZstdWindow is the window the zstd encoder is given: its own default, and
+// the most the zstd format recommends decoders be ready for. A frame never
+// reaches back further than its own start, so frames of up to ZstdWindow
+// bytes (ZstdBlockSize, zstd:chunked's chunks) need no more.
 const ZstdWindow = 8 << 20
 
 // Format is how a layer's tar stream is compressed. It is part of every
