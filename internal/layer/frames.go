@@ -177,7 +177,7 @@ type blockWriter struct {
 	size  int
 	cur   *frameJob
 	err   error
-	close sync.Once
+	once  sync.Once // Close's work, done once
 }
 
 func newBlockWriter(w io.Writer, level, blockSize, workers int) (*blockWriter, error) {
@@ -211,7 +211,7 @@ func (b *blockWriter) Write(p []byte) (int, error) {
 // written. It always stops the encoder's goroutines.
 func (b *blockWriter) Close() error {
 	err := b.err
-	b.close.Do(func() {
+	b.once.Do(func() {
 		if err == nil {
 			err = b.e.submit(b.cur)
 		}
