@@ -173,11 +173,11 @@ func (e *frameEncoder) close() error {
 // valid zstd stream for every decoder; the block boundaries depend only on
 // the block size, never on how the stream was cut into writes.
 type blockWriter struct {
-	e     *frameEncoder
-	size  int
-	cur   *frameJob
-	err   error
-	once  sync.Once // Close's work, done once
+	e    *frameEncoder
+	size int
+	cur  *frameJob
+	err  error
+	once sync.Once // Close's work, done once
 }
 
 func newBlockWriter(w io.Writer, level, blockSize, workers int) (*blockWriter, error) {
