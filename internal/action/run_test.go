@@ -454,7 +454,7 @@ func TestCompressionInput(t *testing.T) {
 		t.Error("built despite a bad compression input")
 		return nil, nil
 	})
-	if err == nil || !strings.Contains(stdout, `::error::input "compression": unknown compression "ZSTD": want gzip or zstd`) {
+	if err == nil || !strings.Contains(stdout, `::error::input "compression": unknown compression "ZSTD": want gzip, zstd or zstd:chunked`) {
 		t.Errorf("err %v, stdout:\n%s", err, stdout)
 	}
 }

@@ -124,7 +124,8 @@ func FormatFor(c string) (Format, error) {
 	for i, c := range Compressions {
 		names[i] = string(c)
 	}
-	return Format{}, fmt.Errorf("unknown compression %q: want %s", c, strings.Join(names, " or "))
+	last := len(names) - 1
+	return Format{}, fmt.Errorf("unknown compression %q: want %s or %s", c, strings.Join(names[:last], ", "), names[last])
 }
 
 // String is the format as it enters the key:

@@ -45,7 +45,7 @@ func TestZstdFormat(t *testing.T) {
 	}
 	for _, bad := range []string{"xz", "Zstd", "gzip ", "none"} {
 		_, err := FormatFor(bad)
-		if err == nil || !strings.Contains(err.Error(), `"`+bad+`"`) || !strings.Contains(err.Error(), "gzip or zstd") {
+		if err == nil || !strings.Contains(err.Error(), `"`+bad+`"`) || !strings.Contains(err.Error(), "want gzip, zstd or zstd:chunked") {
 			t.Errorf("FormatFor(%q): error %v, want one naming the value and the choices", bad, err)
 		}
 	}
