@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/publish"
+	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
 )
 
@@ -128,5 +131,40 @@ func TestZstdChunkedWithoutAnnotationsRebuilt(t *testing.T) {
 	}
 	if again.Digest != first.Digest {
 		t.Errorf("rebuilt image %s, want the first %s (same bytes, annotations back)", again.Digest, first.Digest)
+	}
+}
+
+// A zstd:chunked layer written straight into its upload (no layer files)
+// gets its annotations too: the image is the one written with files.
+func TestZstdChunkedStreamedLayers(t *testing.T) {
+	c := newCounting(t)
+	withFiles, _ := buildIn(t, c, examplePlan, "ex/files:latest", layer.ZstdChunkedFormat)
+	client, err := regclient.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(c.host + "/ex/streamed:latest")
+	pub, err := publish.NewRegistry(client, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	rep, err := Build(context.Background(), Options{
+		PlanFile: examplePlan, Target: ref, TempDir: t.TempDir(), Registry: client, Log: &logs,
+		Format: layer.ZstdChunkedFormat, StreamLayers: true,
+	}, pub)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "straight into its upload") {
+		t.Fatalf("layers were not streamed:\n%s", logs.String())
+	}
+	if rep.Digest != withFiles.Digest {
+		t.Errorf("streamed image %s, with layer files %s", rep.Digest, withFiles.Digest)
+	}
+	for i, d := range manifestLayers(t, rep) {
+		if d.Annotations[layer.ChunkedManifestChecksum] == "" {
+			t.Errorf("streamed layer %d lacks the zstd:chunked annotations: %v", i, d.Annotations)
+		}
 	}
 }
