@@ -205,7 +205,13 @@ func (c *chunkedWriter) endChunk() error {
 	if err := c.cutFrame(); err != nil {
 		return err
 	}
-	sum := "sha256:" + hex.EncodeToString(c.chunk.Sum(nil))
+	// The first chunk's digest is the file's so far (Sum leaves the
+	// running hash as it is): only later chunks are hashed apart.
+	h := c.chunk
+	if c.nChunks == 0 {
+		h = c.file
+	}
+	sum := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if c.nChunks == 0 {
 		e := &c.entries[c.reg]
 		e.frame, e.ChunkSize, e.ChunkDigest = frame, c.chunkN, sum
@@ -255,7 +261,9 @@ func (c *chunkedWriter) Write(p []byte) (int, error) {
 		}
 		c.job.add(p[:take])
 		c.file.Write(p[:take])
-		c.chunk.Write(p[:take])
+		if c.nChunks > 0 {
+			c.chunk.Write(p[:take])
+		}
 		c.chunkN += int64(take)
 		c.fileN += int64(take)
 		p = p[take:]
