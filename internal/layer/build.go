@@ -181,7 +181,7 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	bw := bufio.NewWriterSize(usum, copyBufferSize)
 	tw := tar.NewWriter(bw)
 	w := &tarWriter{ctx: ctx, tw: tw, out: struct{ io.Writer }{tw}, buf: make([]byte, copyBufferSize),
-		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry}
+		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry, noVerify: opts.noVerify}
 	err = w.walk(root)
 	if err == nil {
 		err = tw.Close()

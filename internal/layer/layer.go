@@ -222,6 +222,7 @@ type Options struct {
 	Writers *Writers
 
 	blocks    int               // pgzip blocks in flight; 0 = default (tests)
+	noVerify  bool              // skip the NarHash check (benchmarks measuring its cost)
 	testEntry func(name string) // called before each entry is written (tests)
 }
 
