@@ -166,6 +166,23 @@ type File struct {
 	Linkname string // symlink target, kept verbatim
 	Data     []byte // contents of a small regular file
 	Source   string // OR: a host file whose contents are copied at build time
+	// SHA256, when set with Source, is the hex SHA-256 the Source's
+	// contents were checked to have (e.g. as part of their store path's
+	// NAR hash): Key uses it instead of reading Source, and Build fails
+	// with *ChangedFileError if the bytes it copies differ.
+	SHA256 string
+}
+
+// ChangedFileError reports a File whose Source no longer has the contents
+// it was checked to have (File.SHA256).
+type ChangedFileError struct {
+	Path      string // in-image path
+	Source    string // host file
+	Want, Got string // hex SHA-256
+}
+
+func (e *ChangedFileError) Error() string {
+	return fmt.Sprintf("%s (from %s) changed after it was checked: its contents hash to sha256:%s, not sha256:%s", e.Path, e.Source, e.Got, e.Want)
 }
 
 // Perm overrides the permissions and/or ownership of every entry whose

@@ -24,7 +24,7 @@ type TamperedPathError struct {
 }
 
 func (e *TamperedPathError) Error() string {
-	return fmt.Sprintf("store path %s was modified after Nix registered it: its contents hash to %s, the Nix database says %s; nothing was published; repair it with `nix-store --repair-path %s` (and check the store with `nix-store --verify --check-contents`)",
+	return fmt.Sprintf("store path %s was modified after Nix registered it: its contents hash to %s, the Nix database says %s; repair it with `nix-store --repair-path %s` (and check the store with `nix-store --verify --check-contents`)",
 		e.Path, e.Got, e.Want, e.Path)
 }
 

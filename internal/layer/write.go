@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -160,7 +162,17 @@ func (w *tarWriter) node(n *node) error {
 	case f.Source != "":
 		h.Typeflag, h.Size = tar.TypeReg, n.source
 		return withFile(f.Source, n.source, func(r io.Reader) error {
-			return w.write(h, r)
+			if f.SHA256 == "" {
+				return w.write(h, r)
+			}
+			sum := sha256.New()
+			if err := w.write(h, io.TeeReader(r, sum)); err != nil {
+				return err
+			}
+			if got := hex.EncodeToString(sum.Sum(nil)); got != f.SHA256 {
+				return &ChangedFileError{Path: f.Path, Source: f.Source, Want: f.SHA256, Got: got}
+			}
+			return nil
 		})
 	default:
 		h.Typeflag, h.Size = tar.TypeReg, int64(len(f.Data))
