@@ -1,0 +1,74 @@
+package layer
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the user+system CPU time this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkVerify measures what checking every store path against its
+// NarHash costs a layer build: each iteration builds the same layer with
+// the check and without it (Options.noVerify, a test-only switch), in
+// alternating order, and reports the wall and CPU time of both and the
+// overheads in percent. The tree is real files (the Go toolchain, or
+// NLA_BENCH_TREE: see realBenchTree), copied into a store-like directory
+// and read from the page cache.
+//
+//	go test -run X -bench Verify -benchtime 5x ./internal/layer
+func BenchmarkVerify(b *testing.B) {
+	root := b.TempDir()
+	p := realBenchTree(b, root)
+	paths := []string{p}
+	if p == "" {
+		paths = makeBenchStore(b, root, 200<<20)
+	}
+	tmp := b.TempDir()
+	for _, bf := range []struct {
+		name string
+		f    Format
+	}{{"gzip-6", DefaultFormat}, {"zstd-2", ZstdFormat}} {
+		b.Run(bf.name, func(b *testing.B) {
+			spec := registered(b, Spec{Paths: sp(paths...), Format: bf.f}, root)
+			var wall, cpu [2]time.Duration // [0] checked, [1] not
+			var tarBytes int64
+			i := 0
+			for b.Loop() {
+				for k := range 2 {
+					noVerify := (i+k)%2 == 1 // alternate which goes first
+					w0, c0 := time.Now(), cpuTime(b)
+					l, err := Build(context.Background(), spec, DirSource{root}, Options{TempDir: tmp, noVerify: noVerify})
+					if err != nil {
+						b.Fatal(err)
+					}
+					j := 0
+					if noVerify {
+						j = 1
+					}
+					wall[j] += time.Since(w0)
+					cpu[j] += cpuTime(b) - c0
+					tarBytes = l.UncompressedSize()
+					l.Close()
+				}
+				i++
+			}
+			n := float64(i)
+			b.ReportMetric(wall[0].Seconds()/n, "wall-checked-s")
+			b.ReportMetric(wall[1].Seconds()/n, "wall-unchecked-s")
+			b.ReportMetric(cpu[0].Seconds()/n, "cpu-checked-s")
+			b.ReportMetric(cpu[1].Seconds()/n, "cpu-unchecked-s")
+			b.ReportMetric(100*(wall[0].Seconds()/wall[1].Seconds()-1), "wall-overhead-%")
+			b.ReportMetric(100*(cpu[0].Seconds()/cpu[1].Seconds()-1), "cpu-overhead-%")
+			b.ReportMetric(float64(tarBytes)/1e6, "tar-MB")
+		})
+	}
+}
