@@ -21,8 +21,9 @@ import (
 
 // Build writes the layer described by spec, with store contents from src,
 // in one pass: tar → sha256 (diffID) → pgzip or zstd (spec.Format) →
-// sha256 (digest) → temp file in opts.TempDir. Nothing is held in memory beyond
-// bounded buffers. Everything that can be checked without reading store
+// sha256 (digest) → temp file in opts.TempDir, each store path's bytes
+// also hashed as its NAR and checked against its NarHash
+// (*TamperedPathError). Nothing is held in memory beyond bounded buffers. Everything that can be checked without reading store
 // contents is checked before the temp file is created; on any error
 // (including cancellation of ctx) the temp file is removed.
 func Build(ctx context.Context, spec Spec, src Source, opts Options) (*Built, error) {

@@ -26,7 +26,12 @@
 //
 // Store contents come from a Source: DirSource reads a realised store on
 // disk, NARSource reads NAR streams (a binary cache's) without realising
-// them, and both give the same paths bit-identical layers.
+// them, and both give the same paths bit-identical layers. Whatever the
+// Source, every store path is hashed as its NAR while it is written (one
+// read of each byte) and checked against its StorePath.NarHash before
+// Build returns: a store path changed after Nix registered it fails the
+// build with *TamperedPathError, so a layer never holds bytes other than
+// those its key (made from the NAR hashes) names.
 //
 // Compression (Format) is pgzip at a fixed level and block size — the
 // block boundaries depend only on the block size — or zstd with a

@@ -7,9 +7,10 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 
-	"github.com/nix-community/go-nix/pkg/nar"
+	"github.com/nix-community/go-nix/pkg/wire"
 	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
@@ -31,14 +32,20 @@ func (e *TamperedPathError) Error() string {
 // NARCheck hashes the NAR serialisation of one store path from its
 // entries, in the order a Source yields them (NAR order), and compares it
 // with the path's NarHash: the file bytes are hashed as they are read, so
-// checking costs no second read. Use Entry for every entry, then Finish;
-// Abort releases it after an error.
+// checking costs no second read. The NAR is written synchronously, token
+// by token, with go-nix's wire encoding (go-nix's nar.Writer hands every
+// header to a goroutine of its own, which costs two goroutine switches an
+// entry). Use Entry for every entry, then Finish.
 type NARCheck struct {
 	path string
 	want string
 	sum  hash.Hash
-	buf  *bufio.Writer
-	nw   *nar.Writer
+	w    *bufio.Writer
+	dirs []string          // open directories, outermost first ("" is the root)
+	body *wire.BytesWriter // contents of the open regular file
+	file string            // its path below the root ("" is the root)
+	last string            // the previous entry
+	n    int               // entries so far
 	done bool
 }
 
@@ -50,11 +57,17 @@ func NewNARCheck(p, narHash string) (*NARCheck, error) {
 		return nil, fmt.Errorf("store path %s: %w", p, err)
 	}
 	c := &NARCheck{path: p, want: want, sum: sha256.New()}
-	c.buf = bufio.NewWriterSize(c.sum, 32<<10)
-	if c.nw, err = nar.NewWriter(c.buf); err != nil {
-		return nil, err
-	}
+	c.w = bufio.NewWriterSize(c.sum, 32<<10)
+	c.tokens("nix-archive-1")
 	return c, nil
+}
+
+// tokens writes NAR strings (to the buffer in front of the hash: they
+// cannot fail).
+func (c *NARCheck) tokens(ts ...string) {
+	for _, t := range ts {
+		wire.WriteString(c.w, t)
+	}
 }
 
 // Entry adds e (whose Path is p or below it) to the NAR. For a regular
@@ -63,56 +76,105 @@ func NewNARCheck(p, narHash string) (*NARCheck, error) {
 // before the next call.
 func (c *NARCheck) Entry(e *Entry) (io.Reader, error) {
 	rel, ok := strings.CutPrefix(e.Path, c.path)
-	if !ok || rel != "" && rel[0] != '/' {
+	switch {
+	case c.done:
+		return nil, fmt.Errorf("store path %s: NAR check already finished", c.path)
+	case !ok || rel != "" && rel[0] != '/':
 		return nil, fmt.Errorf("store path %s: entry %s is outside it", c.path, e.Path)
+	case c.n == 0 && rel != "":
+		return nil, fmt.Errorf("store path %s: first entry %s is not the store path itself", c.path, e.Path)
+	case c.n > 0 && !narLess(c.last, e.Path):
+		return nil, fmt.Errorf("store path %s: entry %s after %s, not in NAR order", c.path, e.Path, c.last)
 	}
-	h := &nar.Header{Path: rel}
-	if rel == "" {
-		h.Path = "/"
+	c.n++
+	c.last = e.Path
+	if err := c.closeFile(); err != nil {
+		return nil, err
 	}
+	if rel != "" {
+		for len(c.dirs) > 0 && !strings.HasPrefix(rel, c.dirs[len(c.dirs)-1]+"/") {
+			c.closeDir()
+		}
+		parent := path.Dir(rel)
+		if parent == "/" {
+			parent = ""
+		}
+		if len(c.dirs) == 0 || c.dirs[len(c.dirs)-1] != parent {
+			return nil, fmt.Errorf("store path %s: entry %s is not inside a directory entry", c.path, e.Path)
+		}
+		c.tokens("entry", "(", "name", path.Base(rel), "node")
+	}
+	c.tokens("(", "type")
 	switch {
 	case e.Mode.IsRegular():
-		h.Type, h.Size, h.Executable = nar.TypeRegular, e.Size, e.Mode&0o100 != 0
+		c.tokens("regular")
+		if e.Mode&0o100 != 0 {
+			c.tokens("executable", "")
+		}
+		c.tokens("contents")
+		c.body, _ = wire.NewBytesWriter(c.w, uint64(e.Size))
+		c.file = rel
+		return io.TeeReader(e.Body, c.body), nil
 	case e.Mode.IsDir():
-		h.Type = nar.TypeDirectory
+		c.tokens("directory")
+		c.dirs = append(c.dirs, rel)
 	case e.Mode&fs.ModeSymlink != 0:
-		h.Type, h.LinkTarget = nar.TypeSymlink, e.Linkname
+		c.tokens("symlink", "target", e.Linkname, ")")
+		if rel != "" {
+			c.tokens(")")
+		}
 	default:
 		return nil, &UnsupportedFileError{Path: e.Path, Mode: e.Mode}
 	}
-	if err := c.nw.WriteHeader(h); err != nil {
-		return nil, fmt.Errorf("store path %s: hashing %s as NAR: %w", c.path, e.Path, err)
+	return nil, nil
+}
+
+// closeFile ends the open regular file, if any: all its bytes must have
+// been read.
+func (c *NARCheck) closeFile() error {
+	if c.body == nil {
+		return nil
 	}
-	if h.Type != nar.TypeRegular {
-		return nil, nil
+	err := c.body.Close()
+	c.body = nil
+	if err != nil {
+		return fmt.Errorf("store path %s: hashing %s%s: %w", c.path, c.path, c.file, err)
 	}
-	return io.TeeReader(e.Body, c.nw), nil
+	c.tokens(")")
+	if c.file != "" {
+		c.tokens(")")
+	}
+	return nil
+}
+
+// closeDir ends the innermost open directory.
+func (c *NARCheck) closeDir() {
+	d := c.dirs[len(c.dirs)-1]
+	c.dirs = c.dirs[:len(c.dirs)-1]
+	c.tokens(")")
+	if d != "" {
+		c.tokens(")")
+	}
 }
 
 // Finish ends the NAR and returns a *TamperedPathError when its hash is not
 // the store path's NarHash.
 func (c *NARCheck) Finish() error {
-	if c.done {
-		return fmt.Errorf("store path %s: NAR check already finished", c.path)
+	if c.done || c.n == 0 {
+		return fmt.Errorf("store path %s: NAR check finished twice or without entries", c.path)
 	}
 	c.done = true
-	if err := c.nw.Close(); err != nil {
-		return fmt.Errorf("store path %s: hashing as NAR: %w", c.path, err)
+	if err := c.closeFile(); err != nil {
+		return err
 	}
-	if err := c.buf.Flush(); err != nil {
+	for len(c.dirs) > 0 {
+		c.closeDir()
+	}
+	if err := c.w.Flush(); err != nil {
 		return err
 	}
 	if got := nixpath.FormatSHA256(c.sum.Sum(nil)); got != c.want {
 		return &TamperedPathError{Path: c.path, Want: c.want, Got: got}
 	}
 	return nil
-}
-
-// Abort releases the check after an error (go-nix's writer runs a
-// goroutine until it is closed). It is safe after Finish.
-func (c *NARCheck) Abort() {
-	if !c.done {
-		c.done = true
-		c.nw.Close()
-	}
 }

@@ -3,6 +3,7 @@ package layer
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -96,5 +97,48 @@ func chmod(t *testing.T, root, p string, mode os.FileMode) {
 	t.Helper()
 	if err := os.Chmod(host(root, p), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// NARCheck's hash is the NAR hash go-nix's dumper gives the same tree, for
+// every shape of store path: a directory (empty, nested, with names that
+// sort around "/"), a lone regular file (empty, executable), a lone
+// symlink.
+func TestNARCheckMatchesDumper(t *testing.T) {
+	root := t.TempDir()
+	dir := storePath('d', "dir")
+	mkfile(t, root, dir+"/a", "a", 0o444)
+	mkfile(t, root, dir+"/a.b", "", 0o555)
+	mkfile(t, root, dir+"/a-b/c/d", "deep", 0o444)
+	mkdir(t, root, dir+"/a0/empty", 0o555)
+	mkfile(t, root, dir+"/b/x", "1234567", 0o444)
+	mklink(t, root, dir+"/b/y", "../a")
+	mkfile(t, root, dir+"/z", strings.Repeat("z", 4097), 0o555)
+	file, empty, link := storePath('f', "file"), storePath('e', "empty"), storePath('l', "link")
+	mkfile(t, root, file, "#!/bin/sh\n", 0o555)
+	mkfile(t, root, empty, "", 0o444)
+	mklink(t, root, link, "/nix/store/x")
+	emptyDir := storePath('g', "emptydir")
+	mkdir(t, root, emptyDir, 0o555)
+	buf := make([]byte, 64)
+	for _, p := range []string{dir, file, empty, link, emptyDir} {
+		want := narHashOf(t, root+p)
+		c, err := NewNARCheck(p, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = DirSource{root}.Walk(context.Background(), p, func(e *Entry) error {
+			r, err := c.Entry(e)
+			if r != nil && err == nil {
+				_, err = io.CopyBuffer(io.Discard, r, buf)
+			}
+			return err
+		})
+		if err == nil {
+			err = c.Finish()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }

@@ -173,11 +173,7 @@ func collectHost(host string, src Source, label string, add func(layer.File) err
 		}
 		return add(f)
 	})
-	if check == nil {
-		return err
-	}
-	if err != nil {
-		check.Abort()
+	if check == nil || err != nil {
 		return err
 	}
 	if err := check.Finish(); err != nil {
