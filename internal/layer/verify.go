@@ -35,11 +35,13 @@ func (e *TamperedPathError) Error() string {
 // checking costs no second read. The NAR is written synchronously, token
 // by token, with go-nix's wire encoding (go-nix's nar.Writer hands every
 // header to a goroutine of its own, which costs two goroutine switches an
-// entry). Use Entry for every entry, then Finish.
+// entry). The SHA-256 runs on a goroutine of its own, beside the walk and
+// the compressor. Use Entry for every entry, then Finish; Abort releases a
+// check that will not be finished.
 type NARCheck struct {
 	path string
 	want string
-	sum  hash.Hash
+	sum  *hashWorker
 	w    *bufio.Writer
 	dirs []string          // open directories, outermost first ("" is the root)
 	body *wire.BytesWriter // contents of the open regular file
@@ -56,7 +58,7 @@ func NewNARCheck(p, narHash string) (*NARCheck, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store path %s: %w", p, err)
 	}
-	c := &NARCheck{path: p, want: want, sum: sha256.New()}
+	c := &NARCheck{path: p, want: want, sum: newHashWorker()}
 	c.w = bufio.NewWriterSize(c.sum, 32<<10)
 	c.tokens("nix-archive-1")
 	return c, nil
@@ -161,20 +163,91 @@ func (c *NARCheck) closeDir() {
 // the store path's NarHash.
 func (c *NARCheck) Finish() error {
 	if c.done || c.n == 0 {
+		c.Abort()
 		return fmt.Errorf("store path %s: NAR check finished twice or without entries", c.path)
 	}
-	c.done = true
 	if err := c.closeFile(); err != nil {
+		c.Abort()
 		return err
 	}
+	c.done = true
 	for len(c.dirs) > 0 {
 		c.closeDir()
 	}
-	if err := c.w.Flush(); err != nil {
-		return err
-	}
-	if got := nixpath.FormatSHA256(c.sum.Sum(nil)); got != c.want {
+	c.w.Flush() // cannot fail: hashWorker.Write does not
+	if got := nixpath.FormatSHA256(c.sum.Sum()); got != c.want {
 		return &TamperedPathError{Path: c.path, Want: c.want, Got: got}
 	}
 	return nil
+}
+
+// Abort releases a check that will not be finished (its hashing
+// goroutine). It is safe to call more than once, and after Finish.
+func (c *NARCheck) Abort() {
+	if !c.done {
+		c.done = true
+		c.sum.stop()
+	}
+}
+
+// hashChunk is the most hashWorker copies into one buffer.
+const hashChunk = 128 << 10
+
+// hashBuffers bounds the buffers of a hashWorker: those queued, the one
+// being hashed and the one being filled.
+const hashBuffers = 6
+
+// hashWorker is a SHA-256 computed on a goroutine of its own: Write copies
+// into one of at most hashBuffers buffers and hands it over, so hashing
+// overlaps the caller's reading, tar writing and compressing.
+type hashWorker struct {
+	h       hash.Hash
+	ch      chan []byte // to hash
+	free    chan []byte // hashed, for reuse
+	done    chan struct{}
+	stopped bool
+}
+
+func newHashWorker() *hashWorker {
+	w := &hashWorker{h: sha256.New(), ch: make(chan []byte, hashBuffers-2), free: make(chan []byte, hashBuffers), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for b := range w.ch {
+			w.h.Write(b)
+			w.free <- b[:0]
+		}
+	}()
+	return w
+}
+
+// Write queues a copy of p for hashing. It never fails.
+func (w *hashWorker) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		var b []byte
+		select {
+		case b = <-w.free:
+		default:
+			b = make([]byte, 0, min(len(p), hashChunk))
+		}
+		k := min(len(p), hashChunk)
+		w.ch <- append(b, p[:k]...)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// Sum waits for everything written to be hashed and returns the digest.
+func (w *hashWorker) Sum() []byte {
+	w.stop()
+	return w.h.Sum(nil)
+}
+
+// stop ends the goroutine once it has hashed what was written.
+func (w *hashWorker) stop() {
+	if !w.stopped {
+		w.stopped = true
+		close(w.ch)
+		<-w.done
+	}
 }

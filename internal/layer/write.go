@@ -194,6 +194,7 @@ func (w *tarWriter) storePath(n *node) error {
 		return err
 	}
 	if err := w.src.Walk(w.ctx, n.name, w.storeEntry(n.name, check)); err != nil {
+		check.Abort()
 		return err
 	}
 	return check.Finish()

@@ -173,7 +173,11 @@ func collectHost(host string, src Source, label string, add func(layer.File) err
 		}
 		return add(f)
 	})
-	if check == nil || err != nil {
+	if check == nil {
+		return err
+	}
+	if err != nil {
+		check.Abort()
 		return err
 	}
 	if err := check.Finish(); err != nil {
