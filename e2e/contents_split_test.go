@@ -25,6 +25,15 @@ func pksPlan(fx *nixfix.Fixture, maxSize string) string {
 	return s
 }
 
+// pksAttrs is every pk attribute of the contents flake, plus extra.
+func pksAttrs(extra ...string) []string {
+	var attrs []string
+	for i := 1; i <= contentsPaks; i++ {
+		attrs = append(attrs, fmt.Sprintf("pk%d", i))
+	}
+	return append(attrs, extra...)
+}
+
 // pksTopPlan is pksPlan plus a layer above holding suite, which references
 // every pk.
 func pksTopPlan(fx *nixfix.Fixture, maxSize string) string {
@@ -36,6 +45,9 @@ func pksTopPlan(fx *nixfix.Fixture, maxSize string) string {
 func TestE2EContentsSplitLayer(t *testing.T) {
 	testutil.Short(t)
 	fx := contentsFixture(t, nil)
+	// plan reads the closure of what is built (or in a cache) and builds
+	// nothing itself: build every package the plans name first.
+	fx.Build(t, pksAttrs("suite")...)
 	whole := planCLI(t, writePlan(t, "whole.yaml", pksPlan(fx, "")))
 	splitFile := writePlan(t, "split.yaml", pksTopPlan(fx, "64KiB"))
 	split := planCLI(t, splitFile)
@@ -107,6 +119,7 @@ func TestE2EContentsSplitLayer(t *testing.T) {
 
 	// pk3 gets a new version: exactly one part changes.
 	fx2 := contentsFixture(t, map[string]string{"pk3": "1.1"})
+	fx2.Build(t, pksAttrs("suite")...)
 	split2File := writePlan(t, "split.yaml", pksTopPlan(fx2, "64KiB"))
 	b := buildCLI(t, split2File, ref)
 	var rebuilt []string

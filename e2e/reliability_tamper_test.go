@@ -96,11 +96,12 @@ func overwrite(t *testing.T, file, from, to string) func() {
 	return restore
 }
 
-// tamperedRun runs build and checks that it failed naming path and the
-// command repairing it, and that the tag still points at want.
-func tamperedRun(t *testing.T, reg *registry.Registry, planFile, repo, tag, path, want string) {
+// tamperedRun runs build (with extra arguments) and checks that it failed
+// naming path and the command repairing it, and that the tag still points
+// at want.
+func tamperedRun(t *testing.T, reg *registry.Registry, planFile, repo, tag, path, want string, extra ...string) {
 	t.Helper()
-	_, stderr, err := runCLI(t, nil, "build", "--plan", planFile, "--image", reg.Ref(repo+":"+tag))
+	_, stderr, err := runCLI(t, nil, append([]string{"build", "--plan", planFile, "--image", reg.Ref(repo + ":" + tag)}, extra...)...)
 	if err == nil {
 		t.Fatalf("build of a tampered %s succeeded:\n%s", path, stderr)
 	}
@@ -121,7 +122,8 @@ func tamperedRun(t *testing.T, reg *registry.Registry, planFile, repo, tag, path
 // it and `nix-store --repair-path`, and the tag stays where it was; once
 // the path is repaired, the next run builds and pushes the layer (it was
 // never pushed, so nothing says "cached") and the image holds the genuine
-// bytes. The same for a root-filesystem file taken from the store.
+// bytes. The same with layers streamed into their uploads, and for a
+// root-filesystem file taken from the store.
 func TestReliabilityTamperedStorePath(t *testing.T) {
 	testutil.Short(t)
 	testutil.RequireTool(t, "nix")
@@ -163,6 +165,10 @@ root: [%q]
 	tamperedRun(t, reg, planFile, repo, tag, lib, d0)
 	// Also into a repository that has nothing yet: nothing at all.
 	tamperedRun(t, reg, planFile, "tamper/fresh", tag, lib, "")
+	// Also with layers streamed into their uploads (no layer files): the
+	// upload is cut before its commit, so no blob and no tag.
+	tamperedRun(t, reg, planFile, repo, tag, lib, d0, "--layer-files=false")
+	tamperedRun(t, reg, planFile, "tamper/fresh-streamed", tag, lib, "", "--layer-files=false")
 
 	repair()
 	if out, err := exec.Command(nixStore, "--verify-path", lib).CombinedOutput(); err != nil {
