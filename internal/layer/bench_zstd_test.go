@@ -73,7 +73,7 @@ func BenchmarkBuildFormat(b *testing.B) {
 	for _, tr := range trees {
 		for _, bf := range benchFormats {
 			b.Run(tr.name+"/"+bf.name, func(b *testing.B) {
-				spec := Spec{Paths: sp(tr.paths...), Format: bf.f}
+				spec := registered(b, Spec{Paths: sp(tr.paths...), Format: bf.f}, tr.root)
 				for b.Loop() {
 					l, err := Build(context.Background(), spec, DirSource{tr.root}, Options{TempDir: tmp})
 					if err != nil {
@@ -104,7 +104,7 @@ func BenchmarkUncompressFormat(b *testing.B) {
 		f    Format
 	}{{"gzip-6", DefaultFormat}, {"zstd-2", ZstdFormat}} {
 		b.Run(bf.name, func(b *testing.B) {
-			l, err := Build(context.Background(), Spec{Paths: sp(paths...), Format: bf.f}, DirSource{root}, Options{TempDir: b.TempDir()})
+			l, err := Build(context.Background(), registered(b, Spec{Paths: sp(paths...), Format: bf.f}, root), DirSource{root}, Options{TempDir: b.TempDir()})
 			if err != nil {
 				b.Fatal(err)
 			}

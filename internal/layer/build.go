@@ -20,8 +20,9 @@ import (
 
 // Build writes the layer described by spec, with store contents from src,
 // in one pass: tar → sha256 (diffID) → pgzip or zstd (spec.Format) →
-// sha256 (digest) → temp file in opts.TempDir. Nothing is held in memory beyond
-// bounded buffers. Everything that can be checked without reading store
+// sha256 (digest) → temp file in opts.TempDir, each store path's bytes
+// also hashed as its NAR and checked against its NarHash
+// (*TamperedPathError). Nothing is held in memory beyond bounded buffers. Everything that can be checked without reading store
 // contents is checked before the temp file is created; on any error
 // (including cancellation of ctx) the temp file is removed.
 func Build(ctx context.Context, spec Spec, src Source, opts Options) (*Built, error) {
@@ -176,7 +177,7 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	bw := bufio.NewWriterSize(usum, copyBufferSize)
 	tw := tar.NewWriter(bw)
 	w := &tarWriter{ctx: ctx, tw: tw, out: struct{ io.Writer }{tw}, buf: make([]byte, copyBufferSize),
-		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry}
+		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry, noVerify: opts.noVerify}
 	if m, ok := zw.(entryMarker); ok {
 		w.mark, w.flush = m, bw.Flush
 	}

@@ -176,7 +176,7 @@ func testCancel(t *testing.T, root, p string, f Format) {
 func TestBuiltClose(t *testing.T) {
 	root, a, _, _ := makeStore(t)
 	tmp := t.TempDir()
-	b, err := Build(context.Background(), Spec{Name: "n", Paths: sp(a)}, DirSource{root}, Options{TempDir: tmp})
+	b, err := Build(context.Background(), registered(t, Spec{Name: "n", Paths: sp(a)}, root), DirSource{root}, Options{TempDir: tmp})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,12 @@
 //
 // Store contents come from a Source: DirSource reads a realised store on
 // disk, NARSource reads NAR streams (a binary cache's) without realising
-// them, and both give the same paths bit-identical layers.
+// them, and both give the same paths bit-identical layers. Whatever the
+// Source, every store path is hashed as its NAR while it is written (one
+// read of each byte) and checked against its StorePath.NarHash before
+// Build returns: a store path changed after Nix registered it fails the
+// build with *TamperedPathError, so a layer never holds bytes other than
+// those its key (made from the NAR hashes) names.
 //
 // Compression (Format) is pgzip at a fixed level and block size — the
 // block boundaries depend only on the block size — or zstd at a fixed
@@ -208,6 +213,23 @@ type File struct {
 	Linkname string // symlink target, kept verbatim
 	Data     []byte // contents of a small regular file
 	Source   string // OR: a host file whose contents are copied at build time
+	// SHA256, when set with Source, is the hex SHA-256 the Source's
+	// contents were checked to have (e.g. as part of their store path's
+	// NAR hash): Key uses it instead of reading Source, and Build fails
+	// with *ChangedFileError if the bytes it copies differ.
+	SHA256 string
+}
+
+// ChangedFileError reports a File whose Source no longer has the contents
+// it was checked to have (File.SHA256).
+type ChangedFileError struct {
+	Path      string // in-image path
+	Source    string // host file
+	Want, Got string // hex SHA-256
+}
+
+func (e *ChangedFileError) Error() string {
+	return fmt.Sprintf("%s (from %s) changed after it was checked: its contents hash to sha256:%s, not sha256:%s", e.Path, e.Source, e.Got, e.Want)
 }
 
 // Perm overrides the permissions and/or ownership of every entry whose
@@ -264,6 +286,7 @@ type Options struct {
 	Writers *Writers
 
 	blocks    int               // pgzip blocks in flight; 0 = default (tests)
+	noVerify  bool              // skip the NarHash check (benchmarks measuring its cost)
 	testEntry func(name string) // called before each entry is written (tests)
 }
 
