@@ -24,6 +24,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,6 +208,33 @@ func (l *Link) QdiscStats() string {
 	down, _ := l.run(l.tc, "-s", "qdisc", "show", "dev", l.HostDev)
 	up, _ := l.run(l.tc, "-n", l.NS, "-s", "qdisc", "show", "dev", l.NSDev)
 	return "down (" + l.HostDev + "): " + strings.TrimSpace(down) + "\nup (" + l.NSDev + "): " + strings.TrimSpace(up)
+}
+
+// Sent returns the bytes each direction's qdisc has sent so far (tc -s):
+// proof that traffic crossed the shaped link. A direction without a
+// qdisc reports 0.
+func (l *Link) Sent() (down, up int64, err error) {
+	d, err := l.run(l.tc, "-s", "qdisc", "show", "dev", l.HostDev)
+	if err != nil {
+		return 0, 0, err
+	}
+	u, err := l.run(l.tc, "-n", l.NS, "-s", "qdisc", "show", "dev", l.NSDev)
+	if err != nil {
+		return 0, 0, err
+	}
+	return sentBytes(d), sentBytes(u), nil
+}
+
+var sentRe = regexp.MustCompile(`qdisc tbf [^\n]*\n\s*Sent (\d+) bytes`)
+
+// sentBytes reads the tbf qdisc's "Sent N bytes" from tc -s output.
+func sentBytes(out string) int64 {
+	m := sentRe.FindStringSubmatch(out)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
 }
 
 func (l *Link) run(argv ...string) (string, error) {

@@ -124,6 +124,15 @@ func TestLinkShapesBothWays(t *testing.T) {
 			t.Errorf("%s: %.1f MB/s through a link shaped to %.0f MB/s: want 0.5×–1.2×\n%s", c.mode, got/1e6, c.rate/1e6, l.QdiscStats())
 		}
 	}
+	// The qdiscs counted the bytes (with headers): Sent is what e2e tests
+	// use to prove their traffic crossed the link.
+	d, u, err := l.Sent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d < int64(down*1.5) || d > int64(down*1.5*1.2) || u < int64(up*1.5) || u > int64(up*1.5*1.2) {
+		t.Errorf("qdiscs sent %d bytes down, %d up; want about %.0f and %.0f\n%s", d, u, down*1.5, up*1.5, l.QdiscStats())
+	}
 }
 
 // The namespace reaches the host side address and nothing else: no
