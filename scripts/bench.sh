@@ -13,7 +13,13 @@
 #
 #   ./scripts/bench.sh                  # writes bench/out/results.md (+ results.json)
 #   BENCH_REPS=3 ./scripts/bench.sh     # repetitions of each compared figure (default 5)
-#   BENCH_ONLY=cold,rerun ./scripts/bench.sh   # sections: cold,rerun,fresh,rss,bigfresh
+#   BENCH_ONLY=cold,rerun ./scripts/bench.sh   # sections: cold,rerun,fresh,rss,bigfresh,seed
+#   issue 20 (section "seed"): the seed-size fixture (one store path per
+#             installed Debian package, ~1.5 GB of NAR, 12 layers) and its
+#             bump pushed cold through a runner-like link (netns + veth
+#             shaped by tc tbf, BENCH_SEED_UP=40,10 / BENCH_SEED_DOWN=100
+#             MB/s), gzip and zstd, against the link bound; written to
+#             bench/out/seed.md (and appended to results.md).
 #
 # The closure is built once by real Nix from host files and kept (GC
 # roots) with its binary caches under $BENCH_STATE (default
@@ -53,6 +59,29 @@ trap 'exit 130' INT TERM
 go build -o "$WORK/nla" .
 go build -o "$WORK/benchtools" ./scripts/benchtools
 REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!scripts/bench.sh' ':!scripts/benchtools' || echo "+dirty")
+
+# --- issue 20: the seed-size fixture through a runner-like link ---------------
+# The Nix file is generated once from this host's installed packages
+# (BENCH_SEED_REGEN=1 regenerates it) and both variants are built once and
+# kept with GC roots; later runs reuse them.
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
+if want seed; then
+  command -v ip >/dev/null && command -v tc >/dev/null || { echo "bench: the seed section needs iproute2 (ip, tc)" >&2; exit 1; }
+  mkdir -p "$STATE/seed" "$STATE/roots/seed-base" "$STATE/roots/seed-bump"
+  if [ ! -s "$STATE/seed/seed.nix" ] || [ -n "${BENCH_SEED_REGEN:-}" ]; then
+    "$WORK/benchtools" seedfixture -out "$STATE/seed/seed.nix" -gb "${BENCH_SEED_GB:-1.5}" >&2
+  fi
+  echo "bench: building the seed fixture and its bump with nix (instant when built)..." >&2
+  for v in base bump; do
+    arg=false; [ $v = bump ] && arg=true
+    nix-build "$STATE/seed/seed.nix" --arg bump $arg -A all -o "$STATE/roots/seed-$v/p" >/dev/null 2> "$WORK/nix-build-seed-$v.log" || { tail -20 "$WORK/nix-build-seed-$v.log" >&2; exit 1; }
+    nix eval --json -f "$STATE/seed/seed.nix" --arg bump $arg layers > "$WORK/seed-$v.json"
+  done
+  mkdir -p "$WORK/seed"
+  "$WORK/benchtools" seed -nla "$WORK/nla" -work "$WORK/seed" -out "$OUT" -base "$WORK/seed-base.json" -bump "$WORK/seed-bump.json" \
+    -up-mbs "${BENCH_SEED_UP:-40,10}" -down-mbs "${BENCH_SEED_DOWN:-100}" -reps "${BENCH_SEED_REPS:-3}" -rev "$REV" > /dev/null
+  if [ "${BENCH_ONLY:-}" = seed ]; then cat "$OUT/seed.md"; exit 0; fi
+fi
 
 # --- the closure: real files, built by real Nix --------------------------------
 # 12 groups of packages (one layer each): libraries, interpreters, Go
@@ -224,4 +253,5 @@ curl -fs "http://127.0.0.1:$NGINX_PORT/xz/nix-cache-info" >/dev/null || { echo "
   -registry "127.0.0.1:$REG_PORT" -registry-log "$WORK/registry-access.log" -registry-pid "$REG_PID" \
   -nginx "http://127.0.0.1:$NGINX_PORT" -nginx-log "$WORK/nginx/access.log" -caches "$STATE/caches" \
   -key "$KEY_PUB" -reps "${BENCH_REPS:-5}" -only "${BENCH_ONLY:-}"
+if want seed; then { echo; cat "$OUT/seed.md"; } >> "$OUT/results.md"; fi
 cat "$OUT/results.md"

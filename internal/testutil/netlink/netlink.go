@@ -144,17 +144,34 @@ func (l *Link) setup() error {
 		{l.ip, "-n", l.NS, "link", "set", l.NSDev, "up"},
 		{l.ip, "-n", l.NS, "link", "set", "lo", "up"},
 	}
-	if l.Opts.Down > 0 {
-		steps = append(steps, append([]string{l.tc, "qdisc", "add", "dev", l.HostDev}, TBF(l.Opts.Down)...))
-	}
-	if l.Opts.Up > 0 {
-		steps = append(steps, append([]string{l.tc, "-n", l.NS, "qdisc", "add", "dev", l.NSDev}, TBF(l.Opts.Up)...))
-	}
 	for _, s := range steps {
 		if _, err := l.run(s...); err != nil {
 			return err
 		}
 	}
+	return l.Shape(l.Opts)
+}
+
+// Shape (re)sets both directions' rates (tc qdisc replace; a rate of 0
+// removes that direction's qdisc), e.g. to measure one link at several
+// rates.
+func (l *Link) Shape(opts Options) error {
+	down := []string{l.tc, "qdisc"}
+	up := []string{l.tc, "-n", l.NS, "qdisc"}
+	for _, d := range []struct {
+		rate int64
+		tc   []string
+		dev  string
+	}{{opts.Down, down, l.HostDev}, {opts.Up, up, l.NSDev}} {
+		if d.rate <= 0 {
+			_, _ = l.run(append(d.tc, "del", "dev", d.dev, "root")...) // none is fine
+			continue
+		}
+		if _, err := l.run(append(append(d.tc, "replace", "dev", d.dev), TBF(d.rate)...)...); err != nil {
+			return err
+		}
+	}
+	l.Opts = opts
 	return nil
 }
 

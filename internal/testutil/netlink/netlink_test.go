@@ -172,3 +172,24 @@ func stderrOf(err error) string {
 	}
 	return ""
 }
+
+// Shape replaces a direction's rate and removes it at 0.
+func TestLinkShape(t *testing.T) {
+	l := netlink.New(t, netlink.Options{Up: 40e6})
+	if s := l.QdiscStats(); !strings.Contains(s, "rate 320Mbit") {
+		t.Fatalf("after New(Up: 40 MB/s):\n%s", s)
+	}
+	if err := l.Shape(netlink.Options{Up: 10e6, Down: 100e6}); err != nil {
+		t.Fatal(err)
+	}
+	down, up, _ := strings.Cut(l.QdiscStats(), "\nup")
+	if !strings.Contains(up, "rate 80Mbit") || !strings.Contains(down, "rate 800Mbit") {
+		t.Errorf("after Shape(Up: 10, Down: 100 MB/s):\n%s", l.QdiscStats())
+	}
+	if err := l.Shape(netlink.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if s := l.QdiscStats(); strings.Contains(s, "tbf") {
+		t.Errorf("after Shape({}), tbf left:\n%s", s)
+	}
+}

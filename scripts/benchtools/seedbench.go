@@ -1,0 +1,306 @@
+package main
+
+// The seed-size benchmark through a runner-like link (issue 20, bench.sh's
+// "seed" section): the seed fixture's bump (every store path new, so every
+// layer is rebuilt and uploaded) pushed cold from a network namespace
+// whose link to the registry is shaped by tc tbf (internal/testutil/
+// netlink), against the link bound (compressed bytes ÷ upload rate), in
+// gzip and zstd; the same push over the host's loopback (no link: what
+// the CPU alone allows); and a no-change rerun through the link.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/org/nix-layer-action/internal/testutil/netlink"
+)
+
+// seedConfig is what bench.sh hands to `benchtools seed`.
+type seedConfig struct {
+	NLA, Work, Out    string
+	Base, Bump        string  // nix eval --json of the fixture's layers (base, bump)
+	Ups               []int64 // link upload rates to measure, bytes/s
+	Down              int64   // link download rate, bytes/s
+	Reps              int
+	Compressions      []string
+	Rev, NixConfig    string
+	Paths             int
+	NarBytes          int64
+	LoadBefore        string
+	LoadAfter         string
+	Started, Finished string
+}
+
+// seedRun is one measured push.
+type seedRun struct {
+	Label        string  `json:"label"`
+	Where        string  `json:"where"`        // "link" or "loopback"
+	Up           int64   `json:"up,omitempty"` // the link's upload rate
+	Compression  string  `json:"compression"`
+	Wall         float64 `json:"wall"`
+	CPU          float64 `json:"cpu"`
+	RegCPU       float64 `json:"registryCPU"`
+	MaxRSSKB     int64   `json:"maxRSSKB"`
+	BytesPushed  int64   `json:"bytesPushed"`
+	LayerBytes   int64   `json:"layerBytes"`   // sum of the image's layer sizes
+	LargestLayer int64   `json:"largestLayer"` // largest compressed layer
+	UpSent       int64   `json:"upSent"`       // the link's upload qdisc bytes during the run
+	Changed      bool    `json:"changed"`
+}
+
+// seedBench runs the section and writes seed.md and seed.json to Out.
+func seedBench(c *seedConfig) error {
+	b := &bench{c: &config{NLA: c.NLA, Work: c.Work, Out: c.Out, Reps: c.Reps, Rev: c.Rev, NixConfig: c.NixConfig, Nginx: "http://nginx.unused"},
+		commands: map[string]string{}, narSize: map[string]int64{}}
+	for _, d := range []string{"time", "logs", "tmp", "home", "reports", "registry"} {
+		if err := os.MkdirAll(filepath.Join(c.Work, d), 0o755); err != nil {
+			return err
+		}
+	}
+	l, err := netlink.Create(netlink.Options{Up: c.Ups[0], Down: c.Down})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	reg, stop, err := startSeedRegistry(c.Work, l)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	b.c.Reg, b.c.RegPID = reg.host, reg.pid
+
+	var fx struct{ base, bump []planLayer }
+	for _, f := range []struct {
+		file string
+		dst  *[]planLayer
+	}{{c.Base, &fx.base}, {c.Bump, &fx.bump}} {
+		data, err := os.ReadFile(f.file)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(data, f.dst); err != nil {
+			return fmt.Errorf("%s: %w", f.file, err)
+		}
+	}
+	bumpPlan := b.writePlan("seed-bump.json", fx.bump, "")
+	closure := b.closure(deps(fx.bump))
+	c.Paths = len(closure)
+	for _, p := range closure {
+		c.NarBytes += b.narSize[p]
+	}
+	c.LoadBefore = loadavg()
+	c.Started = time.Now().UTC().Format(time.RFC3339)
+
+	var runs []seedRun
+	push := func(label, where, comp, repo string, up int64) seedRun {
+		j, rep := b.nlaBuild(label, bumpPlan, "--image", reg.host+"/bench/"+repo+":latest", "--compression", comp)
+		if where == "link" {
+			j.argv = l.Command(j.argv...)
+			if err := l.Shape(netlink.Options{Up: up, Down: c.Down}); err != nil {
+				fatalf("%v", err)
+			}
+		}
+		_, u0, _ := l.Sent()
+		s := b.run(j)
+		_, u1, _ := l.Sent()
+		r := readReport(rep)
+		run := seedRun{Label: label, Where: where, Up: up, Compression: comp, Wall: s.Wall, CPU: s.CPU(), RegCPU: s.RegCPU,
+			MaxRSSKB: s.MaxRSSKB, BytesPushed: r.BytesPushed, UpSent: u1 - u0, Changed: r.Changed}
+		for _, ly := range r.Layers {
+			run.LayerBytes += ly.Size
+			run.LargestLayer = max(run.LargestLayer, ly.Size)
+		}
+		fmt.Fprintf(os.Stderr, "seed: %s: %.2f s, %d bytes pushed, link up %d\n", label, s.Wall, r.BytesPushed, u1-u0)
+		runs = append(runs, run)
+		return run
+	}
+	type cfg struct {
+		where, comp string
+		up          int64
+	}
+	var cfgs []cfg
+	for _, comp := range c.Compressions {
+		for _, up := range c.Ups {
+			cfgs = append(cfgs, cfg{"link", comp, up})
+		}
+		cfgs = append(cfgs, cfg{"loopback", comp, 0})
+	}
+	for r := 1; r <= c.Reps; r++ {
+		for _, k := range rotate(cfgs, r-1) {
+			where := k.where
+			if k.where == "link" {
+				where = fmt.Sprintf("link%d", k.up/1e6)
+			}
+			repo := fmt.Sprintf("seed-%s-%s-r%d", where, k.comp, r)
+			push(fmt.Sprintf("bump-%s-%s#%d", where, k.comp, r), k.where, k.comp, repo, k.up)
+			if k.where == "link" && k.up == c.Ups[0] {
+				// The same image again, through the link: resolve every
+				// path, fetch the manifest and config, push nothing.
+				push(fmt.Sprintf("rerun-%s-%s#%d", where, k.comp, r), "link", k.comp, repo, k.up)
+			}
+		}
+	}
+	c.LoadAfter = loadavg()
+	c.Finished = time.Now().UTC().Format(time.RFC3339)
+	data, _ := json.MarshalIndent(map[string]any{"config": c, "runs": runs, "commands": b.commands}, "", "  ")
+	if err := os.WriteFile(filepath.Join(c.Out, "seed.json"), data, 0o644); err != nil {
+		return err
+	}
+	md := renderSeed(c, runs, b.commands, b.commandOrder)
+	if err := os.WriteFile(filepath.Join(c.Out, "seed.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(md)
+	return nil
+}
+
+type seedRegistry struct {
+	host string
+	pid  int
+}
+
+// startSeedRegistry starts docker-registry on the link's host side.
+func startSeedRegistry(work string, l *netlink.Link) (*seedRegistry, func(), error) {
+	ln, err := l.Listen()
+	if err != nil {
+		return nil, nil, err
+	}
+	host := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(work, "seed-registry.yml")
+	conf := fmt.Sprintf(`version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage:
+  filesystem: {rootdirectory: %s}
+  delete: {enabled: true}
+  maintenance: {uploadpurging: {enabled: false}}
+http: {addr: %s, secret: nla-bench}
+`, filepath.Join(work, "registry"), host)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		return nil, nil, err
+	}
+	logf, err := os.Create(filepath.Join(work, "seed-registry.log"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command("docker-registry", "serve", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() }
+	for i := 0; i < 100; i++ {
+		if out, err := exec.Command("curl", "-fs", "http://"+host+"/v2/").CombinedOutput(); err == nil {
+			_ = out
+			return &seedRegistry{host: host, pid: cmd.Process.Pid}, stop, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return nil, nil, fmt.Errorf("docker-registry did not start on %s", host)
+}
+
+// renderSeed writes the section's Markdown.
+func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order []string) string {
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+	p("## Issue 20: the seed-size fixture's bump through a runner-like link")
+	p("")
+	p("Run %s → %s; nix-layer-action `%s`; %d repetitions in rotating order, medians. Load average before/after: %s / %s (the 2-core box was shared with other jobs).",
+		c.Started, c.Finished, c.Rev, c.Reps, c.LoadBefore, c.LoadAfter)
+	p("")
+	p("**Fixture:** %d store paths, one per installed Debian package (`dpkg-query`, the files of `dpkg -L` under /usr), `Depends` as references, %s of NAR, 12 layers; "+
+		"the bump is the same packages under new store paths (files identical but `nix-support/depends`), so every layer is new.", c.Paths, mb(c.NarBytes))
+	p("")
+	var ups []string
+	for _, u := range c.Ups {
+		ups = append(ups, fmt.Sprintf("%.0f", float64(u)/1e6))
+	}
+	p("**Link:** a network namespace joined to the host by a veth pair, each direction shaped by `tc qdisc … tbf` (10 ms bucket, 100 ms queue): %s MB/s up (namespace → registry), %.0f MB/s down. "+
+		"The registry runs on the host side of the veth; `loopback` runs the same command on the host, where the link costs nothing (the CPU bound; its ratio is against the first link rate's bound).", strings.Join(ups, " or "), float64(c.Down)/1e6)
+	p("")
+	p("| push of the bump (every layer new) | compression | wall (median) | CPU | registry CPU | compressed bytes pushed | link bound (bytes ÷ up rate) | wall ÷ bound | goal | peak RSS | walls |")
+	p("|---|---|---|---|---|---|---|---|---|---|---|")
+	type row struct {
+		where string
+		up    int64
+	}
+	var rows []row
+	for _, u := range c.Ups {
+		rows = append(rows, row{"link", u})
+	}
+	rows = append(rows, row{"loopback", 0})
+	for _, rw := range rows {
+		for _, comp := range c.Compressions {
+			var ss []seedRun
+			for _, r := range runs {
+				if r.Where == rw.where && r.Up == rw.up && r.Compression == comp && strings.HasPrefix(r.Label, "bump-") {
+					ss = append(ss, r)
+				}
+			}
+			if len(ss) == 0 {
+				continue
+			}
+			var wl, cp, rc []float64
+			var bytes []int64
+			var rss int64
+			for _, r := range ss {
+				wl, cp, rc = append(wl, r.Wall), append(cp, r.CPU), append(rc, r.RegCPU)
+				bytes = append(bytes, r.BytesPushed)
+				rss = max(rss, r.MaxRSSKB)
+			}
+			up, where := rw.up, fmt.Sprintf("link, %.0f MB/s up", float64(rw.up)/1e6)
+			if rw.where == "loopback" {
+				up, where = c.Ups[0], "loopback (no link)"
+			}
+			bound := float64(medianInt(bytes)) / float64(up)
+			ratioS, goal := x(median(wl)/bound), "≤ 1.1×"
+			met := yes(median(wl)/bound <= 1.1)
+			if rw.where == "loopback" {
+				goal, met = "—", ""
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s %s | %s | %s |", where, comp, secs(median(wl)), secs(median(cp)), secs(median(rc)),
+				mb(medianInt(bytes)), secs(bound), ratioS, goal, met, mibKB(rss), wallList(toSamples(wl)))
+		}
+	}
+	p("")
+	var rr []float64
+	var rb []int64
+	for _, r := range runs {
+		if strings.HasPrefix(r.Label, "rerun-") {
+			rr = append(rr, r.Wall)
+			rb = append(rb, r.BytesPushed)
+		}
+	}
+	if len(rr) > 0 {
+		p("No-change rerun of the bump through the link at %.0f MB/s up (%d paths resolved, manifest and config fetched): **%s** median (%s), bytes pushed %s.", float64(c.Ups[0])/1e6, c.Paths, secs(median(rr)), wallList(toSamples(rr)), list(rb))
+		p("")
+	}
+	p("Largest compressed layer / total per run:")
+	p("")
+	for _, r := range runs {
+		if strings.HasPrefix(r.Label, "bump-") {
+			p("- %s: %s largest, %s layers, %s pushed, link up qdisc %s", r.Label, mb(r.LargestLayer), mb(r.LayerBytes), mb(r.BytesPushed), mb(r.UpSent))
+		}
+	}
+	p("")
+	p("Commands:")
+	p("")
+	for _, k := range order {
+		p("- %s: `%s`", k, commands[k])
+	}
+	return w.String()
+}
+
+func toSamples(ws []float64) []sample {
+	var ss []sample
+	for _, w := range ws {
+		ss = append(ss, sample{Wall: w})
+	}
+	return ss
+}
