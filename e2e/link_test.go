@@ -88,6 +88,29 @@ func TestLinkPushAndFreshRunner(t *testing.T) {
 	if digest := pullVerify(t, reg, "link/fresh:latest"); digest != want.Digest {
 		t.Errorf("skopeo sees %s, want %s", digest, want.Digest)
 	}
+
+	// With a 20 ms round trip: a delaying proxy on the link's host side in
+	// front of the loopback registry.
+	ln, err := l.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := netlink.StartDelayProxy(ln, loop.Host, 10*time.Millisecond)
+	t.Cleanup(func() { px.Close() })
+	rep = filepath.Join(t.TempDir(), "rtt.json")
+	start = time.Now()
+	cmd = l.Cmd(buildBinary(t), "build", "--plan", planFile, "--image", px.Addr+"/rtt/app:latest", "--temp-dir", t.TempDir(), "--report", rep)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build+push with 20 ms RTT: %v\n%s", err, out)
+	}
+	wall = time.Since(start)
+	if rtt := readReport(t, rep); rtt.Digest != want.Digest {
+		t.Errorf("with 20 ms RTT: digest %s, over loopback %s", rtt.Digest, want.Digest)
+	}
+	t.Logf("FIGURE link push with 20 ms RTT: %v", wall.Round(time.Millisecond))
+	if digest := pullVerify(t, loop, "rtt/app:latest"); digest != want.Digest {
+		t.Errorf("skopeo sees %s, want %s", digest, want.Digest)
+	}
 }
 
 // sent reads the link's qdisc counters.
