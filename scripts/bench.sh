@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 # --- tools ------------------------------------------------------------------
-pkgs=(nix-bin docker-registry skopeo pigz time nginx xz-utils zstd util-linux tar curl)
+pkgs=(nix-bin docker-registry skopeo pigz time nginx xz-utils zstd util-linux tar curl iproute2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -66,7 +66,6 @@ REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!scrip
 # kept with GC roots; later runs reuse them.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 if want seed; then
-  command -v ip >/dev/null && command -v tc >/dev/null || { echo "bench: the seed section needs iproute2 (ip, tc)" >&2; exit 1; }
   mkdir -p "$STATE/seed" "$STATE/roots/seed-base" "$STATE/roots/seed-bump"
   if [ ! -s "$STATE/seed/seed.nix" ] || [ -n "${BENCH_SEED_REGEN:-}" ]; then
     "$WORK/benchtools" seedfixture -out "$STATE/seed/seed.nix" -gb "${BENCH_SEED_GB:-1.5}" >&2
