@@ -79,7 +79,14 @@ type bench struct {
 	mainRef      string // plan A's image, pushed cold (default flags)
 }
 
+// atFatal holds what fatalf must undo before exiting (the seed section's
+// network namespace and registry), last first.
+var atFatal []func()
+
 func fatalf(format string, args ...any) {
+	for i := len(atFatal) - 1; i >= 0; i-- {
+		atFatal[i]()
+	}
 	log.Fatalf(format, args...)
 }
 

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/org/nix-layer-action/internal/testutil/netlink"
@@ -67,11 +69,17 @@ func seedBench(c *seedConfig) error {
 		return err
 	}
 	defer l.Close()
+	atFatal = append(atFatal, func() { l.Close() })
 	reg, stop, err := startSeedRegistry(c.Work, l)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	atFatal = append(atFatal, stop)
+	// Interrupted (bench.sh's trap, ^C): still remove the namespace.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() { s := <-sig; fatalf("seed: %v", s) }()
 	b.c.Reg, b.c.RegPID = reg.host, reg.pid
 
 	var fx struct{ base, bump []planLayer }
