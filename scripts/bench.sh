@@ -18,7 +18,9 @@
 #             installed Debian package, ~1.5 GB of NAR, 12 layers) and its
 #             bump pushed cold through a runner-like link (netns + veth
 #             shaped by tc tbf, BENCH_SEED_UP=40,10 / BENCH_SEED_DOWN=100
-#             MB/s), gzip and zstd, against the link bound; written to
+#             MB/s), gzip and zstd, against the link bound, and on a
+#             fresh runner (NARs from a zstd cache through the link);
+#             BENCH_SEED_SECTIONS=push,fresh picks; written to
 #             bench/out/seed.md (and appended to results.md).
 #
 # The closure is built once by real Nix from host files and kept (GC
@@ -76,9 +78,22 @@ if want seed; then
     nix-build "$STATE/seed/seed.nix" --arg bump $arg -A all -o "$STATE/roots/seed-$v/p" >/dev/null 2> "$WORK/nix-build-seed-$v.log" || { tail -20 "$WORK/nix-build-seed-$v.log" >&2; exit 1; }
     nix eval --json -f "$STATE/seed/seed.nix" --arg bump $arg layers > "$WORK/seed-$v.json"
   done
+  # The bump's closure in a signed zstd binary cache, for the fresh-runner runs.
+  if [ ! -s "$STATE/key.sec" ]; then
+    nix key generate-secret --key-name nla-bench-1 > "$STATE/key.sec"
+    chmod 600 "$STATE/key.sec"
+  fi
+  seedcache="$STATE/caches/seed-bump-zstd"
+  if [ "$(cat "$seedcache.stamp" 2>/dev/null)" != "$(readlink "$STATE/roots/seed-bump/p")" ]; then
+    echo "bench: writing the seed bump's zstd binary cache (once)..." >&2
+    rm -rf "$seedcache" "$seedcache.stamp"
+    nix copy --to "file://$seedcache?compression=zstd&secret-key=$STATE/key.sec" $(readlink "$STATE"/roots/seed-bump/p*)
+    readlink "$STATE/roots/seed-bump/p" > "$seedcache.stamp"
+  fi
   mkdir -p "$WORK/seed"
   "$WORK/benchtools" seed -nla "$WORK/nla" -work "$WORK/seed" -out "$OUT" -base "$WORK/seed-base.json" -bump "$WORK/seed-bump.json" \
-    -up-mbs "${BENCH_SEED_UP:-40,10}" -down-mbs "${BENCH_SEED_DOWN:-100}" -reps "${BENCH_SEED_REPS:-3}" -rev "$REV" > /dev/null
+    -up-mbs "${BENCH_SEED_UP:-40,10}" -down-mbs "${BENCH_SEED_DOWN:-100}" -reps "${BENCH_SEED_REPS:-3}" -rev "$REV" \
+    -sections "${BENCH_SEED_SECTIONS:-push,fresh}" -caches "$STATE/caches" -cache seed-bump-zstd -key "$(nix key convert-secret-to-public < "$STATE/key.sec")" > /dev/null
   if [ "${BENCH_ONLY:-}" = seed ]; then cat "$OUT/seed.md"; exit 0; fi
 fi
 

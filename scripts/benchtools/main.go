@@ -66,7 +66,18 @@ func main() {
 		comps := fs.String("compressions", "gzip,zstd", "compressions to compare")
 		fs.IntVar(&c.Reps, "reps", 3, "repetitions")
 		fs.StringVar(&c.Rev, "rev", "", "git revision of the binary")
+		fs.StringVar(&c.Caches, "caches", "", "directory nginx serves (fresh runs)")
+		fs.StringVar(&c.Cache, "cache", "", "the bump's binary cache under -caches (fresh runs)")
+		fs.StringVar(&c.KeyPub, "key", "", "the cache's public key (fresh runs)")
+		sections := fs.String("sections", "push,fresh", "push (the bump pushed cold, link vs loopback), fresh (a fresh runner through the link)")
 		fs.Parse(os.Args[2:])
+		c.Sections = map[string]bool{}
+		for _, s := range strings.Split(*sections, ",") {
+			c.Sections[s] = true
+		}
+		if c.Sections["fresh"] && (c.Caches == "" || c.Cache == "" || c.KeyPub == "") {
+			log.Fatal("seed: fresh runs need -caches, -cache and -key")
+		}
 		if c.NLA == "" || c.Work == "" || c.Out == "" || c.Base == "" || c.Bump == "" {
 			log.Fatal("seed: -nla, -work, -out, -base and -bump are required")
 		}

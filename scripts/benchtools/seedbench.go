@@ -33,6 +33,9 @@ type seedConfig struct {
 	Rev, NixConfig    string
 	Paths             int
 	NarBytes          int64
+	Caches, Cache     string // directory nginx serves; the bump's cache in it (fresh runs)
+	KeyPub            string // the cache's public key
+	Sections          map[string]bool
 	LoadBefore        string
 	LoadAfter         string
 	Started, Finished string
@@ -52,6 +55,10 @@ type seedRun struct {
 	LayerBytes   int64   `json:"layerBytes"`   // sum of the image's layer sizes
 	LargestLayer int64   `json:"largestLayer"` // largest compressed layer
 	UpSent       int64   `json:"upSent"`       // the link's upload qdisc bytes during the run
+	DownSent     int64   `json:"downSent"`     // the link's download qdisc bytes during the run
+	NARWire      int64   `json:"narWireBytes"` // fresh runs: NAR bytes fetched (the report's fetch)
+	Narinfos     int64   `json:"narinfoRequests"`
+	Realised     int     `json:"realised"` // fresh runs: store paths realised (must be 0)
 	Changed      bool    `json:"changed"`
 }
 
@@ -138,7 +145,55 @@ func seedBench(c *seedConfig) error {
 		}
 		cfgs = append(cfgs, cfg{"loopback", comp, 0})
 	}
+	if !c.Sections["push"] {
+		cfgs = nil
+	}
+	var ngx string
+	if c.Sections["fresh"] {
+		var stopNginx func()
+		ngx, stopNginx, err = startSeedNginx(c.Work, c.Caches, l)
+		if err != nil {
+			return err
+		}
+		defer stopNginx()
+		atFatal = append(atFatal, stopNginx)
+		b.c.Nginx, b.c.KeyPub = ngx, c.KeyPub
+	}
+	// fresh runs the bump on a fresh runner through the link at the first
+	// rate: an empty store, narinfos and NARs from nginx on the link's
+	// host side, the image pushed up the link.
+	fresh := func(label, repo string) seedRun {
+		if err := l.Shape(netlink.Options{Up: c.Ups[0], Down: c.Down}); err != nil {
+			fatalf("%v", err)
+		}
+		root, home := b.newFresh()
+		defer removeFresh(root)
+		j, rep := b.nlaBuild(label, bumpPlan, "--image", reg.host+"/bench/"+repo+":latest")
+		j.argv = l.Command(j.argv...)
+		j.fresh, j.env = root, b.freshEnv(c.Cache, home)
+		d0, u0, _ := l.Sent()
+		s := b.run(j)
+		d1, u1, _ := l.Sent()
+		r := readReport(rep)
+		all, drv := storeEntries(root)
+		run := seedRun{Label: label, Where: "fresh", Up: c.Ups[0], Compression: "gzip", Wall: s.Wall, CPU: s.CPU(), RegCPU: s.RegCPU,
+			MaxRSSKB: s.MaxRSSKB, BytesPushed: r.BytesPushed, UpSent: u1 - u0, DownSent: d1 - d0, Changed: r.Changed, Realised: all - drv}
+		if r.Fetch != nil {
+			run.NARWire, run.Narinfos = r.Fetch.NARWireBytes, r.Fetch.NarinfoRequests
+		}
+		fmt.Fprintf(os.Stderr, "seed: %s: %.2f s, %d NAR bytes down, %d bytes pushed\n", label, s.Wall, run.NARWire, r.BytesPushed)
+		runs = append(runs, run)
+		return run
+	}
 	for r := 1; r <= c.Reps; r++ {
+		if c.Sections["fresh"] {
+			repo := fmt.Sprintf("seed-fresh-r%d", r)
+			fresh(fmt.Sprintf("fresh-cold#%d", r), repo)
+			fresh(fmt.Sprintf("fresh-nochange#%d", r), repo)
+		}
+		if len(cfgs) == 0 {
+			continue
+		}
 		for _, k := range rotate(cfgs, r-1) {
 			where := k.where
 			if k.where == "link" {
@@ -213,6 +268,61 @@ http: {addr: %s, secret: nla-bench}
 	return nil, nil, fmt.Errorf("docker-registry did not start on %s", host)
 }
 
+// startSeedNginx serves caches on the link's host side (as bench.sh's
+// nginx does on loopback) and returns its URL.
+func startSeedNginx(work, caches string, l *netlink.Link) (string, func(), error) {
+	ln, err := l.Listen()
+	if err != nil {
+		return "", nil, err
+	}
+	host := ln.Addr().String()
+	ln.Close()
+	dir := filepath.Join(work, "nginx")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process on;
+user root root;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log info;
+events { worker_connections 256; }
+http {
+  access_log %[1]s/access.log;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  types { text/x-nix-narinfo narinfo; text/plain nix-cache-info; }
+  default_type application/octet-stream;
+  sendfile on;
+  server {
+    listen %[2]s;
+    root %[3]s;
+    location / { autoindex off; }
+  }
+}
+`, dir, host, caches)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command("/usr/sbin/nginx", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf"))
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
+	for i := 0; i < 100; i++ {
+		if exec.Command("curl", "-s", "-o", "/dev/null", "http://"+host+"/").Run() == nil { // any HTTP answer
+			return "http://" + host, stop, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("nginx did not start on %s", host)
+}
+
 // renderSeed writes the section's Markdown.
 func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order []string) string {
 	var w strings.Builder
@@ -232,51 +342,53 @@ func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order
 	p("**Link:** a network namespace joined to the host by a veth pair, each direction shaped by `tc qdisc … tbf` (10 ms bucket, 100 ms queue): %s MB/s up (namespace → registry), %.0f MB/s down. "+
 		"The registry runs on the host side of the veth; `loopback` runs the same command on the host, where the link costs nothing (the CPU bound; its ratio is against the first link rate's bound).", strings.Join(ups, " or "), float64(c.Down)/1e6)
 	p("")
-	p("| push of the bump (every layer new) | compression | wall (median) | CPU | registry CPU | compressed bytes pushed | link bound (bytes ÷ up rate) | wall ÷ bound | goal | peak RSS | walls |")
-	p("|---|---|---|---|---|---|---|---|---|---|---|")
-	type row struct {
-		where string
-		up    int64
-	}
-	var rows []row
-	for _, u := range c.Ups {
-		rows = append(rows, row{"link", u})
-	}
-	rows = append(rows, row{"loopback", 0})
-	for _, rw := range rows {
-		for _, comp := range c.Compressions {
-			var ss []seedRun
-			for _, r := range runs {
-				if r.Where == rw.where && r.Up == rw.up && r.Compression == comp && strings.HasPrefix(r.Label, "bump-") {
-					ss = append(ss, r)
-				}
-			}
-			if len(ss) == 0 {
-				continue
-			}
-			var wl, cp, rc []float64
-			var bytes []int64
-			var rss int64
-			for _, r := range ss {
-				wl, cp, rc = append(wl, r.Wall), append(cp, r.CPU), append(rc, r.RegCPU)
-				bytes = append(bytes, r.BytesPushed)
-				rss = max(rss, r.MaxRSSKB)
-			}
-			up, where := rw.up, fmt.Sprintf("link, %.0f MB/s up", float64(rw.up)/1e6)
-			if rw.where == "loopback" {
-				up, where = c.Ups[0], "loopback (no link)"
-			}
-			bound := float64(medianInt(bytes)) / float64(up)
-			ratioS, goal := x(median(wl)/bound), "≤ 1.1×"
-			met := yes(median(wl)/bound <= 1.1)
-			if rw.where == "loopback" {
-				goal, met = "—", ""
-			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s %s | %s | %s |", where, comp, secs(median(wl)), secs(median(cp)), secs(median(rc)),
-				mb(medianInt(bytes)), secs(bound), ratioS, goal, met, mibKB(rss), wallList(toSamples(wl)))
+	if c.Sections["push"] {
+		p("| push of the bump (every layer new) | compression | wall (median) | CPU | registry CPU | compressed bytes pushed | link bound (bytes ÷ up rate) | wall ÷ bound | goal | peak RSS | walls |")
+		p("|---|---|---|---|---|---|---|---|---|---|---|")
+		type row struct {
+			where string
+			up    int64
 		}
+		var rows []row
+		for _, u := range c.Ups {
+			rows = append(rows, row{"link", u})
+		}
+		rows = append(rows, row{"loopback", 0})
+		for _, rw := range rows {
+			for _, comp := range c.Compressions {
+				var ss []seedRun
+				for _, r := range runs {
+					if r.Where == rw.where && r.Up == rw.up && r.Compression == comp && strings.HasPrefix(r.Label, "bump-") {
+						ss = append(ss, r)
+					}
+				}
+				if len(ss) == 0 {
+					continue
+				}
+				var wl, cp, rc []float64
+				var bytes []int64
+				var rss int64
+				for _, r := range ss {
+					wl, cp, rc = append(wl, r.Wall), append(cp, r.CPU), append(rc, r.RegCPU)
+					bytes = append(bytes, r.BytesPushed)
+					rss = max(rss, r.MaxRSSKB)
+				}
+				up, where := rw.up, fmt.Sprintf("link, %.0f MB/s up", float64(rw.up)/1e6)
+				if rw.where == "loopback" {
+					up, where = c.Ups[0], "loopback (no link)"
+				}
+				bound := float64(medianInt(bytes)) / float64(up)
+				ratioS, goal := x(median(wl)/bound), "≤ 1.1×"
+				met := yes(median(wl)/bound <= 1.1)
+				if rw.where == "loopback" {
+					goal, met = "—", ""
+				}
+				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s %s | %s | %s |", where, comp, secs(median(wl)), secs(median(cp)), secs(median(rc)),
+					mb(medianInt(bytes)), secs(bound), ratioS, goal, met, mibKB(rss), wallList(toSamples(wl)))
+			}
+		}
+		p("")
 	}
-	p("")
 	var rr []float64
 	var rb []int64
 	for _, r := range runs {
@@ -287,6 +399,30 @@ func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order
 	}
 	if len(rr) > 0 {
 		p("No-change rerun of the bump through the link at %.0f MB/s up (%d paths resolved, manifest and config fetched): **%s** median (%s), bytes pushed %s.", float64(c.Ups[0])/1e6, c.Paths, secs(median(rr)), wallList(toSamples(rr)), list(rb))
+		p("")
+	}
+	var fc, fn []seedRun
+	for _, r := range runs {
+		if strings.HasPrefix(r.Label, "fresh-cold") {
+			fc = append(fc, r)
+		}
+		if strings.HasPrefix(r.Label, "fresh-nochange") {
+			fn = append(fn, r)
+		}
+	}
+	if len(fc) > 0 {
+		p("**Fresh runner through the link** (%.0f MB/s up, %.0f MB/s down; an empty Nix store, the bump's closure in a signed zstd binary cache served by nginx on the link's host side, gzip layers):", float64(c.Ups[0])/1e6, float64(c.Down)/1e6)
+		p("")
+		p("| run | wall | CPU | NAR bytes down (report) | narinfo requests | bytes pushed | link bound max(down ÷ rate, up ÷ rate) | wall ÷ bound | paths realised | peak RSS |")
+		p("|---|---|---|---|---|---|---|---|---|---|")
+		for _, r := range append(fc, fn...) {
+			bound := max(float64(r.NARWire)/float64(c.Down), float64(r.BytesPushed)/float64(c.Ups[0]))
+			rat := "—"
+			if bound > 0 {
+				rat = x(r.Wall / bound)
+			}
+			p("| %s | %s | %s | %s | %d | %s | %s | %s | %d | %s |", r.Label, secs(r.Wall), secs(r.CPU), mb(r.NARWire), r.Narinfos, mb(r.BytesPushed), secs(bound), rat, r.Realised, mibKB(r.MaxRSSKB))
+		}
 		p("")
 	}
 	p("Largest compressed layer / total per run:")
