@@ -15,6 +15,7 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/sethvargo/go-githubactions v1.3.1
 	github.com/ulikunitz/xz v0.5.17
+	github.com/yuin/goldmark v1.7.17
 	golang.org/x/crypto v0.56.0
 	golang.org/x/sync v0.25.0
 	gopkg.in/yaml.v3 v3.0.1

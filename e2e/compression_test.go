@@ -112,6 +112,18 @@ func TestE2EZstdPushPullRunRerun(t *testing.T) {
 		if err != nil || !strings.Contains(stdout, want) {
 			t.Errorf("diff --compression %s: %v, want %q in:\n%s%s", c.compression, err, want, stdout, stderr)
 		}
+		// Why, when no package changed: the compression is in every key.
+		note := fmt.Sprintf("**The published image's layers are zstd and the plan's gzip**, and the compression is part of every layer key, so %d layers with no package changed would be rebuilt.", nonEmpty(z1))
+		hasNote := strings.Contains(stdout, note) && strings.Contains(stdout, "| rebuilt (compression zstd → gzip) |")
+		if hasNote != (c.compression == "gzip") {
+			t.Errorf("diff --compression %s: says why (%q and the table's state) = %v:\n%s", c.compression, note, hasNote, stdout)
+		}
+	}
+
+	// The gzip diff against a tag that does not exist: one line.
+	stdout, stderr, err := runCLI(t, nil, "diff", "--plan", planFile, "--against", reg.Ref("e2e/zstd:nope"))
+	if want := "No image is published at `" + reg.Ref("e2e/zstd:nope") + "` (no such tag or repository)"; err != nil || strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(stdout, want) {
+		t.Errorf("diff against a missing tag: %v, stdout:\n%s\nwant the one line %q…\n%s", err, stdout, want, stderr)
 	}
 
 	// gzip rerun (the default): other keys, every layer rebuilt and
@@ -119,6 +131,21 @@ func TestE2EZstdPushPullRunRerun(t *testing.T) {
 	g := build("gzip")
 	if g.Digest == z1.Digest || !g.Changed || g.BytesPushed == 0 {
 		t.Errorf("gzip rerun: digest %s, changed %v, %d bytes", g.Digest, g.Changed, g.BytesPushed)
+	}
+	// The build's report (and so the action's PR comment) says why too.
+	var gj struct {
+		Diff struct {
+			CompressionChange *struct {
+				From, To string
+				Layers   int
+			} `json:"compressionChange"`
+		} `json:"diff"`
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, "gzip.json")); err != nil || json.Unmarshal(raw, &gj) != nil {
+		t.Fatalf("gzip report: %v", err)
+	}
+	if c := gj.Diff.CompressionChange; c == nil || c.From != "zstd" || c.To != "gzip" || c.Layers != nonEmpty(z1) {
+		t.Errorf("gzip rerun report: compressionChange %+v, want zstd → gzip for %d layers", c, nonEmpty(z1))
 	}
 	for i, l := range g.Layers {
 		z := z1.Layers[i]

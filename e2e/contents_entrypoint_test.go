@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/org/nix-layer-action/internal/testutil"
+	"github.com/org/nix-layer-action/internal/testutil/nixfix"
 	"github.com/org/nix-layer-action/internal/testutil/registry"
 )
 
@@ -233,5 +234,80 @@ config:
 	// plan says the same, without building.
 	if _, _, err := runCLI(t, nil, "plan", "--plan", strict); err == nil || !strings.Contains(err.Error(), "config.entrypoint[0]: /bin/app is not in the image") {
 		t.Errorf("plan with check: strict: %v", err)
+	}
+}
+
+// badProgramsFlake is three executables (mode 0555) the kernel treats
+// differently: an empty file and a script without "#!" fail with "exec
+// format error"; a "#!" script runs.
+func badProgramsFlake(busybox string) string {
+	return fmt.Sprintf(`{
+  outputs = { self }:
+    let
+      system = "x86_64-linux";
+      B = "%s";
+    in {
+      packages.${system}.progs = builtins.derivation {
+        inherit system;
+        name = "progs-1.0";
+        builder = "/bin/sh";
+        args = [ "-c" ''
+          $B mkdir -p $out/bin
+          $B touch $out/bin/empty
+          $B printf 'echo hi\n' > $out/bin/noshebang
+          $B printf '#!/bin/sh\necho hi\n' > $out/bin/ok
+          $B chmod 0555 $out/bin/empty $out/bin/noshebang $out/bin/ok
+        '' ];
+        inherit B;
+      };
+    };
+}
+`, busybox)
+}
+
+// An entrypoint that is an empty file, or an executable the kernel cannot
+// run (no ELF header, no "#!"), or one perms: make non-executable, is a
+// warning naming the plan line, as a missing one is, not an "exec format
+// error" (or "permission denied") at run time (issue 18).
+func TestE2EContentsEntrypointNotRunnable(t *testing.T) {
+	testutil.Short(t)
+	testutil.RequireTool(t, "nix")
+	busybox := testutil.RequireTool(t, "busybox")
+	t.Setenv("NIX_CONFIG", nixfix.NixConfig)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(badProgramsFlake(busybox)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NIX_CONFIG": nixfix.NixConfig}
+	for _, c := range []struct{ prog, mode, want string }{
+		{"empty", "", `/bin/empty is an empty file: the runtime fails to start it with "exec format error"`},
+		{"noshebang", "", `/bin/noshebang is neither an ELF binary nor a "#!" script: the runtime fails to start it with "exec format error"`},
+		{"ok", "", ""},
+		// perms: decide the mode in the image, not the store's 0555.
+		{"ok", "0644", "/bin/ok is not executable (mode 0644)"},
+	} {
+		prog, want := c.prog, c.want
+		perms := "perms: []"
+		if c.mode != "" {
+			perms = fmt.Sprintf("perms: [{path: \"/bin/ok$\", mode: %q}]", c.mode)
+		}
+		plan := writePlan(t, "nix-layers.yaml", fmt.Sprintf(`version: 1
+layers:
+  - name: progs
+    deps: [%q]
+config:
+  entrypoint: [{installable: %q, path: /bin/%s}]
+%s
+`, dir+"#progs", dir+"#progs", prog, perms))
+		_, stderr, err := runCLI(t, env, "build", "--plan", plan, "--output", "oci:"+filepath.Join(t.TempDir(), "oci"))
+		if err != nil {
+			t.Fatalf("%s: build: %v\n%s", prog, err, stderr)
+		}
+		switch {
+		case want == "":
+			noConfigWarning(t, stderr)
+		case !strings.Contains(stderr, "nix-layers.yaml:6: config.entrypoint[0]: ") || !strings.Contains(stderr, want):
+			t.Errorf("%s: no warning naming nix-layers.yaml:6 config.entrypoint[0] and %q:\n%s", prog, want, stderr)
+		}
 	}
 }

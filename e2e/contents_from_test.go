@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -148,5 +149,49 @@ config:
 	got := podmanRun(t, ref)
 	if want := "hello from app FOO=1 PATH=/app/bin:" + out["busybox"] + "/bin"; !strings.Contains(got, want) {
 		t.Errorf("podman run = %q, want %q", got, want)
+	}
+}
+
+// A from: image in another registry (docker.io under a ghcr.io target):
+// a registry cannot mount across registries, so its layers are uploaded
+// in full on the first push, as docs/migrating.md says (issue 18).
+func TestE2EContentsFromAnotherRegistryUploadsBaseLayers(t *testing.T) {
+	testutil.Short(t)
+	fx := contentsFixture(t, nil)
+	out := fx.Build(t, "busybox", "app")
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	baseRef := src.Ref("contents/base:latest")
+	rb := buildCLI(t, writePlan(t, "base.yaml", fmt.Sprintf("version: 1\nlayers:\n  - name: bb\n    deps: [%q]\n", fx.Ref("busybox"))), baseRef)
+	var baseBytes int64
+	for _, l := range rb.Layers {
+		baseBytes += l.Size
+	}
+	r := buildCLI(t, writePlan(t, "nix-layers.yaml", fmt.Sprintf(`version: 1
+from: %s
+layers:
+  - name: app
+    deps: [%q]
+config:
+  entrypoint: [%q]
+`, baseRef, fx.Ref("app"), out["app"]+"/bin/hello")), dst.Ref("contents/derived:latest"))
+	var from int
+	for _, l := range r.Layers {
+		if strings.HasPrefix(l.Name, "from") {
+			from++
+			if l.Status != "pushed" {
+				t.Errorf("base layer %s from another registry: status %q, want pushed", l.Name, l.Status)
+			}
+		}
+	}
+	if from == 0 || baseBytes == 0 || r.BytesPushed < baseBytes {
+		t.Errorf("%d base layers of %d bytes, %d bytes pushed: the base's layers were not uploaded in full (layers: %v)", from, baseBytes, r.BytesPushed, layerNames(r))
+	}
+	doc, err := os.ReadFile("../docs/migrating.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := strings.Join(strings.Fields(string(doc)), " "); !strings.Contains(text, "from another registry they are uploaded in full") {
+		t.Error("docs/migrating.md does not say that a from: image's layers from another registry are uploaded in full")
 	}
 }

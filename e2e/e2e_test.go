@@ -31,13 +31,15 @@ import (
 
 // cliReport mirrors the --report JSON shape the issue fixes.
 type cliReport struct {
-	Image        string   `json:"image"`
-	Digest       string   `json:"digest"`
-	Changed      bool     `json:"changed"`
-	BytesPushed  int64    `json:"bytesPushed"`
-	Warnings     []string `json:"warnings"`
-	SupersededBy string   `json:"supersededBy"`
-	Layers       []struct {
+	Image         string   `json:"image"`
+	Digest        string   `json:"digest"`
+	Changed       bool     `json:"changed"`
+	BytesPushed   int64    `json:"bytesPushed"`
+	Warnings      []string `json:"warnings"`
+	SupersededBy  string   `json:"supersededBy"`
+	PeakTempBytes int64    `json:"peakTempBytes"`
+	Shard         string   `json:"shard"`
+	Layers        []struct {
 		Name             string   `json:"name"`
 		Digest           string   `json:"digest"`
 		DiffID           string   `json:"diffID"`
@@ -424,4 +426,100 @@ func TestE2EExampleDeterministicAcrossMtimesModesAndCPUs(t *testing.T) {
 	if got := build(c, "2"); got == want {
 		t.Error("a changed store file kept the digest")
 	}
+}
+
+// Before Nix builds what no store or cache has, the tool says so in its
+// own words (how many derivations, which, why), and Nix's "don't know how
+// to build these paths:" (which `nix path-info` prints for any path the
+// store lacks, and which reads like an error) is not relayed. `plan`
+// builds them too: a closure is known only once built (issue 18).
+func TestE2EAnnouncesWhatNixBuilds(t *testing.T) {
+	dir := announceFlake(t)
+	plan := writePlan(t, "nix-layers.yaml", fmt.Sprintf("version: 1\nlayers:\n  - name: app\n    deps: [%q]\n", dir+"#app"))
+	env := map[string]string{"NIX_CONFIG": nixfix.NixConfig}
+	_, stderr, err := runCLI(t, env, "plan", "--plan", plan)
+	if err != nil {
+		t.Fatalf("plan: %v\n%s", err, stderr)
+	}
+	want := "nix: building 2 derivations no store or binary cache has (a package's closure is known only once it is built), for " + dir + "#app: "
+	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "announce-lib-1.0") || !strings.Contains(stderr, "announce-app-2.1") {
+		t.Errorf("plan does not announce what it builds (want %q naming both):\n%s", want, stderr)
+	}
+	if strings.Contains(stderr, "don't know how to build") {
+		t.Errorf("Nix's \"don't know how to build\" was relayed:\n%s", stderr)
+	}
+}
+
+// plan --no-build builds nothing: it names the deps that need a build,
+// their layers and the derivations, and exits 0 (issue 18).
+func TestE2EPlanNoBuild(t *testing.T) {
+	dir := announceFlake(t)
+	plan := writePlan(t, "nix-layers.yaml", fmt.Sprintf("version: 1\nlayers:\n  - name: base\n    deps: [%q]\n  - name: app\n    deps: [%q]\n", dir+"#lib", dir+"#app"))
+	env := map[string]string{"NIX_CONFIG": nixfix.NixConfig}
+	stdout, stderr, err := runCLI(t, env, "plan", "--plan", plan, "--no-build")
+	if err != nil {
+		t.Fatalf("plan --no-build: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"not resolved without a build (--no-build)",
+		"  layer base: " + dir + "#lib\n",
+		"  layer app: " + dir + "#app\n",
+		"Nix would build 2 derivations: ",
+		"announce-lib-1.0", "announce-app-2.1",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan --no-build output lacks %q:\n%s%s", want, stdout, stderr)
+		}
+	}
+	if strings.Contains(stderr, "building") {
+		t.Errorf("plan --no-build built:\n%s", stderr)
+	}
+	out, err := exec.Command(testutil.RequireTool(t, "nix"), "eval", "--raw", dir+"#packages.x86_64-linux.app.outPath").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(string(out)); err == nil {
+		t.Errorf("plan --no-build realised %s", out)
+	}
+	jsonOut, stderr, err := runCLI(t, env, "plan", "--plan", plan, "--no-build", "--json")
+	var j struct {
+		Unbuilt     []struct{ Layer, Dep string }
+		Derivations []string
+	}
+	if err != nil || json.Unmarshal([]byte(jsonOut), &j) != nil || len(j.Unbuilt) != 2 || j.Unbuilt[1].Layer != "app" || len(j.Derivations) != 2 {
+		t.Errorf("plan --no-build --json: %v, %+v:\n%s%s", err, j, jsonOut, stderr)
+	}
+}
+
+// announceFlake writes a flake of two derivations (app depends on lib)
+// salted with this run's time, so no store or cache has them.
+func announceFlake(t *testing.T) string {
+	t.Helper()
+	testutil.Short(t)
+	testutil.RequireTool(t, "nix")
+	busybox := testutil.RequireTool(t, "busybox")
+	t.Setenv("NIX_CONFIG", nixfix.NixConfig)
+	dir := t.TempDir()
+	// A salt of this run: the derivations are new, so nothing has them.
+	salt := fmt.Sprint(time.Now().UnixNano())
+	flake := fmt.Sprintf(`{
+  outputs = { self }:
+    let
+      mk = name: deps: builtins.derivation {
+        inherit name deps;
+        system = "x86_64-linux";
+        builder = "/bin/sh";
+        B = "%s";
+        args = [ "-c" "$B mkdir -p $out && $B echo %s > $out/salt" ];
+      };
+    in rec {
+      packages.x86_64-linux.lib = mk "announce-lib-1.0" [];
+      packages.x86_64-linux.app = mk "announce-app-2.1" [ packages.x86_64-linux.lib ];
+    };
+}
+`, busybox, salt)
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

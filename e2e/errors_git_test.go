@@ -52,6 +52,7 @@ func TestE2EUntrackedFlakeFilesInGit(t *testing.T) {
 
 	// As the hint says: git add, no commit.
 	gitIn(t, dir, "add", "flake.nix")
+	fx.Build(t, "busybox") // plan builds nothing: what it plans must exist
 	if _, stderr, err := runCLI(t, nil, "plan", "--plan", planFile); err != nil {
 		t.Fatalf("plan after git add: %v\n%s", err, stderr)
 	}

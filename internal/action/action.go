@@ -24,7 +24,9 @@ import (
 
 	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/plan"
+	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 	"github.com/org/nix-layer-action/internal/secrets"
 )
@@ -45,6 +47,13 @@ type Request struct {
 	System string
 	// PushByDigest pushes the image by digest without moving any tag.
 	PushByDigest bool
+	// LayerFiles writes each built layer to a temp file before its upload
+	// (input layer-files, default true); false writes it straight into
+	// its upload.
+	LayerFiles bool
+	// Shard, when split, builds and pushes by digest only part I of N of
+	// the layers (input shard: "I/N"); PushByDigest is then set too.
+	Shard layering.Shard
 	// Format is how new layers are compressed (input compression: gzip,
 	// the default, or zstd).
 	Format layer.Format
@@ -120,9 +129,9 @@ func (e *PolicyFailure) Unwrap() error { return e.Err }
 type runner struct {
 	o     Options
 	env   func(string) string
-	raw   io.Writer
+	out   *commandLog // stdout: text cannot act, only gha's commands do
 	red   *secrets.Set
-	log   *secrets.Writer // everything but ::add-mask:: goes through it
+	log   *secrets.Writer // text: redacted, never a workflow command
 	gha   *githubactions.Action
 	token string
 	sbom  string // the sbom output
@@ -141,8 +150,11 @@ func Run(ctx context.Context, o Options) error {
 	if red == nil {
 		red = secrets.New()
 	}
-	r := &runner{o: o, env: o.Getenv, raw: raw, red: red, log: red.Writer(raw)}
-	r.gha = githubactions.New(githubactions.WithWriter(r.log), githubactions.WithGetenv(o.Getenv))
+	out := newCommandLog(raw)
+	r := &runner{o: o, env: o.Getenv, out: out, red: red, log: red.Writer(out)}
+	// The action's own commands: redacted, issued between the stops that
+	// keep every other line from acting.
+	r.gha = githubactions.New(githubactions.WithWriter(red.Writer(out.Commands())), githubactions.WithGetenv(o.Getenv))
 
 	// Mask secrets before anything else is printed.
 	r.token = r.gha.GetInput("github-token")
@@ -153,17 +165,18 @@ func Run(ctx context.Context, o Options) error {
 
 	err := r.run(ctx)
 	r.log.Flush()
+	out.Close()
 	return red.Error(err)
 }
 
-// mask issues ::add-mask:: (unredacted, on the raw writer: the runner needs
-// the value) and redacts the value from everything else.
+// mask issues ::add-mask:: (unredacted: the runner needs the value) and
+// redacts the value from everything else.
 func (r *runner) mask(secret string) {
 	if strings.TrimSpace(secret) == "" {
 		return
 	}
 	cmd := &githubactions.Command{Name: "add-mask", Message: secret}
-	fmt.Fprint(r.raw, cmd.String()+"\n")
+	r.out.command([]byte(cmd.String() + "\n"))
 	r.red.Add(secret)
 }
 
@@ -187,6 +200,11 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	s.req.Debug = r.env("RUNNER_DEBUG") == "1"
 	s.req.Log, s.req.Secrets = r.log, r.red
+	if err := r.checkFileCommands(s.summary); err != nil {
+		r.gha.EndGroup()
+		r.gha.Errorf("%s", r.red.String(err.Error()))
+		return err
+	}
 	if len(s.merge) > 0 {
 		return r.merge(ctx, s)
 	}
@@ -194,8 +212,11 @@ func (r *runner) run(ctx context.Context) error {
 	r.githubMetadata(ctx, s)
 	rep, err := r.o.Build(ctx, s.req)
 	r.gha.EndGroup()
-	if err != nil {
-		r.buildError(s, err)
+	var published *publish.PublishedError // the builder published, then failed (the SBOM)
+	if err != nil && (!errors.As(err, &published) || rep == nil) {
+		if ctx.Err() == nil { // interrupted: the caller says so, and only that
+			r.buildError(s, err)
+		}
 		return err
 	}
 	if rep == nil {
@@ -218,16 +239,18 @@ func (r *runner) run(ctx context.Context) error {
 
 	r.gha.Group("Policy")
 	policyErr := report.CheckPolicy(rep, s.maxLayerSize, s.maxGrowth)
-	policyMsgs := policyMessages(policyErr)
+	// Redacted before they are escaped for Markdown, where a secret's
+	// characters might no longer match.
+	policyMsgs := r.redactAll(policyMessages(policyErr))
 	if s.maxGrowth != "" && rep.PreviousSize <= 0 {
 		if rep.PreviousDigest != "" {
 			r.gha.Warningf("max-growth %s not checked: the previous image's size is unknown", s.maxGrowth)
 		} else {
-			r.gha.Infof("max-growth %s not checked: no previous image", s.maxGrowth)
+			r.infof("max-growth %s not checked: no previous image", s.maxGrowth)
 		}
 	}
 	if policyErr == nil {
-		r.gha.Infof("policy: max-layer-size %s, max-growth %s: ok", bytesize.Format(s.maxLayerSize), orNone(s.maxGrowth))
+		r.infof("policy: max-layer-size %s, max-growth %s: ok", bytesize.Format(s.maxLayerSize), orNone(s.maxGrowth))
 	}
 	r.gha.EndGroup()
 
@@ -242,17 +265,61 @@ func (r *runner) run(ctx context.Context) error {
 		r.gha.EndGroup()
 	}
 
+	var sumErr error
 	if s.summary {
-		r.writeSummary(rep, policyMsgs, fallback)
+		sumErr = r.writeSummary(rep, policyMsgs, fallback)
 	}
 
+	postErr := r.afterPublish(s.req.Push, rep.Image, rep.Digest, published, errors.Join(outErr, sumErr))
 	if policyErr != nil {
 		for _, m := range policyMsgs {
 			r.gha.Errorf("%s", r.red.String(m))
 		}
 		return &PolicyFailure{Err: policyErr}
 	}
-	return outErr
+	return postErr
+}
+
+// afterPublish is what failed after the build — the builder's own
+// failure after publishing (the SBOM) and err, a failed step output or
+// summary — as one *publish.PublishedError naming the image when it was
+// published, with an error annotation saying so: the digest is never lost
+// in the failure.
+func (r *runner) afterPublish(pushed bool, image, digest string, published *publish.PublishedError, err error) error {
+	if published != nil {
+		published.Err = errors.Join(published.Err, err)
+	} else if err != nil && pushed {
+		published = &publish.PublishedError{Ref: DigestRef(image, digest), Err: err}
+	}
+	if published == nil {
+		return err
+	}
+	r.gha.Errorf("%s", r.red.String(published.Error()))
+	return published
+}
+
+// checkFileCommands makes sure, before any work, that the runner's files
+// for step outputs (GITHUB_OUTPUT) and, when it is written, the job
+// summary (GITHUB_STEP_SUMMARY) can be appended to, as go-githubactions
+// will: a file that cannot be written is found before anything is built
+// or published, not after.
+func (r *runner) checkFileCommands(summary bool) error {
+	vars := []string{"GITHUB_OUTPUT"}
+	if summary {
+		vars = append(vars, "GITHUB_STEP_SUMMARY")
+	}
+	for _, v := range vars {
+		p := r.env(v)
+		if p == "" {
+			continue
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("%s cannot be written, so nothing was built: %w", v, err)
+		}
+		f.Close()
+	}
+	return nil
 }
 
 // merge runs the merge job: no build, an index of the given digests at the
@@ -267,32 +334,34 @@ func (r *runner) merge(ctx context.Context, s *settings) error {
 		r.gha.Errorf("%s", r.red.String(err.Error()))
 		return err
 	}
-	ref := digestRef(s.req.Image, res.Digest)
+	ref := DigestRef(s.req.Image, res.Digest)
 	outs := map[string]string{"digest": res.Digest, "image": ref, "changed": strconv.FormatBool(res.Changed)}
 	var md strings.Builder
-	fmt.Fprintf(&md, "### %s\n\nImage index `%s` (%d platforms)", s.req.Image, res.Digest, len(res.Children))
+	fmt.Fprintf(&md, "### `%s`\n\nImage index `%s` (%d platforms)", report.InertCode(s.req.Image), report.InertCode(res.Digest), len(res.Children))
 	if !res.Changed {
 		md.WriteString(", already at the tag")
 	}
 	md.WriteString("\n\n| Platform | Image |\n|---|---|\n")
 	for _, c := range res.Children {
-		fmt.Fprintf(&md, "| %s | `%s` |\n", c.Platform, c.Digest)
+		fmt.Fprintf(&md, "| %s | `%s` |\n", report.Inert(c.Platform), report.InertCode(c.Digest))
 	}
+	var errs []error
 	if r.env("GITHUB_OUTPUT") != "" {
 		for _, k := range []string{"digest", "image", "changed"} {
 			k, v := k, r.red.String(outs[k])
 			if err := safe(func() { r.gha.SetOutput(k, v) }); err != nil {
-				return fmt.Errorf("setting output %s: %w", k, err)
+				errs = append(errs, fmt.Errorf("setting output %s: %w", k, err))
+				break
 			}
 		}
 	}
-	r.gha.Infof("image: %s", ref)
+	r.infof("image: %s", ref)
 	if s.summary && r.env("GITHUB_STEP_SUMMARY") != "" {
 		if err := safe(func() { r.gha.AddStepSummary(r.red.String(md.String())) }); err != nil {
-			r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
+			errs = append(errs, fmt.Errorf("writing job summary: %w", err))
 		}
 	}
-	return nil
+	return r.afterPublish(true, s.req.Image, res.Digest, nil, errors.Join(errs...))
 }
 
 // buildError turns plan errors into file annotations.
@@ -337,7 +406,7 @@ func (r *runner) setOutputs(rep *report.Report) error {
 	_, pushed, cached := rep.Counts()
 	outs := map[string]string{
 		"digest":        rep.Digest,
-		"image":         digestRef(rep.Image, rep.Digest),
+		"image":         DigestRef(rep.Image, rep.Digest),
 		"metadata":      strings.TrimSpace(meta.String()),
 		"layers-pushed": strconv.Itoa(pushed),
 		"layers-cached": strconv.Itoa(cached),
@@ -346,9 +415,9 @@ func (r *runner) setOutputs(rep *report.Report) error {
 		"sbom":          r.sbom,
 	}
 	if r.env("GITHUB_OUTPUT") == "" {
-		r.gha.Infof("GITHUB_OUTPUT is not set; outputs:")
+		r.infof("GITHUB_OUTPUT is not set; outputs:")
 		for _, k := range OutputNames {
-			r.gha.Infof("%s=%s", k, r.red.String(outs[k]))
+			r.infof("%s=%s", k, r.red.String(outs[k]))
 		}
 		return nil
 	}
@@ -359,16 +428,18 @@ func (r *runner) setOutputs(rep *report.Report) error {
 			return fmt.Errorf("setting output %s: %w", k, err)
 		}
 	}
-	r.gha.Infof("image: %s", digestRef(rep.Image, rep.Digest))
+	r.infof("image: %s", DigestRef(rep.Image, rep.Digest))
 	return nil
 }
 
-func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback string) {
+// writeSummary writes the job summary; it returns an error only when the
+// summary file could not be written.
+func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback string) error {
 	var head strings.Builder
 	if len(policyMsgs) > 0 {
 		head.WriteString("> [!CAUTION]\n> **Policy check failed**\n")
 		for _, m := range policyMsgs {
-			head.WriteString("> - " + strings.ReplaceAll(m, "\n", " ") + "\n")
+			head.WriteString("> - " + report.Inert(m) + "\n")
 		}
 		head.WriteString("\n")
 	}
@@ -378,20 +449,23 @@ func (r *runner) writeSummary(rep *report.Report, policyMsgs []string, fallback 
 	}
 	var body bytes.Buffer
 	budget := report.SummaryLimit - 16<<10 - head.Len() - len(tail)
-	if err := rep.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
+	red := *rep // free text redacted before it is escaped for Markdown
+	red.Warnings = r.redactAll(rep.Warnings)
+	if err := red.Markdown(&body, report.MarkdownOptions{MaxBytes: budget}); err != nil {
 		r.gha.Warningf("rendering job summary: %s", r.red.String(err.Error()))
-		return
+		return nil
 	}
 	md := r.red.String(head.String() + body.String() + tail)
 	if r.env("GITHUB_STEP_SUMMARY") == "" {
 		var t bytes.Buffer
 		_ = rep.Table(&t)
-		r.gha.Infof("GITHUB_STEP_SUMMARY is not set; summary:\n%s", r.red.String(t.String()))
-		return
+		r.infof("GITHUB_STEP_SUMMARY is not set; summary:\n%s", r.red.String(t.String()))
+		return nil
 	}
 	if err := safe(func() { r.gha.AddStepSummary(md) }); err != nil {
-		r.gha.Warningf("writing job summary: %s", r.red.String(err.Error()))
+		return fmt.Errorf("writing job summary: %w", err)
 	}
+	return nil
 }
 
 // prComment posts the sticky comment; it returns the body when it could not
@@ -432,9 +506,9 @@ func (r *runner) prComment(ctx context.Context, rep *report.Report, platform str
 		r.gha.Warningf("commenting on PR #%d failed: %s; the package diff is in the job summary", pr.Number, r.red.String(err.Error()))
 		return body
 	case created:
-		r.gha.Infof("created PR comment %d on #%d", id, pr.Number)
+		r.infof("created PR comment %d on #%d", id, pr.Number)
 	default:
-		r.gha.Infof("updated PR comment %d on #%d", id, pr.Number)
+		r.infof("updated PR comment %d on #%d", id, pr.Number)
 	}
 	return ""
 }
@@ -453,8 +527,8 @@ func policyMessages(err error) []string {
 	return []string{err.Error()}
 }
 
-// digestRef returns "<repository>@<digest>" for an image reference.
-func digestRef(image, digest string) string {
+// DigestRef returns "<repository>@<digest>" for an image reference.
+func DigestRef(image, digest string) string {
 	if digest == "" {
 		return ""
 	}
@@ -519,4 +593,22 @@ func packageURL(server, repository, image string) string {
 		return ""
 	}
 	return strings.TrimSuffix(server, "/") + "/" + repository + "/pkgs/container/" + url.PathEscape(pkg)
+}
+
+// infof writes a line of text to the log (redacted; it cannot act as a
+// workflow command whatever it holds).
+func (r *runner) infof(format string, args ...any) {
+	fmt.Fprintf(r.log, format+"\n", args...)
+}
+
+// redactAll returns msgs with the run's secrets redacted.
+func (r *runner) redactAll(msgs []string) []string {
+	if msgs == nil {
+		return nil
+	}
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = r.red.String(m)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/bytesize"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -17,7 +18,7 @@ var InputNames = []string{
 	"plan", "image", "tags", "push", "cache-from", "github-token", "nix-conf",
 	"summary", "pr-comment", "max-layer-size", "max-growth", "labels", "annotations",
 	"system", "push-by-digest", "merge",
-	"compression", "sbom-path",
+	"compression", "sbom-path", "shard", "layer-files",
 }
 
 // OutputNames lists every output the action sets (kept in sync with
@@ -121,6 +122,9 @@ func parseInputs(get func(string) string, env func(string) string, isPR bool) (*
 	if r.Format, err = layer.FormatFor(strings.TrimSpace(get("compression"))); err != nil {
 		return nil, &InputError{Input: "compression", Msg: err.Error()}
 	}
+	if r.LayerFiles, err = boolInput(get, "layer-files", true); err != nil {
+		return nil, err
+	}
 	if err := parseSBOMPath(get, s); err != nil {
 		return nil, err
 	}
@@ -141,6 +145,9 @@ func parseMultiarch(get func(string) string, s *settings) error {
 	for _, l := range lines(get("merge")) {
 		s.merge = append(s.merge, strings.FieldsFunc(l, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' })...)
 	}
+	if err := parseShard(get, s); err != nil {
+		return err
+	}
 	switch {
 	case r.PushByDigest && !r.Push:
 		return &InputError{Input: "push-by-digest", Msg: "cannot be used with push: false"}
@@ -149,6 +156,29 @@ func parseMultiarch(get func(string) string, s *settings) error {
 	case len(s.merge) > 0 && r.PushByDigest:
 		return &InputError{Input: "merge", Msg: "merges images pushed earlier and builds nothing, so push-by-digest cannot be used with it"}
 	}
+	return nil
+}
+
+// parseShard reads shard: a part of a split build is pushed by digest, so
+// shard implies push-by-digest and refuses what contradicts it.
+func parseShard(get func(string) string, s *settings) error {
+	r := &s.req
+	var err error
+	if r.Shard, err = layering.ParseShard(strings.TrimSpace(get("shard"))); err != nil {
+		return &InputError{Input: "shard", Msg: err.Error()}
+	}
+	if !r.Shard.Split() {
+		return nil
+	}
+	switch {
+	case !r.Push:
+		return &InputError{Input: "shard", Msg: "pushes its part by digest, so it cannot be used with push: false"}
+	case len(r.Tags) > 0:
+		return &InputError{Input: "shard", Msg: "pushes a part of the image by digest, so tags cannot be used with it (the final job, without shard, tags)"}
+	case len(s.merge) > 0:
+		return &InputError{Input: "shard", Msg: "builds a part of the image; merge builds nothing, so they cannot be used together"}
+	}
+	r.PushByDigest = true
 	return nil
 }
 

@@ -262,12 +262,12 @@ func TestRunPullRequest(t *testing.T) {
 			}
 		}
 		for name, s := range map[string]string{"outputs": string(outData), "summary": string(summary), "comment": strings.Join(gh.bodies, "\n")} {
-			if strings.Contains(s, secret) {
+			if strings.Contains(s, secret) || strings.Contains(s, report.Inert(secret)) {
 				t.Errorf("secret leaked into %s", name)
 			}
 		}
 	}
-	if !strings.Contains(string(summary), "bad auth for token ***") {
+	if !strings.Contains(string(summary), report.Inert("bad auth for token ***")) { // "\\*\\*\\*": renders as ***
 		t.Error("warning with the token should be present, redacted")
 	}
 }
@@ -388,6 +388,8 @@ func TestRunInputErrors(t *testing.T) {
 		"INPUT_SYSTEM":         "aarch64-darwin",
 		"INPUT_PUSH-BY-DIGEST": "maybe",
 		"INPUT_COMPRESSION":    "xz",
+		"INPUT_SHARD":          "0/2",
+		"INPUT_LAYER-FILES":    "no",
 	}
 	for k, v := range cases {
 		e := newEnv(t, "http://127.0.0.1:1")
@@ -421,7 +423,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.req.PlanFile != "/github/workspace/nix-layers.yaml" || s.req.Image != "ghcr.io/octo-org/hello-world" ||
-		!s.req.Push || !s.summary || !s.prComment || s.maxLayerSize != 10_000_000_000 || s.maxGrowth != "" {
+		!s.req.Push || !s.req.LayerFiles || !s.summary || !s.prComment || s.maxLayerSize != 10_000_000_000 || s.maxGrowth != "" {
 		t.Errorf("defaults = %+v", s)
 	}
 	s, _ = parseInputs(get, func(k string) string { return env[k] }, false)
@@ -467,8 +469,8 @@ func TestDigestRef(t *testing.T) {
 		"ghcr.io/o/r@" + digest('e'): "ghcr.io/o/r@sha256:x",
 	}
 	for in, want := range cases {
-		if got := digestRef(in, "sha256:x"); got != want {
-			t.Errorf("digestRef(%q) = %q, want %q", in, got, want)
+		if got := DigestRef(in, "sha256:x"); got != want {
+			t.Errorf("DigestRef(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -575,6 +577,32 @@ func TestRunMatrixPRCommentPerPlatform(t *testing.T) {
 		}
 		if strings.Contains(cs[i].Body, report.PRCommentMarker) {
 			t.Errorf("a platform's comment carries the single-image marker:\n%s", cs[i].Body)
+		}
+	}
+}
+
+// shard: I/N implies push-by-digest; a wrong value or a contradicting
+// input is one error naming the input.
+func TestShardInput(t *testing.T) {
+	env := func(k string) string { return map[string]string{"GITHUB_REPOSITORY": "octo/app"}[k] }
+	parse := func(in map[string]string) (*settings, error) {
+		return parseInputs(func(k string) string { return in[k] }, env, false)
+	}
+	s, err := parse(map[string]string{"shard": "2/4"})
+	if err != nil || s.req.Shard.String() != "2/4" || !s.req.PushByDigest {
+		t.Fatalf("shard 2/4: %+v, %v; want part 2 of 4 pushed by digest", s, err)
+	}
+	if s, err := parse(map[string]string{"shard": "1/1"}); err != nil || s.req.Shard.Split() || s.req.PushByDigest {
+		t.Errorf("shard 1/1 is the whole build: %+v, %v", s, err)
+	}
+	for _, in := range []map[string]string{
+		{"shard": "0/2"}, {"shard": "3/2"}, {"shard": "a/b"},
+		{"shard": "1/2", "tags": "v1"}, {"shard": "1/2", "push": "false"}, {"shard": "1/2", "merge": "sha256:abc"},
+	} {
+		_, err := parse(in)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Input != "shard" || !strings.HasPrefix(err.Error(), `input "shard": `) {
+			t.Errorf("%v: %v; want an error naming input shard", in, err)
 		}
 	}
 }

@@ -212,9 +212,9 @@ func (r *runner) githubMetadata(ctx context.Context, s *settings) {
 	}
 	s.req.Metadata = imageMetadata(c)
 	if c.Created.IsZero() {
-		r.gha.Infof("image metadata: no created time (%s); the image's created time is 1970-01-01T00:00:01Z", from)
+		r.infof("image metadata: no created time (%s); the image's created time is 1970-01-01T00:00:01Z", from)
 	} else {
-		r.gha.Infof("image metadata: created %s from %s", c.Created.Format(time.RFC3339), from)
+		r.infof("image metadata: created %s from %s", c.Created.Format(time.RFC3339), from)
 	}
 	keys := make([]string, 0, len(s.req.Metadata))
 	for k := range s.req.Metadata {
@@ -222,7 +222,7 @@ func (r *runner) githubMetadata(ctx context.Context, s *settings) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		r.gha.Infof("  %s=%s", k, r.red.String(s.req.Metadata[k]))
+		r.infof("  %s=%s", k, r.red.String(s.req.Metadata[k]))
 	}
 }
 

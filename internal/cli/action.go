@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -54,7 +55,12 @@ func runAction(ctx context.Context, e Env) error {
 		UserAgent: userAgent(),
 	})
 	if err != nil {
-		// action.Run has already reported the failure as an annotation.
+		// action.Run has already reported the failure as an annotation;
+		// the exit status still tells a published image apart.
+		var pe *publish.PublishedError
+		if errors.As(err, &pe) {
+			return &publish.PublishedError{Ref: pe.Ref, Err: errSilent}
+		}
 		return errSilent
 	}
 	return nil
@@ -83,8 +89,13 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 	if err != nil {
 		return nil, err
 	}
+	if req.SBOMPath != "" {
+		if err := checkOutputFile(req.SBOMPath); err != nil {
+			return nil, fmt.Errorf("input sbom-path: %w", err)
+		}
+	}
 	logf := func(f string, a ...any) { fmt.Fprintf(req.Log, f+"\n", a...) }
-	if o.Substituter, err = e.substituter(req.NixConf, req.Secrets, logf); err != nil {
+	if o.Substituter, err = substituterFor(ctx, o.Nix, req.Secrets, logf); err != nil {
 		return nil, err
 	}
 	var pub publish.Publisher
@@ -102,7 +113,8 @@ func buildForAction(ctx context.Context, e Env, req action.Request) (*report.Rep
 	}
 	if req.SBOMPath != "" {
 		if err := writeSBOM(req.SBOMPath, res); err != nil {
-			return nil, fmt.Errorf("writing SBOM %s: %w", req.SBOMPath, err)
+			err = fmt.Errorf("writing SBOM %s: %w", req.SBOMPath, err)
+			return res.Report, afterPublish(pub, res.Report.Image, res.Report.Digest, err)
 		}
 	}
 	return res.Report, nil
@@ -137,21 +149,23 @@ func actionOptions(e Env, req action.Request, client *regclient.Client) (pipelin
 		nixEnv = []string{"NIX_CONFIG=" + nixConf}
 	}
 	return pipeline.Options{
-		PlanFile:    req.PlanFile,
-		Target:      target,
-		Previous:    prev,
-		Tags:        req.Tags,
-		Nix:         pipeline.NixOptions{Env: nixEnv, Stderr: req.Log, System: req.System},
-		TempDir:     req.TempDir,
-		Created:     created,
-		Log:         req.Log, // inside the phase's log group
-		Registry:    client,
-		Labels:      req.Labels,
-		Annotations: req.Annotations,
-		Metadata:    req.Metadata,
-		Phase:       func(p pipeline.Phase) { req.Phase(string(p)) },
-		Progress:    progress.New(req.Log, progress.TTY(false)),
-		Format:      req.Format,
+		PlanFile:     req.PlanFile,
+		Target:       target,
+		Previous:     prev,
+		Tags:         req.Tags,
+		Nix:          pipeline.NixOptions{Env: nixEnv, Stderr: req.Log, System: req.System},
+		TempDir:      req.TempDir,
+		Created:      created,
+		Log:          req.Log, // inside the phase's log group
+		Registry:     client,
+		Labels:       req.Labels,
+		Annotations:  req.Annotations,
+		Metadata:     req.Metadata,
+		Phase:        func(p pipeline.Phase) { req.Phase(string(p)) },
+		Progress:     progress.New(req.Log, progress.TTY(false)),
+		Format:       req.Format,
+		Shard:        req.Shard,
+		StreamLayers: !req.LayerFiles,
 	}, nil
 }
 

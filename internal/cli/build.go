@@ -12,8 +12,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/org/nix-layer-action/internal/action"
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -36,6 +38,8 @@ type buildCmd struct {
 	uploads     int
 	nixBin      string
 	compression string
+	shard       string
+	layerFiles  bool
 	registry    registryFlags
 	supply      supplyFlags
 }
@@ -67,6 +71,8 @@ func (c *buildCmd) flags() *flagSet {
 	fs.IntVar(&c.uploads, "upload-jobs", 4, "blobs uploaded at once while layers build")
 	fs.StringVar(&c.nixBin, "nix", "nix", "nix command to run")
 	fs.StringVar(&c.compression, "compression", "gzip", compressionUsage)
+	fs.BoolVar(&c.layerFiles, "layer-files", true, "write each built layer to a temp file before its upload; --layer-files=false writes it straight into its registry upload, no file (temp disk ≈ 0; a retry writes it again; a blob the registry already has is sent again)")
+	fs.StringVar(&c.shard, "shard", "", "build and push by digest only part I of N of the layers (1-based, e.g. 1/4; same plan in every part, balanced by size); a final build with every part's digest as --cache-from reuses them all (see examples/sharded.yml)")
 	c.registry.add(fs.FlagSet)
 	c.supply.add(fs.FlagSet)
 	return fs
@@ -91,22 +97,43 @@ func (c *buildCmd) run(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	if o.Substituter, err = substituterFor(ctx, o.Nix, s.secrets, s.logf); err != nil {
+		return err
+	}
 	res, err := pipeline.BuildResult(ctx, o, pub)
 	if err != nil {
 		return err
 	}
 	rep := res.Report
+	var errs []error
 	if c.report != "" {
 		if err := writeFileAtomic(c.report, rep.JSON); err != nil {
-			return fmt.Errorf("writing report: %w", err)
+			errs = append(errs, fmt.Errorf("writing report: %w", err))
 		}
 	}
 	if c.supply.sbom != "" {
 		if err := writeSBOM(c.supply.sbom, res); err != nil {
-			return fmt.Errorf("writing SBOM: %w", err)
+			errs = append(errs, fmt.Errorf("writing SBOM: %w", err))
 		}
 	}
-	return rep.Table(c.Stdout)
+	if err := rep.Table(c.Stdout); err != nil {
+		errs = append(errs, err)
+	}
+	return afterPublish(pub, rep.Image, rep.Digest, errors.Join(errs...))
+}
+
+// afterPublish is err, a failure to write what describes an image, as a
+// *publish.PublishedError naming the image when it was published (so the
+// digest is never lost in the failure, and the exit status says so).
+func afterPublish(pub publish.Publisher, image, digest string, err error) error {
+	if err == nil || pub == nil {
+		return err
+	}
+	ref := action.DigestRef(image, digest)
+	if image == "" {
+		ref = pub.Destination() + "@" + digest
+	}
+	return &publish.PublishedError{Ref: ref, Err: err}
 }
 
 // options turns the flags into pipeline options and the publisher;
@@ -118,6 +145,10 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 	}
 	if out.Kind == publish.KindRegistry && c.image == "" && c.push {
 		return pipeline.Options{}, nil, errors.New("build: --image is required for registry output")
+	}
+	shard, err := c.checkShard(out)
+	if err != nil {
+		return pipeline.Options{}, nil, err
 	}
 	if err := c.checkByDigest(out); err != nil {
 		return pipeline.Options{}, nil, err
@@ -145,12 +176,17 @@ func (c *buildCmd) options(s *session) (pipeline.Options, publish.Publisher, err
 		PlanFile: c.planFile, Tags: c.tags,
 		Nix:     pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
 		TempDir: c.tempDir, Created: created, Jobs: c.jobs, UploadJobs: c.uploads,
-		Log: s.log, Registry: s.client, Substituter: s.sub,
+		Log: s.log, Registry: s.client,
 		Progress: progress.New(s.log, progress.TTY(c.terminal())),
-		Format:   format,
+		Format:   format, Shard: shard, StreamLayers: !c.layerFiles,
 	}
 	if o.TempDir == "" {
 		o.TempDir = c.Getenv("RUNNER_TEMP")
+	}
+	if c.report != "" {
+		if err := checkOutputFile(c.report); err != nil {
+			return o, nil, fmt.Errorf("build: --report: %w", err)
+		}
 	}
 	if err := c.supply.apply(&o); err != nil {
 		return o, nil, err
@@ -200,6 +236,29 @@ func (c *buildCmd) publisher(s *session, out publish.Output, target name.Referen
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkShard reads --shard. A part of a split build is pushed by digest
+// (it is not an image to run, so no tag may point at it): --shard implies
+// --push-by-digest and refuses what contradicts it.
+func (c *buildCmd) checkShard(out publish.Output) (layering.Shard, error) {
+	s, err := layering.ParseShard(c.shard)
+	if err != nil {
+		return s, fmt.Errorf("build: --shard: %w", err)
+	}
+	if !s.Split() {
+		return s, nil
+	}
+	switch {
+	case out.Kind != publish.KindRegistry:
+		return s, fmt.Errorf("build: --shard %s pushes its part to a registry by digest, not to --output %s", s, out)
+	case !c.push:
+		return s, fmt.Errorf("build: --shard %s pushes its part by digest; --push=false contradicts it", s)
+	case len(c.tags) > 0:
+		return s, fmt.Errorf("build: --shard %s pushes a part of the image by digest, so --tag cannot be used with it (the final build, without --shard, tags)", s)
+	}
+	c.byDigest = true
+	return s, nil
 }
 
 // checkByDigest refuses --push-by-digest where it means nothing.

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/org/nix-layer-action/internal/publish"
 )
 
 // errSilent marks an error that has already been reported (e.g. as an
@@ -40,13 +42,32 @@ func Main(ctx context.Context, args []string, e Env) int {
 	if err == nil {
 		return 0
 	}
-	if ctx.Err() != nil {
+	var published *publish.PublishedError
+	if ctx.Err() != nil && !errors.As(err, &published) {
+		// What failed because of the interruption (a Nix build that was
+		// stopped, an upload cut short) is not news: say only this.
 		fmt.Fprintln(e.Stderr, "nix-layer-action: interrupted: nothing was tagged (unless the manifest upload had already finished), temporary files removed")
+		return exitFailed
 	}
 	if !errors.Is(err, errSilent) {
 		fmt.Fprintln(e.Stderr, "nix-layer-action:", err)
 	}
-	return 1
+	return exitStatus(err)
+}
+
+// Exit statuses (README "Exit status").
+const (
+	exitFailed    = 1 // nothing was published (or the run failed before)
+	exitPublished = 3 // the image was published, but a report, SBOM, step output or summary could not be written
+)
+
+// exitStatus is err's exit status.
+func exitStatus(err error) int {
+	var pe *publish.PublishedError
+	if errors.As(err, &pe) {
+		return exitPublished
+	}
+	return exitFailed
 }
 
 // Run runs one command line and returns its error.

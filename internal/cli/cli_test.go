@@ -136,3 +136,26 @@ func TestActionLogStartsWithTheVersion(t *testing.T) {
 		t.Errorf("first line of the action log %q\n%s", first, o.String())
 	}
 }
+
+// A wrong --shard is one clear error naming the flag, before any work
+// (the plan file does not even exist), and --shard refuses what a part
+// pushed by digest cannot do.
+func TestShardFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--shard", "0/2"}, `build: --shard: "0/2" is not a shard: I must be from 1 to N (2)`},
+		{[]string{"--shard", "3/2"}, `build: --shard: "3/2" is not a shard: I must be from 1 to N (2)`},
+		{[]string{"--shard", "a/b"}, `build: --shard: "a/b" is not a shard: I ("a") is not a number`},
+		{[]string{"--shard", "1/2", "--tag", "v1"}, "build: --shard 1/2 pushes a part of the image by digest, so --tag cannot be used"},
+		{[]string{"--shard", "1/2", "--output", "oci:out"}, "build: --shard 1/2 pushes its part to a registry by digest, not to --output oci:out"},
+		{[]string{"--shard", "1/2", "--push=false"}, "build: --shard 1/2 pushes its part by digest; --push=false contradicts it"},
+	} {
+		args := append([]string{"build", "--plan", "/nonexistent/plan.yaml", "--image", "127.0.0.1:1/app:latest"}, tt.args...)
+		_, _, err := runArgs(args...)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%v: %v\nwant an error starting %q", tt.args, err, tt.want)
+		}
+	}
+}

@@ -61,12 +61,17 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	nixo := pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system}
+	sub, err := substituterFor(ctx, nixo, s.secrets, s.logf)
+	if err != nil {
+		return s.close(err)
+	}
 	res, err := pipeline.Diff(ctx, pipeline.DiffOptions{
 		PlanFile:    c.planFile,
 		Against:     against,
-		Nix:         pipeline.NixOptions{Bin: c.nixBin, Stderr: s.log, System: c.system},
+		Nix:         nixo,
 		Registry:    s.client,
-		Substituter: s.sub,
+		Substituter: sub,
 		Format:      format,
 	})
 	if err != nil {
@@ -82,6 +87,10 @@ func (c *diffCmd) Run(ctx context.Context, args []string) error {
 		if err := writeFileAtomic(c.markdown, func(w io.Writer) error { _, err := io.WriteString(w, md); return err }); err != nil {
 			return s.close(fmt.Errorf("writing %s: %w", c.markdown, err))
 		}
+	}
+	if res.PreviousDigest == "" {
+		// Nothing published there: one line, not every layer as new.
+		md = s.secrets.String(report.NoPreviousLine(c.against, res.Diff) + "\n")
 	}
 	_, err = io.WriteString(c.Stdout, md)
 	return s.close(err)

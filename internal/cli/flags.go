@@ -64,7 +64,7 @@ var metavars = map[string]string{
 	"plan": "FILE", "image": "REF", "cache-from": "REF", "against": "REF", "output": "DEST",
 	"report": "FILE", "markdown": "FILE", "tag": "TAG", "temp-dir": "DIR", "system": "SYSTEM",
 	"jobs": "N", "upload-jobs": "N", "nix": "COMMAND", "registry-timeout": "DURATION",
-	"compression": "gzip|zstd", "annotation": "KEY=VALUE",
+	"compression": "gzip|zstd", "annotation": "KEY=VALUE", "label": "KEY=VALUE", "sbom": "FILE", "shard": "I/N",
 }
 
 func isBool(f *flag.Flag) bool {

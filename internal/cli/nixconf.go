@@ -1,61 +1,33 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
-	"path/filepath"
 
+	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/secrets"
 	"github.com/org/nix-layer-action/internal/substituter"
 )
 
-// nixConfSources are the nix.conf texts Nix itself would read, in its
-// order: the system file, the user file, NIX_CONFIG, then extra (the
-// action's nix-conf input), each labelled for error messages.
-func (e Env) nixConfSources(extra string) ([]substituter.ConfigSource, error) {
-	var out []substituter.ConfigSource
-	files := []string{"/etc/nix/nix.conf"}
-	if dir := e.Getenv("XDG_CONFIG_HOME"); dir != "" {
-		files = append(files, filepath.Join(dir, "nix", "nix.conf"))
-	} else if home := e.Getenv("HOME"); home != "" {
-		files = append(files, filepath.Join(home, ".config", "nix", "nix.conf"))
+// substituter is the run's binary-cache client, configured from the
+// effective configuration of the Nix that nixo runs (substituters, trusted
+// keys, require-sigs, netrc-file, timeouts; see
+// pipeline.SubstituterConfig), never from nix.conf files read here. Nix's
+// access tokens join the run's secrets. Without a nix command no cache is
+// read (nil). logf receives its notes (skipped cache kinds, …).
+func substituterFor(ctx context.Context, nixo pipeline.NixOptions, set *secrets.Set, logf func(string, ...any)) (*substituter.Client, error) {
+	cfg, err := pipeline.SubstituterConfig(ctx, nixo)
+	if errors.Is(err, pipeline.ErrNoNix) {
+		logf("binary caches: none read (%v, so there is no Nix configuration to follow)", err)
+		return nil, nil
 	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", f, err)
-		}
-		out = append(out, substituter.ConfigSource{Label: f, Text: string(b)})
-	}
-	if v := e.Getenv("NIX_CONFIG"); v != "" {
-		out = append(out, substituter.ConfigSource{Label: "NIX_CONFIG", Text: v})
-	}
-	if extra != "" {
-		out = append(out, substituter.ConfigSource{Label: "nix-conf", Text: extra})
-	}
-	return out, nil
-}
-
-// substituter is the run's binary-cache client, configured as Nix is
-// (substituters, trusted keys, require-sigs, netrc-file). Its tokens are
-// the run's secrets. log receives its notes (skipped cache kinds, …).
-func (e Env) substituter(extra string, set *secrets.Set, logf func(string, ...any)) (*substituter.Client, error) {
-	srcs, err := e.nixConfSources(extra)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading Nix's configuration for its binary caches: %w", err)
 	}
-	for _, s := range srcs {
-		set.AddNixConf(s.Text)
-	}
-	cfg, err := substituter.ParseConfig(srcs...)
-	if err != nil {
-		return nil, err
+	for _, tok := range cfg.AccessTokens {
+		set.Add(tok)
 	}
 	opts := []substituter.Option{substituter.WithLogger(logf), substituter.WithSecrets(set)}
 	if xz, err := exec.LookPath("xz"); err == nil {

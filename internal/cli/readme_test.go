@@ -23,3 +23,15 @@ func TestEveryFlagIsInTheReadme(t *testing.T) {
 		}
 	}
 }
+
+// Every flag that takes a value names it (FILE, REF, KEY=VALUE, …), as
+// the README's table does, rather than a bare VALUE.
+func TestEveryFlagNamesItsValue(t *testing.T) {
+	e := Env{Getenv: func(string) string { return "" }, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+	for _, c := range commands(e) {
+		out, _, _ := runArgs(c.Name(), "--help")
+		for _, m := range regexp.MustCompile(`(?m)^  (--[a-z-]+) VALUE$`).FindAllStringSubmatch(out, -1) {
+			t.Errorf("%s --help shows %s VALUE: name the value (metavars)", c.Name(), m[1])
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/secrets"
-	"github.com/org/nix-layer-action/internal/substituter"
 )
 
 // userAgent is sent with every registry request: the tool and its version
@@ -15,12 +14,12 @@ import (
 func userAgent() string { return "nix-layer-action/" + Version() }
 
 // session is what one command run shares: its secrets, a redacting log
-// and the one registry client.
+// and the one registry client. Commands that read binary caches add the
+// client of the Nix they run (substituterFor).
 type session struct {
 	secrets *secrets.Set
 	log     *secrets.Writer // stderr, redacted
 	client  *regclient.Client
-	sub     *substituter.Client
 }
 
 // registryFlags are the registry options every command that talks to a
@@ -61,9 +60,6 @@ func (e Env) newSession(rf registryFlags) (*session, error) {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
 	s.client = c
-	if s.sub, err = e.substituter("", s.secrets, s.logf); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
 

@@ -41,16 +41,18 @@ func (f *supplyFlags) apply(o *pipeline.Options) error {
 		}
 	}
 	if f.sbom != "" {
-		if err := checkOutputDir(f.sbom); err != nil {
+		if err := checkOutputFile(f.sbom); err != nil {
 			return fmt.Errorf("build: --sbom: %w", err)
 		}
 	}
 	return nil
 }
 
-// checkOutputDir fails early, before any build or push, when file's
-// directory does not exist.
-func checkOutputDir(file string) error {
+// checkOutputFile fails early, before any build or push, when file could
+// not be written the way writeFileAtomic writes it: its directory must
+// exist and take a new file (one is created and removed), and file itself
+// must not be a directory.
+func checkOutputFile(file string) error {
 	dir := filepath.Dir(file)
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -59,7 +61,15 @@ func checkOutputDir(file string) error {
 	if !info.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	return nil
+	if info, err := os.Stat(file); err == nil && info.IsDir() {
+		return fmt.Errorf("%s is a directory", file)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("cannot write into %s: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // writeSBOM writes the build's SBOM to file, atomically.

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 func addSeeds(f *testing.F) {
@@ -18,6 +20,9 @@ func addSeeds(f *testing.F) {
 		`{"closure":[{"path":"/nix/store/a","narHash":"h","narSize":1,"references":["a"]}]}`,
 		`[{"path":"/nix/store/a","narHash":"h","narSize":1,"references":["/nix/store/a"]}]`,
 		`{"/nix/store/a":{"narHash":"h","narSize":1}} x`,
+		`[{"path":"/nix/store/0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-a-1.0","narHash":"sha256-A","narSize":1,"references":["0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-a-1.0"]}]`,
+		`{"/nix/store/0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-a":{"narHash":"sha256-A","narSize":1,"references":["/nix/store/0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-a"]}}`,
+		`{"info":{"0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd-.a":{"narHash":"sha256-A","narSize":1,"references":[]}},"storeDir":"/gnu/store","version":2}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -29,6 +34,11 @@ func checkParsed(t *testing.T, infos []PathInfo) {
 	for _, in := range infos {
 		if in.Path == "" || in.NarHash == "" || in.NarSize < 0 {
 			t.Fatalf("parser accepted an invalid entry: %+v", in)
+		}
+		for _, p := range append([]string{in.Path}, in.References...) {
+			if err := nixpath.CheckRecorded(p); err != nil || nixpath.Dir(p) != nixpath.Dir(in.Path) {
+				t.Fatalf("parser accepted a store path Nix would not: %q in %+v (%v)", p, in, err)
+			}
 		}
 	}
 	g, err := NewGraph(infos)

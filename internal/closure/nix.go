@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nix-community/go-nix/pkg/derivation"
 )
@@ -156,21 +156,35 @@ func (n *Nix) args(sub string, extra ...string) []string {
 	return append(a, extra...)
 }
 
+// interruptGrace is how long a cancelled Nix has to stop its builds and
+// clean up before it is killed: less than the 7.5 s GitHub Actions waits
+// between the SIGINT and the SIGTERM of a cancelled job.
+const interruptGrace = 5 * time.Second
+
 // run executes nix; it returns stdout, the full stderr and the exit error.
+// When ctx is cancelled Nix is asked to stop (see interruptible) and the
+// error is ctx's.
 func (n *Nix) run(ctx context.Context, args []string) ([]byte, string, error) {
 	cmd := exec.CommandContext(ctx, n.bin(), args...)
+	interruptible(cmd)
 	cmd.Dir = n.Dir
 	cmd.Env = append(os.Environ(), n.Env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if n.Stderr != nil {
-		live := &progressOnly{w: n.Stderr, dryRun: slices.Contains(args, "--dry-run")}
+		live := &progressOnly{w: n.Stderr}
 		defer live.flush()
 		cmd.Stderr = io.MultiWriter(&stderr, live)
 	}
 	err := cmd.Run()
-	if err == nil && ctx.Err() != nil {
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		// Nix exited cleanly, but something it started still holds its
+		// output open: what Nix wrote is read, so this is success.
+		err = nil
+	}
+	if ctx.Err() != nil {
+		killGroup(cmd)
 		err = ctx.Err()
 	}
 	return stdout.Bytes(), stderr.String(), err
@@ -440,6 +454,22 @@ func (n *Nix) Valid(ctx context.Context, paths []string) ([]PathInfo, []string, 
 	return infos, invalid, nil
 }
 
+// WillBuild asks Nix what realising installables would build and fetch:
+// one `nix build --dry-run` with Nix's own substituters (as the build
+// itself would use them), which builds and downloads nothing.
+func (n *Nix) WillBuild(ctx context.Context, installables []string) (DryRun, error) {
+	inst := uniqueKeepOrder(installables)
+	if len(inst) == 0 {
+		return DryRun{}, nil
+	}
+	args := n.args("build", append([]string{"--dry-run", "--no-link"}, inst...)...)
+	_, stderr, err := n.run(ctx, args)
+	if err != nil {
+		return DryRun{}, &NixError{Deps: inst, Args: args, Stderr: TrimNixStderr(stderr), Err: err}
+	}
+	return ParseDryRun(stderr), nil
+}
+
 // Evaluate resolves installables to their output paths by evaluation only
 // — one `nix build --dry-run --json` call, which builds and downloads
 // nothing — and returns installable → output paths (sorted by output
@@ -540,4 +570,31 @@ func (n *Nix) CurrentSystem(ctx context.Context) (string, error) {
 		return "", &NixError{Args: args, Err: fmt.Errorf("unexpected system %q", sys)}
 	}
 	return sys, nil
+}
+
+// Config returns Nix's effective configuration as the JSON it prints
+// (`nix config show --json` from Nix 2.19 on, `nix show-config --json`
+// before; the other is tried when the first is unknown), so callers trust
+// exactly what this Nix, with its environment, would. The output may hold
+// secrets (access-tokens): it is never put into an error.
+func (n *Nix) Config(ctx context.Context) ([]byte, error) {
+	cmds := [][]string{{"show-config"}, {"config", "show"}}
+	if major, minor := n.Version(ctx); major > 2 || major == 2 && minor >= 19 {
+		cmds[0], cmds[1] = cmds[1], cmds[0]
+	}
+	var first error
+	for _, c := range cmds {
+		args := append(c, "--extra-experimental-features", "nix-command", "--json")
+		stdout, stderr, err := n.run(ctx, args)
+		if err == nil {
+			return stdout, nil
+		}
+		if first == nil {
+			first = &NixError{Args: args, Stderr: TrimNixStderr(stderr), Err: err}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
 }

@@ -209,17 +209,32 @@ func TestProgressOnlyDropsWhatADryRunWouldDo(t *testing.T) {
 		"don't know how to build these paths:\n  /nix/store/c-app\n" +
 		"this path will be fetched (0.01 MiB download, 0.02 MiB unpacked):\n  /nix/store/d-lib\n" +
 		"warning: last\n"
-	for _, dry := range []bool{true, false} {
-		var out strings.Builder
-		p := &progressOnly{w: &out, dryRun: dry}
-		p.Write([]byte(in))
-		p.flush()
-		want := "warning: Git tree '/w' is dirty\nwarning: last\n"
-		if !dry {
-			want = in // a real build's plan is what it does
-		}
-		if got := out.String(); got != want {
-			t.Errorf("dryRun %v: passed through %q, want %q", dry, got, want)
+	// Dropped from every call, dry or not: `nix path-info` prints "don't
+	// know how to build" for any path the store lacks, and before a build
+	// the pipeline says what will be built in its own words.
+	var out strings.Builder
+	p := &progressOnly{w: &out}
+	p.Write([]byte(in))
+	p.flush()
+	if got, want := out.String(), "warning: Git tree '/w' is dirty\nwarning: last\n"; got != want {
+		t.Errorf("passed through %q, want %q", got, want)
+	}
+}
+
+// ParseDryRun reads every spelling Nix has used for what it would do.
+func TestParseDryRunEverySpelling(t *testing.T) {
+	for _, tc := range []struct {
+		name, stderr string
+		want         DryRun
+	}{
+		{"2.8", "these 2 derivations will be built:\n  /nix/store/a-x-1.0.drv\n  /nix/store/b-y-2.1.drv\n", DryRun{Build: []string{"/nix/store/a-x-1.0.drv", "/nix/store/b-y-2.1.drv"}}},
+		{"one", "this derivation will be built:\n  /nix/store/a-x-1.0.drv\nthis path will be fetched (0.01 MiB download, 0.02 MiB unpacked):\n  /nix/store/d-lib\n", DryRun{Build: []string{"/nix/store/a-x-1.0.drv"}, Fetch: []string{"/nix/store/d-lib"}}},
+		{"old", "these derivations will be built:\n  /nix/store/a-x-1.0.drv\nthese paths will be fetched (1.00 MiB download, 2.00 MiB unpacked):\n  /nix/store/d-lib\n  /nix/store/e-lib\n", DryRun{Build: []string{"/nix/store/a-x-1.0.drv"}, Fetch: []string{"/nix/store/d-lib", "/nix/store/e-lib"}}},
+		{"new", "\x1b[1mthese 3 paths will be fetched (1.0 MiB download, 2.0 MiB unpacked):\x1b[0m\n  /nix/store/d-lib\n  /nix/store/e-lib\n  /nix/store/f-lib\nwarning: x\n", DryRun{Fetch: []string{"/nix/store/d-lib", "/nix/store/e-lib", "/nix/store/f-lib"}}},
+		{"unknown", "don't know how to build these paths:\n  /nix/store/c-app\nerror: boom\n  /nix/store/not-listed\n", DryRun{Unknown: []string{"/nix/store/c-app"}}},
+	} {
+		if got := ParseDryRun(tc.stderr); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 }

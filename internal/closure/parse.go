@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/nixpath"
@@ -19,6 +20,28 @@ type InvalidPathError struct{ Path string }
 
 func (e *InvalidPathError) Error() string {
 	return fmt.Sprintf("path '%s' is not valid", e.Path)
+}
+
+// BadPathError reports a store path that Nix would never accept (see
+// nixpath.Check) in a path-info answer or a closure graph: Field says where
+// ("[3].path", "[3].references[1]"), Err what is wrong. Nothing in such a
+// graph is used.
+type BadPathError struct {
+	Field string
+	Path  string
+	Err   error
+}
+
+func (e *BadPathError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *BadPathError) Unwrap() error { return e.Err }
+
+// checkPath checks a path given as an entry's path or key: a store path in
+// storeDir, or (storeDir "") in the store directory it names itself.
+func checkPath(storeDir, p string) error {
+	if storeDir != "" {
+		return nixpath.Check(storeDir, p)
+	}
+	return nixpath.CheckRecorded(p)
 }
 
 // rawInfo is one entry as found in any of the supported JSON shapes.
@@ -116,6 +139,10 @@ func LoadGraphFile(path string) (*Graph, error) {
 		return nil, fmt.Errorf("closure graph: %w", err)
 	}
 	infos, err := parseAny(data)
+	var bad *BadPathError
+	if errors.As(err, &bad) {
+		return nil, &GraphFileError{File: path, Line: lineOf(data, bad.Path), Field: bad.Field, Err: bad.Err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("closure graph %s: %w", path, err)
 	}
@@ -124,6 +151,45 @@ func LoadGraphFile(path string) (*Graph, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return g, nil
+}
+
+// GraphFileError is a closure graph file refused for one of its values:
+// File, the 1-based Line of the value (0 when unknown), Field (as in
+// BadPathError) and what is wrong.
+type GraphFileError struct {
+	File  string
+	Line  int
+	Field string
+	Err   error
+}
+
+func (e *GraphFileError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+	}
+	return loc + ": " + e.Field + ": " + e.Err.Error()
+}
+
+func (e *GraphFileError) Unwrap() error { return e.Err }
+
+// lineOf returns the 1-based line of the first JSON string in data equal to
+// s (or to its base name, as --json-format 2 writes paths), or 0.
+func lineOf(data []byte, s string) int {
+	base := s[strings.LastIndexByte(s, '/')+1:]
+	for _, want := range []string{s, base} {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			if str, ok := tok.(string); ok && str == want {
+				return 1 + bytes.Count(data[:dec.InputOffset()], []byte("\n"))
+			}
+		}
+	}
+	return 0
 }
 
 func parseAny(data []byte) ([]PathInfo, error) {
@@ -200,6 +266,10 @@ func parseArray(data []byte, what string) ([]PathInfo, []string, error) {
 			continue
 		}
 		in, err := r.toInfo(r.Path, "")
+		var bad *BadPathError
+		if errors.As(err, &bad) {
+			bad.Field = fmt.Sprintf("[%d].%s", i, bad.Field)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s JSON: %w", what, err)
 		}
@@ -278,6 +348,10 @@ func keyedInfo(key string, raw json.RawMessage, storeDir string) (PathInfo, erro
 		return PathInfo{}, &InvalidPathError{Path: key}
 	}
 	in, err := r.toInfo(key, storeDir)
+	var bad *BadPathError
+	if errors.As(err, &bad) && bad.Field == "path" {
+		bad.Field = "key"
+	}
 	if err != nil {
 		return PathInfo{}, fmt.Errorf("path-info JSON: %w", err)
 	}
@@ -298,8 +372,8 @@ func endObject(dec *json.Decoder) error {
 }
 
 func (r *rawInfo) toInfo(path, storeDir string) (PathInfo, error) {
-	if !strings.HasPrefix(path, "/") {
-		return PathInfo{}, fmt.Errorf("%q is not an absolute store path", path)
+	if err := checkPath(storeDir, path); err != nil {
+		return PathInfo{}, &BadPathError{Field: "path", Path: path, Err: err}
 	}
 	if r.Valid != nil && !*r.Valid {
 		return PathInfo{}, &InvalidPathError{Path: path}
@@ -325,15 +399,16 @@ func (r *rawInfo) toInfo(path, storeDir string) (PathInfo, error) {
 	if storeDir != "" {
 		dir = storeDir
 	}
-	for _, ref := range r.References {
+	for i, ref := range r.References {
 		switch {
 		case ref == "":
 			return PathInfo{}, fmt.Errorf("%s: empty reference", path)
 		case !strings.Contains(ref, "/") && dir != "":
 			// Newer Nix may print references as base names.
 			ref = dir + "/" + ref
-		case !strings.HasPrefix(ref, "/"):
-			return PathInfo{}, fmt.Errorf("%s: reference %q is not an absolute store path", path, ref)
+		}
+		if err := nixpath.Check(dir, ref); err != nil {
+			return PathInfo{}, &BadPathError{Field: fmt.Sprintf("references[%d]", i), Path: ref, Err: err}
 		}
 		refs = append(refs, ref)
 	}

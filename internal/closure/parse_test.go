@@ -120,28 +120,28 @@ func mustGraph(t *testing.T, infos []PathInfo) *Graph {
 }
 
 func TestParsePathInfoObjectNull(t *testing.T) {
-	data := `{"/nix/store/aaaa-ok":{"narHash":"sha256-x","narSize":1,"references":[]},
-	          "/nix/store/bbbb-gone-1.0":null}`
+	data := `{"/nix/store/aaaa0000000000000000000000000000-ok":{"narHash":"sha256-x","narSize":1,"references":[]},
+	          "/nix/store/bbbb0000000000000000000000000000-gone-1.0":null}`
 	_, err := ParsePathInfo([]byte(data))
 	var inv *InvalidPathError
-	if !errors.As(err, &inv) || inv.Path != "/nix/store/bbbb-gone-1.0" {
+	if !errors.As(err, &inv) || inv.Path != "/nix/store/bbbb0000000000000000000000000000-gone-1.0" {
 		t.Fatalf("error = %v, want InvalidPathError for bbbb-gone-1.0", err)
 	}
-	if !strings.Contains(err.Error(), "path '/nix/store/bbbb-gone-1.0' is not valid") {
+	if !strings.Contains(err.Error(), "path '/nix/store/bbbb0000000000000000000000000000-gone-1.0' is not valid") {
 		t.Fatalf("message = %q", err)
 	}
 }
 
 func TestParseVariants(t *testing.T) {
 	infos, err := ParsePathInfo([]byte(`{
-	  "/nix/store/bbbb-b": {"narHash":"sha256:0abc","narSize":2,"references":["aaaa-a","/nix/store/bbbb-b"],"ca":null},
-	  "/nix/store/aaaa-a": {"path":"/nix/store/aaaa-a","narHash":"sha256-A","narSize":1,"references":[]}}`))
+	  "/nix/store/bbbb0000000000000000000000000000-b": {"narHash":"sha256:0abc","narSize":2,"references":["aaaa0000000000000000000000000000-a","/nix/store/bbbb0000000000000000000000000000-b"],"ca":null},
+	  "/nix/store/aaaa0000000000000000000000000000-a": {"path":"/nix/store/aaaa0000000000000000000000000000-a","narHash":"sha256-A","narSize":1,"references":[]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []PathInfo{
-		{Path: "/nix/store/aaaa-a", NarHash: "sha256-A", NarSize: 1, References: []string{}},
-		{Path: "/nix/store/bbbb-b", NarHash: "sha256:0abc", NarSize: 2, References: []string{"/nix/store/aaaa-a", "/nix/store/bbbb-b"}},
+		{Path: "/nix/store/aaaa0000000000000000000000000000-a", NarHash: "sha256-A", NarSize: 1, References: []string{}},
+		{Path: "/nix/store/bbbb0000000000000000000000000000-b", NarHash: "sha256:0abc", NarSize: 2, References: []string{"/nix/store/aaaa0000000000000000000000000000-a", "/nix/store/bbbb0000000000000000000000000000-b"}},
 	}
 	if !reflect.DeepEqual(infos, want) {
 		t.Fatalf("got %+v\nwant %+v", infos, want)
@@ -150,7 +150,7 @@ func TestParseVariants(t *testing.T) {
 	if err != nil || len(empty) != 0 {
 		t.Fatalf("empty object: %v, %v", empty, err)
 	}
-	single, err := ParseReferencesGraph([]byte(`{"graph":[{"path":"/nix/store/aaaa-a","narHash":"h","narSize":0,"references":[]}]}`))
+	single, err := ParseReferencesGraph([]byte(`{"graph":[{"path":"/nix/store/aaaa0000000000000000000000000000-a","narHash":"h","narSize":0,"references":[]}]}`))
 	if err != nil || len(single) != 1 {
 		t.Fatalf("single-key wrapper: %v, %v", single, err)
 	}
@@ -167,16 +167,16 @@ func TestParseErrors(t *testing.T) {
 		{"null entry", `[null]`, "entry 0 is null", false},
 		{"no path", `[{"narHash":"h","narSize":1}]`, `entry 0 has no "path"`, false},
 		{"relative", `[{"path":"x","narHash":"h","narSize":1}]`, "not an absolute store path", false},
-		{"missing hash", `[{"path":"/nix/store/a","narSize":1}]`, "/nix/store/a: missing narHash", false},
-		{"hash object", `[{"path":"/nix/store/a","narHash":{"x":1},"narSize":1}]`, "narHash is not a string", false},
-		{"missing size", `[{"path":"/nix/store/a","narHash":"h"}]`, "missing narSize", false},
-		{"negative size", `[{"path":"/nix/store/a","narHash":"h","narSize":-4}]`, "negative narSize", false},
-		{"invalid", `[{"path":"/nix/store/a","valid":false}]`, "path '/nix/store/a' is not valid", false},
-		{"empty ref", `[{"path":"/nix/store/a","narHash":"h","narSize":1,"references":[""]}]`, "empty reference", false},
+		{"missing hash", `[{"path":"/nix/store/a0000000000000000000000000000000-a","narSize":1}]`, "/nix/store/a0000000000000000000000000000000-a: missing narHash", false},
+		{"hash object", `[{"path":"/nix/store/a0000000000000000000000000000000-a","narHash":{"x":1},"narSize":1}]`, "narHash is not a string", false},
+		{"missing size", `[{"path":"/nix/store/a0000000000000000000000000000000-a","narHash":"h"}]`, "missing narSize", false},
+		{"negative size", `[{"path":"/nix/store/a0000000000000000000000000000000-a","narHash":"h","narSize":-4}]`, "negative narSize", false},
+		{"invalid", `[{"path":"/nix/store/a0000000000000000000000000000000-a","valid":false}]`, "path '/nix/store/a0000000000000000000000000000000-a' is not valid", false},
+		{"empty ref", `[{"path":"/nix/store/a0000000000000000000000000000000-a","narHash":"h","narSize":1,"references":[""]}]`, "empty reference", false},
 		{"bad key", `{"closure":[]}`, `key "closure" is not a store path`, false},
-		{"dup key", `{"/nix/store/a":{"narHash":"h","narSize":1},"/nix/store/a":{"narHash":"h","narSize":1}}`, "duplicate entry for /nix/store/a", false},
-		{"mismatch", `{"/nix/store/a":{"path":"/nix/store/b","narHash":"h","narSize":1}}`, "mismatching path", false},
-		{"trailing", `{"/nix/store/a":{"narHash":"h","narSize":1}} {}`, "trailing data", false},
+		{"dup key", `{"/nix/store/a0000000000000000000000000000000-a":{"narHash":"h","narSize":1},"/nix/store/a0000000000000000000000000000000-a":{"narHash":"h","narSize":1}}`, "duplicate entry for /nix/store/a0000000000000000000000000000000-a", false},
+		{"mismatch", `{"/nix/store/a0000000000000000000000000000000-a":{"path":"/nix/store/b0000000000000000000000000000000-b","narHash":"h","narSize":1}}`, "mismatching path", false},
+		{"trailing", `{"/nix/store/a0000000000000000000000000000000-a":{"narHash":"h","narSize":1}} {}`, "trailing data", false},
 		{"wrapper not array", `{"closure":{}}`, `"closure" is not an array`, true},
 		{"wrapper many keys", `{"a":[],"b":[]}`, `no "closure" array`, true},
 		{"refs garbage", `7`, "expected an array or an object", true},
@@ -208,7 +208,7 @@ func TestLoadGraphFile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	dangling := filepath.Join(dir, "dangling.json")
-	os.WriteFile(dangling, []byte(`[{"path":"/nix/store/a","narHash":"h","narSize":1,"references":["/nix/store/b"]}]`), 0o644)
+	os.WriteFile(dangling, []byte(`[{"path":"/nix/store/a0000000000000000000000000000000-a","narHash":"h","narSize":1,"references":["/nix/store/b0000000000000000000000000000000-b"]}]`), 0o644)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"closure": 3}`), 0o644)
 	for _, f := range []string{dangling, bad, filepath.Join(dir, "missing.json")} {
@@ -251,12 +251,12 @@ func TestPathInfoShapesOfNixVersions(t *testing.T) {
 }
 
 func TestStructuredNarHash(t *testing.T) {
-	data := `{"info":{"aaaa-a":{"narHash":{"algorithm":"sha256","format":"base64","hash":"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="},"narSize":1,"references":["aaaa-a"]}},"storeDir":"/nix/store","version":2}`
+	data := `{"info":{"aaaa0000000000000000000000000000-a":{"narHash":{"algorithm":"sha256","format":"base64","hash":"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="},"narSize":1,"references":["aaaa0000000000000000000000000000-a"]}},"storeDir":"/nix/store","version":2}`
 	infos, err := ParsePathInfo([]byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if infos[0].Path != "/nix/store/aaaa-a" || infos[0].NarHash != "sha256-LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=" || infos[0].References[0] != "/nix/store/aaaa-a" {
+	if infos[0].Path != "/nix/store/aaaa0000000000000000000000000000-a" || infos[0].NarHash != "sha256-LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=" || infos[0].References[0] != "/nix/store/aaaa0000000000000000000000000000-a" {
 		t.Errorf("got %+v", infos[0])
 	}
 }

@@ -47,20 +47,22 @@ func TrimNixStderr(stderr string) string {
 }
 
 // progressOnly passes Nix's stderr through line by line without its error
-// blocks: those are reported once, in the *NixError, not twice. With
-// dryRun it also drops what a --dry-run would build or fetch ("these 3
-// derivations will be built:", "don't know how to build these paths:"),
-// which an evaluation-only call never does.
+// blocks: those are reported once, in the *NixError, not twice. It also
+// drops the blocks saying what Nix would build or fetch ("these 3
+// derivations will be built:", "don't know how to build these paths:"):
+// an evaluation-only call never does either, `nix path-info` prints the
+// latter for any path the store lacks (which reads like an error), and
+// before a build the pipeline says in its own words what will be built
+// and why (see ParseDryRun).
 type progressOnly struct {
 	w       io.Writer
 	pending []byte
 	inError bool
-	dryRun  bool
 	inPlan  bool
 }
 
-// dryRunPlanRE matches the head of a block a --dry-run prints about what
-// it would do.
+// dryRunPlanRE matches the head of a block Nix prints about what it would
+// do, in every spelling from 2.8 on.
 var dryRunPlanRE = regexp.MustCompile(`^(these (\d+ )?(derivations|paths) (will|would) be (built|fetched)|this (derivation|path) (will|would) be (built|fetched)|don't know how to build these paths)`)
 
 func (p *progressOnly) Write(b []byte) (int, error) {
@@ -83,7 +85,7 @@ func (p *progressOnly) line(l []byte) {
 		return
 	case p.inError && (bytes.HasPrefix(plain, []byte(" ")) || bytes.HasPrefix(plain, []byte("\t"))):
 		return
-	case p.dryRun && dryRunPlanRE.Match(plain):
+	case dryRunPlanRE.Match(plain):
 		p.inPlan = true
 		return
 	case p.inPlan && bytes.HasPrefix(plain, []byte(" ")):
@@ -99,4 +101,36 @@ func (p *progressOnly) flush() {
 		p.line(p.pending)
 		p.pending = nil
 	}
+}
+
+// DryRun is what a `nix build` would do, as its --dry-run says on stderr.
+type DryRun struct {
+	Build   []string // derivations (.drv) that would be built
+	Fetch   []string // store paths that would be fetched from a substituter
+	Unknown []string // store paths Nix does not know how to build or fetch
+}
+
+// ParseDryRun reads the blocks a `nix build --dry-run` prints, in every
+// spelling from 2.8 on: "these N derivations will be built:" (or "this
+// derivation will be built:"), "these N paths will be fetched (…):" (or
+// "this path …"), "don't know how to build these paths:", each followed by
+// indented store paths. Other lines are ignored.
+func ParseDryRun(stderr string) DryRun {
+	var d DryRun
+	var into *[]string
+	for _, l := range strings.Split(strings.ReplaceAll(ansiRE.ReplaceAllString(stderr, ""), "\r", ""), "\n") {
+		switch m := dryRunPlanRE.FindStringSubmatch(l); {
+		case m != nil && strings.HasPrefix(m[0], "don't know"):
+			into = &d.Unknown
+		case m != nil && strings.HasSuffix(m[0], "built"):
+			into = &d.Build
+		case m != nil:
+			into = &d.Fetch
+		case into != nil && strings.HasPrefix(l, " ") && strings.HasPrefix(strings.TrimSpace(l), "/"):
+			*into = append(*into, strings.TrimSpace(l))
+		default:
+			into = nil
+		}
+	}
+	return d
 }

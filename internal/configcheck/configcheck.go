@@ -9,6 +9,7 @@
 package configcheck
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"strings"
@@ -33,7 +34,16 @@ type Node struct {
 	Mode   uint32 // File: permission bits, for messages
 	Target string // Symlink: the link's target, verbatim
 	Why    string // Unknown: why it cannot be told
+	// Head is a File's first bytes (up to HeadLen; fewer only when the
+	// file is that short), when HeadKnown: what the kernel looks at to
+	// run it.
+	Head      []byte
+	HeadKnown bool
 }
+
+// HeadLen is how many leading bytes of a program tell whether the kernel
+// can run it: "\x7fELF" or "#!".
+const HeadLen = 4
 
 // FS tells what the image holds at a clean absolute path ("/" included).
 type FS interface {
@@ -165,10 +175,28 @@ func program(fsys FS, field, prog string) (Finding, bool) {
 		f.Msg = fmt.Sprintf("%s is a directory, not a program", prog)
 	case !n.Exec:
 		f.Msg = fmt.Sprintf("%s is not executable (mode %04o)", prog, n.Mode)
+	case notRunnable(n) != "":
+		f.Msg = prog + notRunnable(n)
 	default:
 		return f, true
 	}
 	return f, false
+}
+
+// notRunnable says why the kernel would refuse to run the executable file
+// n ("exec format error"), or "" when it would run it or its bytes are
+// not known: an empty file, or one that is neither an ELF binary nor a
+// "#!" script.
+func notRunnable(n Node) string {
+	switch {
+	case !n.HeadKnown:
+		return ""
+	case len(n.Head) == 0:
+		return ` is an empty file: the runtime fails to start it with "exec format error"`
+	case bytes.HasPrefix(n.Head, []byte("\x7fELF")) || bytes.HasPrefix(n.Head, []byte("#!")):
+		return ""
+	}
+	return ` is neither an ELF binary nor a "#!" script: the runtime fails to start it with "exec format error"`
 }
 
 // searchPath looks a bare program name up in the PATH directories, as the
@@ -182,6 +210,9 @@ func searchPath(fsys FS, field, prog string, dirs []string) []Finding {
 		r := Resolve(fsys, path.Join(d, prog))
 		switch {
 		case r.Node.Kind == File && r.Node.Exec:
+			if why := notRunnable(r.Node); why != "" {
+				return []Finding{{Field: field, Path: r.Path, Msg: fmt.Sprintf("%s is found in PATH at %s, which%s", prog, r.Path, why)}}
+			}
 			return nil
 		case r.Node.Kind == Unknown:
 			unknown = append(unknown, r.Node.Why)

@@ -137,3 +137,32 @@ func TestUnknownIsNotMissing(t *testing.T) {
 		t.Errorf("bare name with an unknown PATH dir: %v", f)
 	}
 }
+
+// An executable the kernel cannot run (empty, or neither ELF nor "#!") is
+// a finding, directly or found in PATH; unknown bytes are not (issue 18).
+func TestProgramsTheKernelCannotRun(t *testing.T) {
+	head := func(b string) Node {
+		return Node{Kind: File, Exec: true, Mode: 0o555, Head: []byte(b), HeadKnown: true}
+	}
+	img := mapFS{
+		"/bin/elf":    head("\x7fELF"),
+		"/bin/script": head("#!/b"),
+		"/bin/empty":  head(""),
+		"/bin/text":   head("echo"),
+		"/bin/short":  head("e"),
+		"/bin/dunno":  exe(),
+	}
+	for prog, want := range map[string]string{
+		"/bin/elf": "", "/bin/script": "", "/bin/dunno": "",
+		"/bin/empty": "/bin/empty is an empty file", "/bin/text": "/bin/text is neither an ELF binary nor a \"#!\" script",
+		"/bin/short": "/bin/short is neither", "empty": "empty is found in PATH at /bin/empty, which is an empty file",
+	} {
+		f := Check(img, Config{Entrypoint: []string{prog}, Env: []string{"PATH=/bin"}})
+		switch {
+		case want == "" && len(f) != 0:
+			t.Errorf("%s: %v, want no finding", prog, f)
+		case want != "" && (len(f) != 1 || f[0].Unchecked || !strings.HasPrefix(f[0].Msg, want) || !strings.HasSuffix(f[0].Msg, `"exec format error"`)):
+			t.Errorf("%s: %v, want one finding %q…", prog, f, want)
+		}
+	}
+}

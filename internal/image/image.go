@@ -52,8 +52,11 @@ type Named struct {
 
 // LayerMeta is what we record about a layer in the image.
 type LayerMeta struct {
-	Name  string     `json:"name"`
-	Key   string     `json:"key"`
+	Name string `json:"name"`
+	Key  string `json:"key"`
+	// Paths is the layer's store paths. Read back from an image, nil means
+	// no list was recorded, and an empty non-nil list a layer with no store
+	// paths of its own (see RecordsPaths).
 	Paths []PathSize `json:"paths"`
 	// Truncated is set when Paths was cut short to keep the history
 	// comment under MaxCommentBytes.
@@ -68,6 +71,9 @@ type LayerMeta struct {
 	Size   int64  `json:"size,omitempty"`
 	DiffID string `json:"diffID,omitempty"`
 }
+
+// RecordsPaths reports whether m carries a path list, possibly empty.
+func (m LayerMeta) RecordsPaths() bool { return m.Paths != nil }
 
 // PathSize is a store path and its NAR size.
 type PathSize struct {

@@ -225,6 +225,27 @@ func TestAssembleMergesOntoBase(t *testing.T) {
 	}
 }
 
+// An empty path list (a root layer with no store paths of its own) is
+// written as [] and read back as a recorded list, unlike null or none.
+func TestCommentEmptyPathList(t *testing.T) {
+	c, err := commentJSON(LayerMeta{Name: "root", Key: testKey(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseComment(c)
+	if got == nil || !got.RecordsPaths() || len(got.Paths) != 0 {
+		t.Fatalf("%s parsed as %+v, want a recorded empty list", c, got)
+	}
+	for _, c := range []string{
+		`{"name":"root","key":"` + testKey(0) + `","paths":null}`,
+		`{"name":"root","key":"` + testKey(0) + `"}`,
+	} {
+		if got := parseComment(c); got == nil || got.RecordsPaths() {
+			t.Errorf("%s parsed as %+v, want no recorded list", c, got)
+		}
+	}
+}
+
 func TestCommentTruncated(t *testing.T) {
 	var paths []PathSize
 	for i := 0; i < 5000; i++ {

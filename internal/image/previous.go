@@ -202,6 +202,9 @@ func parseComment(s string) *LayerMeta {
 		if err := json.Unmarshal(raw.Paths, &paths); err != nil {
 			return nil
 		}
+		// A recorded list, even an empty one (a root layer with no store
+		// paths of its own), is not the same as no list.
+		m.Paths = make([]PathSize, 0, len(paths))
 	}
 	for _, p := range paths {
 		var ps PathSize

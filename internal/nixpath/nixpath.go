@@ -5,9 +5,11 @@
 package nixpath
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 	"github.com/nix-community/go-nix/pkg/nixhash"
@@ -22,6 +24,13 @@ const HashLen = 32
 
 // maxNameLen is the longest name Nix accepts after the hash part.
 const maxNameLen = 211
+
+// badDots reports whether a store path name is "." or "..", or its first
+// dash-separated component is: the names Nix refuses for their dots.
+func badDots(name string) bool {
+	first, _, _ := strings.Cut(name, "-")
+	return first == "." || first == ".."
+}
 
 // isNameChar reports whether c may appear in a store path name.
 func isNameChar(c byte) bool {
@@ -54,7 +63,7 @@ func Len(storeDir, s string) int {
 	for i < len(s) && isNameChar(s[i]) {
 		i++
 	}
-	if i == start || s[start] == '.' || i-start > maxNameLen {
+	if i == start || i-start > maxNameLen || badDots(s[start:i]) {
 		return 0
 	}
 	return i
@@ -91,19 +100,42 @@ func IsStorePath(storeDir, s string) bool { return Check(storeDir, s) == nil }
 // and otherwise an error saying what is wrong with it.
 func Check(storeDir, s string) error {
 	base, ok := strings.CutPrefix(s, storeDir+"/")
-	switch {
-	case !ok || strings.Contains(base, "/"):
+	if !ok || strings.Contains(base, "/") {
 		return fmt.Errorf("%q is not a store path directly under %s", s, storeDir)
-	case len(base) < HashLen+2 || base[HashLen] != '-':
-		return fmt.Errorf("%q: a store path name is <%d-character hash>-<name>", s, HashLen)
+	}
+	if err := CheckBase(base); err != nil {
+		return fmt.Errorf("%q: %w", s, err)
+	}
+	return nil
+}
+
+// CheckBase returns nil when base is the base name <hash>-<name> of a
+// store path as Nix accepts it (libstore's checkName): a HashLen-character
+// nix-base32 hash, a dash, and a name of 1 to 211 characters from A-Z a-z
+// 0-9 + - . _ ? = that is not "." or ".." and whose first dash-separated
+// component is not "." or "..". (Nix before 2.20 refused every name
+// starting with a dot; later versions write such paths, so they are
+// accepted.) Otherwise it says what is wrong.
+func CheckBase(base string) error {
+	if len(base) < HashLen+2 || base[HashLen] != '-' {
+		return fmt.Errorf("a store path name is <%d-character hash>-<name>", HashLen)
 	}
 	for i := 0; i < HashLen; i++ {
 		if !nixbase32.Is(base[i]) {
-			return fmt.Errorf("%q: invalid character %q in the store path hash", s, base[i])
+			return fmt.Errorf("invalid character %q in the store path hash", base[i])
 		}
 	}
-	if Len(storeDir, s) != len(s) {
-		return fmt.Errorf("%q: invalid store path name %q", s, base[HashLen+1:])
+	name := base[HashLen+1:]
+	switch {
+	case len(name) > maxNameLen:
+		return fmt.Errorf("store path name longer than %d characters", maxNameLen)
+	case badDots(name):
+		return errors.New(`store path name is "." or "..", or starts with ".-" or "..-"`)
+	}
+	for _, r := range name {
+		if r >= utf8.RuneSelf || !isNameChar(byte(r)) {
+			return fmt.Errorf("invalid character %q in the store path name (Nix allows A-Z a-z 0-9 and + - . _ ? =)", r)
+		}
 	}
 	return nil
 }
@@ -111,9 +143,17 @@ func Check(storeDir, s string) error {
 // Valid reports whether p is a store path in the store directory it names
 // itself (everything before its last "/"): the check for paths recorded by
 // someone else, whose store directory is not known in advance.
-func Valid(p string) bool {
+func Valid(p string) bool { return CheckRecorded(p) == nil }
+
+// CheckRecorded is Valid with the reason: nil when p is a store path in
+// the store directory it names itself (an absolute, clean directory other
+// than "/").
+func CheckRecorded(p string) error {
 	dir := path.Dir(p)
-	return strings.HasPrefix(dir, "/") && dir != "/" && path.Clean(dir) == dir && IsStorePath(dir, p)
+	if !strings.HasPrefix(dir, "/") || dir == "/" || path.Clean(dir) != dir {
+		return fmt.Errorf("%q is not an absolute store path", p)
+	}
+	return Check(dir, p)
 }
 
 // Dir returns the store directory of store path p ("/nix/store").

@@ -17,9 +17,13 @@ func TestSplit(t *testing.T) {
 		{"/nix/store", "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-x", true},
 		{"/gnu/store", "/gnu/store/" + h + "-x", true},
 		{"/nix/store", "/gnu/store/" + h + "-x", false},
-		{"/nix/store", "/nix/store/" + h, false},                              // no name
-		{"/nix/store", "/nix/store/" + h + "-", false},                        // empty name
-		{"/nix/store", "/nix/store/" + h + "-.hidden", false},                 // name starts with '.'
+		{"/nix/store", "/nix/store/" + h, false},             // no name
+		{"/nix/store", "/nix/store/" + h + "-", false},       // empty name
+		{"/nix/store", "/nix/store/" + h + "-.hidden", true}, // a dot first: Nix ≥ 2.20 writes these
+		{"/nix/store", "/nix/store/" + h + "-.", false},      // "." and ".." are not names
+		{"/nix/store", "/nix/store/" + h + "-..", false},
+		{"/nix/store", "/nix/store/" + h + "-.-x", false}, // nor a first component "." or ".."
+		{"/nix/store", "/nix/store/" + h + "-..-x", false},
 		{"/nix/store", "/nix/store/" + strings.Repeat("e", 32) + "-x", false}, // 'e' not in nix base32
 		{"/nix/store", "/nix/store/" + h[:31] + "-x", false},                  // hash too short
 		{"/nix/store", "/nix/store/" + h + "x-x", false},                      // hash too long
@@ -136,6 +140,29 @@ func TestNormalizeHashVectors(t *testing.T) {
 		got, err := NormalizeHash("sha256:" + hex)
 		if err != nil || got != "sha256:"+nix32 {
 			t.Errorf("NormalizeHash(sha256:%s) = %q, %v; want sha256:%s", hex, got, err, nix32)
+		}
+	}
+}
+
+// TestCheckBase: Nix's rules for a store path's base name, the one place
+// they are written (the substituter and the closure parser use it).
+func TestCheckBase(t *testing.T) {
+	const h = "0c2ljyg2j3hbb4xmz3ln8c7fdvhbk4xd"
+	for _, ok := range []string{h + "-a", h + "-hello-2.12", h + "-A+b-c._?=", h + "-.hidden", h + "-...", h + "-.x-1", h + "-" + strings.Repeat("x", 211)} {
+		if err := CheckBase(ok); err != nil {
+			t.Errorf("CheckBase(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{
+		h + "-evil 1.0@octocat [pwn](https:evil.example) **bold**", h + "-a@b", h + "-<b>", h + "-a:b",
+		h + "-caf\u00e9", h + "-.", h + "-..", h + "-.-x", h + "-..-1.0", h + "-" + strings.Repeat("x", 212), h + "-", h + "-a/b", h + "-a\nb",
+		"e" + h[1:] + "-a", h[1:] + "-a", h + "_a", "",
+	} {
+		if err := CheckBase(bad); err == nil {
+			t.Errorf("CheckBase(%q) accepted", bad)
+		}
+		if err := CheckRecorded("/nix/store/" + bad); err == nil {
+			t.Errorf("CheckRecorded(%q) accepted", bad)
 		}
 	}
 }

@@ -32,6 +32,8 @@ type run struct {
 	// entries records what the layer writer wrote of store paths not on
 	// this machine, for the config check.
 	entries *entryLog
+	// temp accounts for the layer files in the run's temp dir.
+	temp tempSpace
 }
 
 // Build runs the whole job: resolve the plan, reuse or build each layer,
@@ -143,7 +145,7 @@ func (r *run) finish(ctx context.Context, ls []*imageLayer, pub publish.Publishe
 // rebuild builds again the reused layers whose blobs are gone.
 func (r *run) rebuild(ctx context.Context, ls []*imageLayer, gone []v1.Hash, src layer.Source, tmp string, w publish.LayerWriter) error {
 	for _, il := range ls {
-		if il.layer == nil || il.built != nil {
+		if il.layer == nil || il.built != nil || il.streamed {
 			continue
 		}
 		if d, err := il.layer.Digest(); err == nil && slices.Contains(gone, d) {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/org/nix-layer-action/internal/configcheck"
+	"github.com/org/nix-layer-action/internal/fsmode"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/plan"
 )
 
@@ -102,19 +105,32 @@ type configFS struct {
 	onDisk    func(storePath string) bool
 	written   *entryLog // nil before any layer is written
 	base      string    // the from: image, "" without one
+	// perms are the perms of the layer holding each store path and root
+	// file: Build applies them, so a file's mode is what they make it.
+	perms map[string][]layer.Perm
 }
 
 func newConfigFS(res *Resolved, written *entryLog) *configFS {
 	p := res.Plan
-	f := &configFS{storeDir: p.StoreDir, storeRoot: p.StoreRoot, files: map[string]configcheck.Node{}, inImage: map[string]bool{}, written: written}
+	f := &configFS{storeDir: p.StoreDir, storeRoot: p.StoreRoot, files: map[string]configcheck.Node{}, inImage: map[string]bool{}, written: written, perms: map[string][]layer.Perm{}}
 	f.onDisk = func(sp string) bool { return res.Origin(sp) != OriginSubstituter }
 	f.addDir(f.storeDir)
 	for _, l := range res.Layers {
 		for _, sp := range l.Paths {
 			f.inImage[sp] = true
+			f.perms[sp] = l.Spec.Perms
 		}
 		for _, file := range l.Spec.Files {
-			f.addFile(file.Path, fileNode(file.Mode, file.Linkname))
+			f.perms[file.Path] = l.Spec.Perms
+			n := fileNode(file.Mode, file.Linkname)
+			switch {
+			case n.Kind != configcheck.File:
+			case file.Source != "":
+				n.Head, n.HeadKnown = readHead(file.Source)
+			default:
+				n.Head, n.HeadKnown = file.Data[:min(len(file.Data), configcheck.HeadLen)], true
+			}
+			f.addFile(file.Path, n)
 		}
 	}
 	if res.Base != nil {
@@ -146,12 +162,27 @@ func (f *configFS) Lstat(p string) configcheck.Node {
 		return configcheck.Node{Kind: configcheck.Dir}
 	}
 	if n, ok := f.files[p]; ok {
-		return n
+		return withPerms(n, p, f.perms[p])
 	}
 	if sp, ok := f.storePath(p); ok {
-		return f.storeNode(sp, p)
+		return withPerms(f.storeNode(sp, p), p, f.perms[sp])
 	}
 	return f.absent()
+}
+
+// withPerms is n as Build writes it at p: the mode of the last of perms
+// that matches p and sets one (perms do not change a symlink's mode).
+func withPerms(n configcheck.Node, p string, perms []layer.Perm) configcheck.Node {
+	if n.Kind != configcheck.File {
+		return n
+	}
+	for _, pm := range perms {
+		if pm.Mode != nil && pm.Regexp != nil && pm.Regexp.MatchString(p) {
+			n.Mode = uint32(fsmode.ToUnix(*pm.Mode) & 0o7777)
+			n.Exec = n.Mode&0o111 != 0
+		}
+	}
+	return n
 }
 
 // absent is what a path none of our layers holds is.
@@ -202,7 +233,27 @@ func diskNode(host string) configcheck.Node {
 			return configcheck.Node{Kind: configcheck.Unknown, Why: err.Error()}
 		}
 	}
-	return fileNode(info.Mode(), link)
+	n := fileNode(info.Mode(), link)
+	if n.Kind == configcheck.File {
+		n.Head, n.HeadKnown = readHead(host)
+	}
+	return n
+}
+
+// readHead reads a host file's first configcheck.HeadLen bytes; ok is
+// false when it cannot be read.
+func readHead(host string) ([]byte, bool) {
+	fh, err := os.Open(host)
+	if err != nil {
+		return nil, false
+	}
+	defer fh.Close()
+	b := make([]byte, configcheck.HeadLen)
+	n, err := io.ReadFull(fh, b)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, false
+	}
+	return b[:n], true
 }
 
 func fileNode(m fs.FileMode, link string) configcheck.Node {

@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/org/nix-layer-action/internal/closure"
@@ -71,4 +73,69 @@ func attribute(p *plan.Plan, err error) error {
 		msg += "\n(also failing: " + strings.Join(fields, ", ") + ")"
 	}
 	return &DepError{Loc: &plan.Error{File: p.File, Line: found[0].dep.Line, Field: found[0].field, Msg: msg}, Err: err}
+}
+
+// UnbuiltError says which of the plan's deps need a build to be resolved
+// (no store or binary cache has their closure) when building is off
+// (NixOptions.NoBuild). Nothing was built.
+type UnbuiltError struct {
+	File string
+	// Deps are the deps concerned, each with the layer that names it, in
+	// plan order.
+	Deps []UnbuiltDep
+	// Derivations are the .drv paths Nix would build, and Fetch the
+	// paths it would fetch from its substituters (nil when Nix could not
+	// say).
+	Derivations, Fetch []string
+}
+
+// UnbuiltDep is a dep no store or cache has, and where the plan names it:
+// a layer's name, "root" or "config".
+type UnbuiltDep struct {
+	Layer string `json:"layer"`
+	Dep   string `json:"dep"`
+}
+
+func (e *UnbuiltError) Error() string {
+	var where []string
+	for _, d := range e.Deps {
+		where = append(where, fmt.Sprintf("%s (layer %s)", d.Dep, d.Layer))
+	}
+	msg := fmt.Sprintf("%s: not resolved without a build: %s", e.File, strings.Join(where, ", "))
+	if len(e.Derivations) > 0 {
+		msg += fmt.Sprintf(" need %s no store or binary cache has", count(len(e.Derivations), "derivation"))
+	}
+	return msg
+}
+
+// unbuilt is the *UnbuiltError for the installables build, which Nix
+// would realise; it asks Nix (a dry run) what that would build.
+func unbuilt(ctx context.Context, n *closure.Nix, p *plan.Plan, outputs map[string][]string, builders map[string]string, build []string) error {
+	e := &UnbuiltError{File: p.File}
+	if d, err := n.WillBuild(ctx, build); err == nil {
+		e.Derivations, e.Fetch = d.Build, d.Fetch
+	}
+	where := make([]string, 0, len(p.Layers)+2)
+	for _, l := range p.Layers {
+		where = append(where, l.Name)
+	}
+	where = append(where, RootLayer, "config")
+	for i, deps := range allDeps(p) {
+		for _, d := range deps {
+			paths := outputs[d.Value]
+			if d.Kind == plan.StorePath {
+				paths = []string{d.Value}
+			}
+			inst := d.Value
+			for _, o := range paths {
+				if b, ok := builders[o]; ok {
+					inst = b
+				}
+			}
+			if slices.Contains(build, inst) || slices.Contains(build, d.Value) {
+				e.Deps = append(e.Deps, UnbuiltDep{Layer: where[i], Dep: d.Value})
+			}
+		}
+	}
+	return e
 }

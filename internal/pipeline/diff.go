@@ -54,13 +54,13 @@ func Diff(ctx context.Context, o DiffOptions) (*DiffResult, error) {
 	if prev != nil {
 		out.PreviousDigest = prev.Digest.String()
 		for _, pl := range prev.Layers {
-			prevPaths = append(prevPaths, toLayerPaths(pl.Meta))
+			prevPaths = append(prevPaths, toLayerPaths(pl.Meta, compressionOf(pl.Descriptor.MediaType)))
 		}
 	}
 	var next []report.LayerPaths
 	for _, l := range res.Layers {
 		if !l.Empty {
-			next = append(next, toLayerPaths(metaFor(res, l)))
+			next = append(next, toLayerPaths(metaFor(res, l), string(l.Spec.Format.Compression)))
 		}
 	}
 	out.Diff = report.ComputeDiff(prevPaths, next)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -22,6 +23,7 @@ type imageLayer struct {
 	plan         Planned
 	layer        v1.Layer     // nil for empty layers
 	built        *layer.Built // set when built here (owns a temp file)
+	streamed     bool         // built here straight into its upload (no file)
 	meta         image.LayerMeta
 	status       report.Status // cached when reused by key, empty; else filled from publishing
 	uncompressed int64
@@ -48,6 +50,7 @@ func (r *run) layers(ctx context.Context, src layer.Source, tmp string, w publis
 			out[i].status = report.StatusEmpty
 		}
 	}
+	out = r.onShard(out)
 	r.reuse(ctx, out)
 	if err := ctx.Err(); err != nil {
 		return out, err
@@ -84,19 +87,67 @@ func newUploads(ctx context.Context, w publish.LayerWriter, jobs int) *uploads {
 	return &uploads{w: w, ctx: gctx, cancel: cancel, g: g, sem: make(chan struct{}, jobs)}
 }
 
-func (u *uploads) add(l v1.Layer) {
+// add writes l's blob once an upload slot is free, without waiting for
+// one; then, once the registry confirmed it, runs each of after.
+func (u *uploads) add(l v1.Layer, after ...func()) {
 	if u.w == nil {
 		return
 	}
 	u.g.Go(func() error {
-		select {
-		case u.sem <- struct{}{}:
-		case <-u.ctx.Done():
-			return u.ctx.Err()
+		if err := u.acquire(u.ctx); err != nil {
+			return err
 		}
-		defer func() { <-u.sem }()
-		return u.w.WriteLayer(u.ctx, l)
+		return u.write(l, after)
 	})
+}
+
+// handOver waits for an upload slot, then writes l's blob in the
+// background and, once the registry confirmed it, runs each of after
+// (which frees what only the upload needed: the layer's temp file). A
+// build calls it before giving up its build slot, so builds never run
+// ahead of uploads by more than the build budget: on a link slower than
+// the builds, at most jobs + upload-jobs layer files are on disk, not the
+// whole image.
+func (u *uploads) handOver(ctx context.Context, l v1.Layer, after ...func()) error {
+	if u.w == nil {
+		return nil
+	}
+	if err := u.acquire(ctx); err != nil {
+		return err
+	}
+	u.g.Go(func() error { return u.write(l, after) })
+	return nil
+}
+
+// writeNow writes l's blob in an upload slot and returns once it is in.
+func (u *uploads) writeNow(ctx context.Context, l v1.Layer) error {
+	if err := u.acquire(ctx); err != nil {
+		return err
+	}
+	defer func() { <-u.sem }()
+	return u.w.WriteLayer(ctx, l)
+}
+
+// acquire takes an upload slot, unless ctx ends first.
+func (u *uploads) acquire(ctx context.Context) error {
+	select {
+	case u.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// write writes l's blob in a slot already taken, and frees the slot.
+func (u *uploads) write(l v1.Layer, after []func()) error {
+	defer func() { <-u.sem }()
+	if err := u.w.WriteLayer(u.ctx, l); err != nil {
+		return err
+	}
+	for _, f := range after {
+		f()
+	}
+	return nil
 }
 
 // wait waits for every upload; a build error stops them and wins, unless
@@ -152,9 +203,21 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			continue
 		}
 		g.Go(func() error {
+			if r.o.StreamLayers && up.w != nil {
+				return r.stream(gctx, il, src, up)
+			}
 			r.log.printf("building layer %s (%s)", il.plan.Name, count(len(il.plan.Paths), "path"))
-			t := r.task("build "+il.plan.Name, il.plan.NarSize)
+			// The task counts what the layer holds, as plan and the table
+			// print it: store bytes as they are read, then the root
+			// layer's own files (not read through src).
+			var t *progress.Task
+			if size := il.plan.ContentSize(); size > 0 {
+				t = r.task("build "+il.plan.Name, size)
+			}
 			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record, Writers: &r.writers})
+			if err == nil {
+				t.Add(il.plan.ContentSize() - il.plan.NarSize)
+			}
 			t.Done()
 			if err != nil {
 				return err
@@ -165,16 +228,67 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			d, _ := b.Digest()
 			diffID, _ := b.DiffID()
 			size, _ := b.Size()
+			r.temp.add(size)
 			il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
-			if msg := reproducibilityWarning(r.prevs, il.plan, b); msg != "" {
+			if msg := reproducibilityWarning(r.prevs, il.plan, d); msg != "" {
 				r.log.printf("WARNING: %s", msg)
 				il.warning = msg
 			}
-			up.add(r.counted(b))
-			return nil
+			return up.handOver(gctx, r.counted(b), func() { r.release(b) })
 		})
 	}
 	return g.Wait()
+}
+
+// stream writes a layer straight into its upload, with no file: it takes
+// an upload slot (keeping its build slot: the upload is the build) and
+// the bytes are produced as the upload reads them; a failed upload
+// produces them again. Digest and sizes are known once it is in.
+func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *uploads) error {
+	r.log.printf("building layer %s (%s) straight into its upload", il.plan.Name, count(len(il.plan.Paths), "path"))
+	// As build's task: store bytes as read (again for a retry), then
+	// the root layer's own files.
+	var t *progress.Task
+	if size := il.plan.ContentSize(); size > 0 {
+		t = r.task("build+upload "+il.plan.Name, size)
+	}
+	defer t.Done()
+	s, err := layer.Stream(ctx, il.plan.Spec, countedSource{src, t}, layer.Options{OnEntry: r.entries.record, Writers: &r.writers})
+	if err != nil {
+		return err
+	}
+	if err := up.writeNow(ctx, s); err != nil {
+		return err
+	}
+	t.Add(il.plan.ContentSize() - il.plan.NarSize)
+	d, err := s.Digest()
+	if err != nil {
+		return err
+	}
+	diffID, _ := s.DiffID()
+	size, _ := s.Size()
+	// Each goroutine writes only its own layer.
+	il.layer, il.streamed, il.uncompressed = s, true, s.UncompressedSize()
+	il.meta.UncompressedSize = s.UncompressedSize()
+	il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
+	if msg := reproducibilityWarning(r.prevs, il.plan, d); msg != "" {
+		r.log.printf("WARNING: %s", msg)
+		il.warning = msg
+	}
+	return nil
+}
+
+// release removes a built layer's temp file once its blob is in the
+// registry: the image needs only its digest, size, diffID and media type
+// from then on (the manifest is written from those), so a cold push holds
+// on disk only the layers built and not yet uploaded, not the whole image.
+func (r *run) release(b *layer.Built) {
+	if err := b.Close(); err != nil {
+		r.log.printf("warning: %v", err)
+		return
+	}
+	size, _ := b.Size()
+	r.temp.remove(size)
 }
 
 // largestFirst orders layers for building by NAR size, largest first (plan
@@ -204,7 +318,7 @@ func count(n int, what string) string {
 
 // reproducibilityWarning says so when a layer rebuilt under a key a previous
 // image already had comes out with other bytes than that image's layer.
-func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built) string {
+func reproducibilityWarning(prevs []*image.Previous, pl Planned, d v1.Hash) string {
 	for _, prev := range prevs {
 		prevL, ok := prev.ByKey(pl.Key)
 		if !ok {
@@ -215,8 +329,7 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, b *layer.Built)
 			// about reproducibility.
 			continue
 		}
-		d, err := b.Digest()
-		if err == nil && prevL.Descriptor.Digest != d {
+		if prevL.Descriptor.Digest != d {
 			return fmt.Sprintf("layer %s was rebuilt under key %s and gives %s, but %s has %s under the same key: the store's bytes are not reproducible (a non-deterministic build, or a store modified after registration)",
 				pl.Name, pl.Key, d, prev.Ref, prevL.Descriptor.Digest)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/substituter"
@@ -41,6 +42,10 @@ type NixOptions struct {
 	// image's platform follows the system its derivations declare; one
 	// for another system is an error.
 	System string
+	// NoBuild, when set, leaves unbuilt what no store or binary cache has
+	// (its closure is known only once built): Resolve returns an
+	// *UnbuiltError naming it instead of having Nix build it.
+	NoBuild bool
 }
 
 // Options configure Build.
@@ -85,6 +90,19 @@ type Options struct {
 	// Progress, when set, reports bytes read while layers build and sent
 	// while they upload, and times the phases.
 	Progress *progress.Reporter
+	// StreamLayers writes each built layer straight into its upload, with
+	// no temp file, when the publisher takes layers early (a registry):
+	// the bytes are produced as the upload reads them (a chunked upload
+	// with the digest at the end) and produced again for a retry. A layer
+	// the registry already has is uploaded again (its digest is unknown
+	// until written), and each build holds an upload slot while it runs.
+	StreamLayers bool
+	// Shard, when split (N > 1), builds and publishes only the layers
+	// layering.AssignShards gives part I: the image holds those layers
+	// (with their keys), so a later build of the whole plan given every
+	// part's image as Previous reuses each layer and writes the same
+	// image as an unsplit build.
+	Shard layering.Shard
 	// Format is how new layers are compressed (zero: layer.DefaultFormat,
 	// gzip). It enters every key: a previous image's layers are reused
 	// only when they were written in the same format.

@@ -235,20 +235,33 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("a faithful layer was refused: %s", why)
 	}
 	for name, edit := range map[string]func(*image.PreviousLayer){
-		"truncated":    func(p *image.PreviousLayer) { p.Meta.Truncated = true },
-		"no paths":     func(p *image.PreviousLayer) { p.Meta.Paths = nil },
-		"other paths":  func(p *image.PreviousLayer) { p.Meta.Paths = []image.PathSize{{Path: paths[0] + "y"}} },
-		"docker media": func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.DockerLayer },
-		"zstd media":   func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.OCILayerZStd },
-		"unrecorded":   func(p *image.PreviousLayer) { p.Meta.Digest = "" },
-		"size lies":    func(p *image.PreviousLayer) { p.Descriptor.Size = 11 },
-		"digest lies":  func(p *image.PreviousLayer) { p.Descriptor.Digest = diff },
-		"diffID lies":  func(p *image.PreviousLayer) { p.ConfigDiffID = d },
+		"truncated":            func(p *image.PreviousLayer) { p.Meta.Truncated = true },
+		"no paths":             func(p *image.PreviousLayer) { p.Meta.Paths = nil },
+		"other paths":          func(p *image.PreviousLayer) { p.Meta.Paths = []image.PathSize{{Path: paths[0] + "y"}} },
+		"docker media":         func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.DockerLayer },
+		"zstd media":           func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.OCILayerZStd },
+		"unrecorded":           func(p *image.PreviousLayer) { p.Meta.Digest = "" },
+		"size lies":            func(p *image.PreviousLayer) { p.Descriptor.Size = 11 },
+		"digest lies":          func(p *image.PreviousLayer) { p.Descriptor.Digest = diff },
+		"diffID lies":          func(p *image.PreviousLayer) { p.ConfigDiffID = d },
+		"empty list for paths": func(p *image.PreviousLayer) { p.Meta.Paths = []image.PathSize{} },
 	} {
 		p := good
 		edit(&p)
 		if why := verify(p, paths, types.OCILayer); why == "" {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// A layer with no store paths of its own (a root layer whose paths all
+	// sit in earlier layers) records an empty list, which matches an empty
+	// plan; no list at all does not.
+	empty := good
+	empty.Meta.Paths = []image.PathSize{}
+	if why := verify(empty, nil, types.OCILayer); why != "" {
+		t.Errorf("an empty recorded path list for an empty plan was refused: %s", why)
+	}
+	empty.Meta.Paths = nil
+	if why := verify(empty, nil, types.OCILayer); why == "" {
+		t.Error("a layer recording no path list was accepted for an empty plan")
 	}
 }

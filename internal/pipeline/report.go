@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
 )
@@ -40,7 +42,13 @@ func (r *run) report(ls []*imageLayer, img v1.Image) (*report.Report, error) {
 	}
 	rep.CumulativeSize, rep.DedupSize = cumulative(r.res)
 	rep.Fetch = r.fetch()
-	if target != nil {
+	rep.PeakTempBytes = r.temp.Peak()
+	if r.o.Shard.Split() {
+		rep.Shard = r.o.Shard.String()
+	}
+	if target != nil && !r.o.Shard.Split() {
+		// A part holds some layers only: a package diff against the
+		// whole previous image would call every other part's removed.
 		rep.Diff = layerDiff(target, ls)
 	}
 	base := baseLayers(r.res.Base)
@@ -101,23 +109,37 @@ func reportLayer(il *imageLayer, prevByName map[string]image.PreviousLayer) repo
 func layerDiff(target *image.Previous, ls []*imageLayer) *report.Diff {
 	var prev []report.LayerPaths
 	for _, pl := range target.Layers {
-		prev = append(prev, toLayerPaths(pl.Meta))
+		prev = append(prev, toLayerPaths(pl.Meta, compressionOf(pl.Descriptor.MediaType)))
 	}
 	var next []report.LayerPaths
 	for _, il := range ls {
 		if !il.plan.Empty {
-			next = append(next, toLayerPaths(il.meta))
+			next = append(next, toLayerPaths(il.meta, string(il.plan.Spec.Format.Compression)))
 		}
 	}
 	return report.ComputeDiff(prev, next)
 }
 
-func toLayerPaths(m image.LayerMeta) report.LayerPaths {
-	lp := report.LayerPaths{Name: m.Name, Key: m.Key}
+// toLayerPaths is what the diff compares of a layer: its recorded paths
+// and its compression.
+func toLayerPaths(m image.LayerMeta, compression string) report.LayerPaths {
+	lp := report.LayerPaths{Name: m.Name, Key: m.Key, Compression: compression}
 	for _, p := range m.Paths {
 		lp.Paths = append(lp.Paths, report.PathSize{Path: p.Path, NarSize: p.NarSize})
 	}
 	return lp
+}
+
+// compressionOf names the compression of a published layer's media type
+// ("" for one this tool does not write).
+func compressionOf(mt types.MediaType) string {
+	switch mt {
+	case layer.ZstdFormat.MediaType():
+		return string(layer.Zstd)
+	case layer.DefaultFormat.MediaType(), types.DockerLayer:
+		return string(layer.Gzip)
+	}
+	return ""
 }
 
 // cumulative returns the NAR bytes a cumulative-layer build (every layer
@@ -175,7 +197,7 @@ func applyStatus(r *report.Report, status map[v1.Hash]regclient.BlobStatus) {
 // layerSource says where a layer's bytes came from: the most expensive
 // origin among its paths, or "reused".
 func (r *run) layerSource(il *imageLayer) string {
-	if il.built == nil {
+	if il.built == nil && !il.streamed {
 		return "reused"
 	}
 	src := OriginLocal

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -231,7 +232,7 @@ func realise(ctx context.Context, l *loaded, nixo NixOptions, sub *substituter.C
 	if r.system, err = closureSystem(p, sys, drvs); err != nil {
 		return nil, err
 	}
-	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, builders, all, local)
+	r.graph, r.origin, err = metadataClosure(ctx, n, sub, p, outputs, builders, all, local, nixo.NoBuild)
 	if err != nil {
 		return nil, err
 	}
@@ -409,6 +410,12 @@ func closureGraph(ctx context.Context, p *plan.Plan, n *closure.Nix, all []strin
 	switch {
 	case p.ClosureGraph != "":
 		g, err := closure.LoadGraphFile(p.ClosureGraph)
+		var bad *closure.GraphFileError
+		if errors.As(err, &bad) {
+			// A value of the plan's closure graph: reported like a plan
+			// error (file, line, field), annotated on the graph file.
+			return nil, &plan.Error{File: bad.File, Line: bad.Line, Field: bad.Field, Msg: bad.Err.Error()}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -57,7 +57,7 @@ func verify(pl image.PreviousLayer, paths []string, mt types.MediaType) string {
 	switch {
 	case m.Truncated:
 		return "its recorded path list is truncated"
-	case len(m.Paths) == 0:
+	case !m.RecordsPaths():
 		return "it records no path list (not written by nix-layer-action, or rewritten)"
 	case !samePaths(m, paths):
 		return "its key matches but its recorded paths differ"

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/org/nix-layer-action/internal/closure"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/substituter"
 )
@@ -164,12 +166,12 @@ func (f walkFunc) Walk(ctx context.Context, path string, fn func(*layer.Entry) e
 // metadataClosure resolves the closure of the plan's store paths (all)
 // from metadata only: the local store's where paths are valid, the
 // substituters' narinfo for the rest, and a Nix build only for what no
-// cache has (the only case that pays for a closure). Nothing is
-// downloaded. outputs maps each installable to the paths it evaluated to;
+// cache has (the only case that pays for a closure), unless noBuild
+// (then an *UnbuiltError). Nothing is downloaded. outputs maps each installable to the paths it evaluated to;
 // mustBeLocal are paths whose contents are needed whole (root-filesystem
 // sources): when the local store lacks one, it is read from its own NAR
 // if a cache has it and it is at most rootFromNARLimit, else realised.
-func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, builders map[string]string, all, mustBeLocal []string) (*closure.Graph, *closureSource, error) {
+func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Client, p *plan.Plan, outputs map[string][]string, builders map[string]string, all, mustBeLocal []string, noBuild bool) (*closure.Graph, *closureSource, error) {
 	valid, invalid, err := n.Valid(ctx, all)
 	if err != nil {
 		return nil, nil, err
@@ -182,7 +184,11 @@ func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Clien
 		}
 	}
 	build := needsBuild(p, outputs, builders, invalid, cached, missing, mustBeLocal)
+	if len(build) > 0 && noBuild {
+		return nil, nil, unbuilt(ctx, n, p, outputs, builders, build)
+	}
 	if len(build) > 0 {
+		announceBuild(ctx, n, build)
 		if _, err := n.Build(ctx, build); err != nil {
 			return nil, nil, attribute(p, err)
 		}
@@ -191,6 +197,55 @@ func metadataClosure(ctx context.Context, n *closure.Nix, sub *substituter.Clien
 		valid = []closure.PathInfo{} // known: nothing is valid
 	}
 	return mergeClosure(ctx, n, all, valid, invalid, cached)
+}
+
+// announceBuild says, in our words rather than Nix's, what Nix is about to
+// build and why: how many derivations, which, and for which deps. It asks
+// Nix first (a dry run, building nothing); when that fails it says nothing
+// and the build itself reports the error.
+func announceBuild(ctx context.Context, n *closure.Nix, build []string) {
+	if n.Stderr == nil {
+		return
+	}
+	d, err := n.WillBuild(ctx, build)
+	if err != nil {
+		return
+	}
+	if line := buildAnnouncement(d, build); line != "" {
+		fmt.Fprintln(n.Stderr, line)
+	}
+}
+
+// whyBuild is why even `plan` builds what no store or cache has.
+const whyBuild = "a package's closure is known only once it is built"
+
+// buildAnnouncement is the line announceBuild prints ("" when Nix would
+// neither build nor fetch anything):
+// "nix: building 2 derivations no store or binary cache has (…), for .#app: a-1.0, b-2.1".
+func buildAnnouncement(d closure.DryRun, deps []string) string {
+	const maxNames = 8
+	names := func(paths []string) string {
+		var out []string
+		for i, p := range paths {
+			if i == maxNames {
+				out = append(out, fmt.Sprintf("… and %d more", len(paths)-maxNames))
+				break
+			}
+			out = append(out, strings.TrimSuffix(nixpath.Name(p), ".drv"))
+		}
+		return strings.Join(out, ", ")
+	}
+	what := count(len(d.Build), "derivation")
+	forDeps := strings.Join(deps, ", ")
+	switch {
+	case len(d.Build) > 0 && len(d.Fetch) > 0:
+		return fmt.Sprintf("nix: building %s no store or binary cache has (%s), and fetching %s from Nix's substituters, for %s: %s", what, whyBuild, count(len(d.Fetch), "path"), forDeps, names(d.Build))
+	case len(d.Build) > 0:
+		return fmt.Sprintf("nix: building %s no store or binary cache has (%s), for %s: %s", what, whyBuild, forDeps, names(d.Build))
+	case len(d.Fetch) > 0:
+		return fmt.Sprintf("nix: fetching %s from Nix's substituters (for %s): %s", count(len(d.Fetch), "path"), forDeps, names(d.Fetch))
+	}
+	return ""
 }
 
 // fromCaches asks the substituters for the closures of paths; the paths no

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"reflect"
@@ -119,5 +120,25 @@ func TestKeptNARsFetchOnce(t *testing.T) {
 	}
 	if _, ok := k.get(q); ok {
 		t.Error("a failed walk was kept")
+	}
+}
+
+// The announcement names how many derivations, which (at most 8), why,
+// and for which deps; a fetch-only plan says it fetches.
+func TestBuildAnnouncement(t *testing.T) {
+	var drvs []string
+	for i := range 10 {
+		drvs = append(drvs, fmt.Sprintf("/nix/store/%032d-p%d-1.0.drv", i, i))
+	}
+	got := buildAnnouncement(closure.DryRun{Build: drvs, Fetch: []string{"/nix/store/" + strings.Repeat("1", 32) + "-lib"}}, []string{".#app"})
+	want := "nix: building 10 derivations no store or binary cache has (a package's closure is known only once it is built), and fetching 1 path from Nix's substituters, for .#app: p0-1.0, p1-1.0, p2-1.0, p3-1.0, p4-1.0, p5-1.0, p6-1.0, p7-1.0, … and 2 more"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := buildAnnouncement(closure.DryRun{Fetch: []string{"/nix/store/" + strings.Repeat("1", 32) + "-lib"}}, []string{".#a", ".#b"}); got != "nix: fetching 1 path from Nix's substituters (for .#a, .#b): lib" {
+		t.Errorf("fetch only: %q", got)
+	}
+	if got := buildAnnouncement(closure.DryRun{}, []string{".#a"}); got != "" {
+		t.Errorf("nothing to do: %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -9,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/stream"
 
 	"github.com/org/nix-layer-action/internal/regclient"
 )
@@ -149,9 +151,14 @@ func (r *Registry) Listed(h v1.Hash) bool {
 // WriteLayer uploads l's blob now, unless the reference's current
 // manifest lists it or this publisher wrote it already: go-containerregistry
 // checks it with HEAD, mounts a layer of another repository, and uploads
-// the rest with retries.
+// the rest with retries. A layer whose digest is not known yet (a
+// streamed layer: stream.ErrNotComputed) is uploaded in chunks with the
+// digest given at the end; see writeStreamed.
 func (r *Registry) WriteLayer(ctx context.Context, l v1.Layer) error {
 	d, err := l.Digest()
+	if errors.Is(err, stream.ErrNotComputed) {
+		return r.writeStreamed(ctx, l)
+	}
 	if err != nil {
 		return err
 	}
@@ -167,10 +174,46 @@ func (r *Registry) WriteLayer(ctx context.Context, l v1.Layer) error {
 	if err != nil {
 		return r.client.Err(fmt.Errorf("push %s: blob %s: %w", r.ref, d, err))
 	}
+	r.markWritten(d)
+	return nil
+}
+
+// Attempter is a layer whose bytes are produced afresh on each read and
+// whose digest is known only once they were (layer.Streamed): each upload
+// attempt reads it under its own identity, since go-containerregistry
+// remembers a streamed upload's outcome per layer value.
+type Attempter interface {
+	Attempt() v1.Layer
+}
+
+// writeStreamed uploads a layer whose digest is known only once its
+// bytes were read: POST, the bytes in one chunked PATCH, then PUT with the
+// digest (the OCI distribution spec's chunked upload). A failed attempt
+// reads the bytes afresh; once an attempt read them all, the digest is
+// known and a later attempt first asks whether the blob is there.
+func (r *Registry) writeStreamed(ctx context.Context, l v1.Layer) error {
+	err := regclient.Retry(ctx, writeAttempts, r.client.Backoff().Duration, func() error {
+		a := l
+		if s, ok := l.(Attempter); ok {
+			a = s.Attempt()
+		}
+		return r.client.Pusher().Upload(ctx, r.ref.Context(), a)
+	})
+	if err != nil {
+		return r.client.Err(fmt.Errorf("push %s: streamed blob: %w", r.ref, err))
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return fmt.Errorf("push %s: streamed blob: %w", r.ref, err)
+	}
+	r.markWritten(d)
+	return nil
+}
+
+func (r *Registry) markWritten(d v1.Hash) {
 	r.mu.Lock()
 	r.written[d] = true
 	r.mu.Unlock()
-	return nil
 }
 
 // Publish writes every blob of img not written yet, then the manifest

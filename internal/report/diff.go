@@ -13,6 +13,10 @@ type LayerPaths struct {
 	Name  string
 	Key   string
 	Paths []PathSize
+	// Compression is the layer's compression ("gzip", "zstd"; "" when
+	// unknown). It is part of the key: a layer in another compression is
+	// rebuilt even with the same paths.
+	Compression string
 }
 
 // Package is a store path split into name, version and output.
@@ -55,6 +59,19 @@ type LayerDiff struct {
 	OldSize   int64           `json:"oldSize"` // sum of NAR sizes
 	NewSize   int64           `json:"newSize"`
 	SizeDelta int64           `json:"sizeDelta"`
+	// Reason says why a rebuilt layer is rebuilt when its packages alone
+	// do not: "compression zstd → gzip" ("" otherwise).
+	Reason string `json:"reason,omitempty"`
+}
+
+// CompressionChange is the compression of the compared image's layers and
+// the one the plan would be built in, when they differ.
+type CompressionChange struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Layers is how many layers are rebuilt for the compression alone
+	// (their store paths are the same).
+	Layers int `json:"layers"`
 }
 
 // Diff compares the layers of a previous image with the planned ones.
@@ -64,6 +81,9 @@ type Diff struct {
 	OldSize     int64       `json:"oldSize"`
 	NewSize     int64       `json:"newSize"`
 	SizeDelta   int64       `json:"sizeDelta"`
+	// Compression is set when layers present in both images differ in
+	// compression, which changes every such layer's key.
+	Compression *CompressionChange `json:"compressionChange,omitempty"`
 }
 
 // Rebuilt returns how many layers would be (re)built: rebuilt or added.
@@ -99,6 +119,7 @@ func ComputeDiff(prev, next []LayerPaths) *Diff {
 			ld.State, ld.Rebuilt = LayerAdded, true
 		case p.Key != n.Key:
 			ld.State, ld.Rebuilt = LayerRebuilt, true
+			d.noteCompression(&ld, p, n)
 		default:
 			ld.State = LayerUnchanged
 		}
@@ -119,6 +140,21 @@ func ComputeDiff(prev, next []LayerPaths) *Diff {
 	}
 	d.SizeDelta = d.NewSize - d.OldSize
 	return d
+}
+
+// noteCompression records in ld and d that a rebuilt layer's compression
+// changes, and counts it as rebuilt for that alone when no package changed.
+func (d *Diff) noteCompression(ld *LayerDiff, p, n LayerPaths) {
+	if p.Compression == "" || n.Compression == "" || p.Compression == n.Compression {
+		return
+	}
+	ld.Reason = "compression " + p.Compression + " → " + n.Compression
+	if d.Compression == nil {
+		d.Compression = &CompressionChange{From: p.Compression, To: n.Compression}
+	}
+	if len(ld.Added)+len(ld.Removed)+len(ld.Changed) == 0 {
+		d.Compression.Layers++
+	}
 }
 
 func diffLayer(prev, next []PathSize) LayerDiff {

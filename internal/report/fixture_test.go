@@ -32,6 +32,7 @@ func sampleReport() *Report {
 		PreviousDigest: fakeDigest("previous"),
 		PreviousSize:   1 << 30,
 		PackageURL:     "https://github.com/octo/app/pkgs/container/app",
+		PeakTempBytes:  250 << 20,
 		Warnings:       []string{"layer \"tools\" is empty: all its paths are in earlier layers"},
 		Layers: []Layer{
 			{

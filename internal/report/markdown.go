@@ -58,6 +58,9 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 		if r.Platform != "" {
 			title += " (" + mdText(r.Platform) + ")"
 		}
+		if r.Shard != "" {
+			title += ", shard " + mdText(r.Shard)
+		}
 	}
 	head := "### " + title + "\n\n"
 
@@ -101,7 +104,11 @@ func (r *Report) renderMarkdown(o MarkdownOptions) string {
 func (r *Report) mdRow(i int, l Layer) string {
 	empty := l.Empty || l.Status == StatusEmpty
 	status := l.Status
+	// A from: layer's tar size is unknown (its blob is not read): "–".
 	unc, comp, delta := bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size), r.mdDelta(l)
+	if l.UncompressedSize <= 0 {
+		unc = "–"
+	}
 	if empty {
 		status = StatusEmpty
 		unc, comp, delta = "–", "–", "–"
@@ -134,9 +141,14 @@ func (r *Report) mdTotals() string {
 	fmt.Fprintf(&b, "| Uploaded | %s |\n", up)
 	rate := "–"
 	if layers > 0 {
+		// In the status words of the rows: cached and mounted layers were
+		// reused, exists ones rebuilt.
 		rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt)", t.Cached*100/layers, t.Cached, plural(layers, "layer"))
+		if t.Mounted > 0 {
+			rate = fmt.Sprintf("%d%% (%d of %s reused, not rebuilt: %s %d, %s %d)", t.Cached*100/layers, t.Cached, plural(layers, "layer"), StatusCached, t.Cached-t.Mounted, StatusMounted, t.Mounted)
+		}
 		if t.Exists > 0 {
-			rate += fmt.Sprintf("; %d rebuilt but already in the registry", t.Exists)
+			rate += fmt.Sprintf("; %s %d (rebuilt, the registry had the blob)", StatusExists, t.Exists)
 		}
 	}
 	fmt.Fprintf(&b, "| Cache hit rate | %s |\n", rate)
@@ -161,8 +173,11 @@ func (r *Report) mdTotals() string {
 		fmt.Fprintf(&b, "| Downloaded from binary caches | %s of %s closure (%s of NAR as sent, %s) |\n",
 			bytesize.Format(f.NARBytes), bytesize.Format(f.ClosureNARBytes), bytesize.Format(f.NARWireBytes), plural(int(f.NarinfoRequests), "narinfo request"))
 	}
+	if r.PeakTempBytes > 0 {
+		fmt.Fprintf(&b, "| Peak temp disk | %s of layer files at once |\n", bytesize.Format(r.PeakTempBytes))
+	}
 	if r.PreviousDigest != "" {
-		prev := "`" + ShortDigest(r.PreviousDigest) + "`"
+		prev := "`" + mdCode(ShortDigest(r.PreviousDigest)) + "`"
 		if r.PreviousSize > 0 {
 			prev += " (" + bytesize.FormatSigned(total-r.PreviousSize) + ")"
 		}
@@ -229,17 +244,11 @@ func (r *Report) mdPaths(o MarkdownOptions, budget int) string {
 	return open + b.String() + closing
 }
 
-// mdText makes s safe inside a table cell or list item.
-func mdText(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
-}
+// mdText is Inert: for text from outside the tool.
+func mdText(s string) string { return Inert(s) }
 
-// mdCode makes s safe inside an inline code span in a table cell.
-func mdCode(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "`", "'")
-	return r.Replace(s)
-}
+// mdCode is InertCode: for the inside of a code span.
+func mdCode(s string) string { return InertCode(s) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

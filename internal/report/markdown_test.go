@@ -258,3 +258,22 @@ func TestMarkdownDownloadedOfClosure(t *testing.T) {
 		t.Errorf("summary lacks %q:\n%s", want, buf.String())
 	}
 }
+
+// A part of a sharded build says so in its summary's title and its table.
+func TestShardNamedInSummaryAndTable(t *testing.T) {
+	r := sampleReport()
+	r.Platform, r.Shard = "linux/amd64", "2/4"
+	var md, table bytes.Buffer
+	if err := r.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(md.String(), "\n"); !strings.HasSuffix(first, "` (linux/amd64), shard 2/4") {
+		t.Errorf("title %q does not name the shard", first)
+	}
+	if err := r.Table(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "\nshard: 2/4 of the layers") {
+		t.Errorf("table does not name the shard:\n%s", table.String())
+	}
+}

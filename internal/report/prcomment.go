@@ -68,14 +68,17 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 		return head.String()
 	}
 	if !d.HasPrevious {
-		head.WriteString("No previously published image to compare with: every layer is new.\n\n")
-	} else {
-		against := "the published image"
-		if o.PreviousDigest != "" {
-			against = "`" + ShortDigest(o.PreviousDigest) + "`"
-		}
-		fmt.Fprintf(&head, "Compared with %s: **%d of %s** would be rebuilt, store size %s (%s → %s).\n\n",
-			against, d.Rebuilt(), plural(len(d.Layers), "layer"), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
+		head.WriteString(NoPreviousLine(o.Image, d) + "\n")
+		return head.String()
+	}
+	against := "the published image"
+	if o.PreviousDigest != "" {
+		against = "`" + mdCode(ShortDigest(o.PreviousDigest)) + "`"
+	}
+	fmt.Fprintf(&head, "Compared with %s: **%d of %s** would be rebuilt, store size %s (%s → %s).\n\n",
+		against, d.Rebuilt(), plural(len(d.Layers), "layer"), bytesize.FormatSigned(d.SizeDelta), bytesize.Format(d.OldSize), bytesize.Format(d.NewSize))
+	if c := d.Compression; c != nil {
+		head.WriteString(compressionNote(c) + "\n\n")
 	}
 	for _, n := range o.Notes {
 		head.WriteString("> " + mdText(truncate(n, 2000)) + "\n")
@@ -90,7 +93,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 	budget := limit - head.Len() - len(tableHead) - truncationReserve
 	all := make([]string, len(d.Layers))
 	for i, l := range d.Layers {
-		all[i] = fmt.Sprintf("| `%s` | %s | %d | %d | %d | %s |\n", mdCode(l.Name), l.State,
+		all[i] = fmt.Sprintf("| `%s` | %s | %d | %d | %d | %s |\n", mdCode(l.Name), l.stateText(),
 			len(l.Added), len(l.Removed), len(l.Changed), bytesize.FormatSigned(l.SizeDelta))
 	}
 	shown, budget := fitRows(&table, all, budget)
@@ -104,7 +107,7 @@ func renderPRComment(d *Diff, o PRCommentOptions) string {
 			continue
 		}
 		var sec strings.Builder
-		fmt.Fprintf(&sec, "\n#### `%s` (%s, %s)\n\n", mdCode(l.Name), l.State, bytesize.FormatSigned(l.SizeDelta))
+		fmt.Fprintf(&sec, "\n#### `%s` (%s, %s)\n\n", mdCode(l.Name), l.stateText(), bytesize.FormatSigned(l.SizeDelta))
 		if sec.Len()+details.Len() > budget {
 			fmt.Fprintf(&details, "\n*… details of %s not shown*\n", plural(len(d.Layers)-i, "more layer"))
 			break
@@ -155,4 +158,30 @@ func orDash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// stateText is the layer's state with the reason it is rebuilt, if any:
+// "rebuilt (compression zstd → gzip)".
+func (l LayerDiff) stateText() string {
+	if l.Reason == "" {
+		return l.State
+	}
+	return l.State + " (" + mdText(l.Reason) + ")"
+}
+
+// compressionNote says why layers are rebuilt when the compared image is
+// in another compression than the plan.
+func compressionNote(c *CompressionChange) string {
+	return fmt.Sprintf("**The published image's layers are %s and the plan's %s**, and the compression is part of every layer key, so %s with no package changed would be rebuilt. Build in %s to reuse them.",
+		mdText(c.From), mdText(c.To), plural(c.Layers, "layer"), mdText(c.From))
+}
+
+// NoPreviousLine is the whole diff when nothing is published at image:
+// one line, rather than every layer listed as new.
+func NoPreviousLine(image string, d *Diff) string {
+	what := "No image is published"
+	if image != "" {
+		what = "No image is published at `" + mdCode(image) + "`"
+	}
+	return fmt.Sprintf("%s (no such tag or repository), so there is nothing to compare with: every layer of the plan (%d) would be new.", what, len(d.Layers))
 }

@@ -60,11 +60,43 @@ func TestPRComment(t *testing.T) {
 func TestPRCommentNoPrevious(t *testing.T) {
 	var buf bytes.Buffer
 	d := ComputeDiff(nil, []LayerPaths{{Name: "a", Paths: []PathSize{sp(h1, "a-1", 1)}}})
+	if err := PRComment(&buf, d, PRCommentOptions{Image: "r.example/x:nope"}); err != nil {
+		t.Fatal(err)
+	}
+	// One line says so; no table listing every layer as new.
+	if want := "No image is published at `r.example/x:nope` (no such tag or repository), so there is nothing to compare with: every layer of the plan (1) would be new.\n"; !strings.HasSuffix(buf.String(), "\n\n"+want) || strings.Contains(buf.String(), "| `a` |") {
+		t.Errorf("got:\n%s\nwant it to end in the one line\n%s", buf.String(), want)
+	}
+}
+
+// A published image in another compression than the plan: every key
+// differs, and the comment says that is why, in the summary and the table.
+func TestPRCommentCompressionChange(t *testing.T) {
+	paths := []PathSize{sp(h1, "a-1", 1)}
+	d := ComputeDiff(
+		[]LayerPaths{{Name: "a", Key: "k1", Paths: paths, Compression: "zstd"}, {Name: "b", Key: "k3", Paths: paths, Compression: "zstd"}},
+		[]LayerPaths{{Name: "a", Key: "k2", Paths: paths, Compression: "gzip"}, {Name: "b", Key: "k4", Paths: []PathSize{sp(h2, "a-2", 1)}, Compression: "gzip"}})
+	if d.Compression == nil || *d.Compression != (CompressionChange{From: "zstd", To: "gzip", Layers: 1}) {
+		t.Fatalf("compression change = %+v, want zstd → gzip for 1 layer", d.Compression)
+	}
+	var buf bytes.Buffer
 	if err := PRComment(&buf, d, PRCommentOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "No previously published image") || !strings.Contains(buf.String(), "| `a` | added |") {
-		t.Errorf("got:\n%s", buf.String())
+	for _, want := range []string{
+		"**2 of 2 layers** would be rebuilt",
+		"**The published image's layers are zstd and the plan's gzip**, and the compression is part of every layer key, so 1 layer with no package changed would be rebuilt. Build in zstd to reuse them.",
+		"| `a` | rebuilt (compression zstd → gzip) | 0 | 0 | 0 |",
+		"| `b` | rebuilt (compression zstd → gzip) | 0 | 0 | 1 |",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("PR comment lacks %q:\n%s", want, buf.String())
+		}
+	}
+	// Same compression: no note.
+	d = ComputeDiff([]LayerPaths{{Name: "a", Key: "k1", Paths: paths, Compression: "gzip"}}, []LayerPaths{{Name: "a", Key: "k2", Paths: paths, Compression: "gzip"}})
+	if d.Compression != nil || d.Layers[0].Reason != "" {
+		t.Errorf("same compression: %+v, %q", d.Compression, d.Layers[0].Reason)
 	}
 }
 

@@ -53,6 +53,13 @@ type Report struct {
 	// SupersededBy is what the tag held right after this run's push when
 	// another run had pushed to it in the meantime.
 	SupersededBy string `json:"supersededBy,omitempty"`
+	// Shard is "I/N" when the run built part I of a build split over N
+	// jobs: Layers are that part's only.
+	Shard string `json:"shard,omitempty"`
+	// PeakTempBytes is the most bytes of layer files the run held in its
+	// temp dir at once (a layer's file is removed as soon as its blob is
+	// in the registry).
+	PeakTempBytes int64 `json:"peakTempBytes"`
 	// Fetch is what the run asked of the binary caches.
 	Fetch *Fetch `json:"fetch,omitempty"`
 }
@@ -159,20 +166,22 @@ func (r *Report) Tally() Tally {
 	return t
 }
 
-// String lists the non-zero counts: "1 pushed, 2 cached, 1 already in the
-// registry".
+// String lists the non-zero counts by the status words of the table and
+// the JSON, so the summary and the rows use one vocabulary: "pushed 1,
+// cached 2, mounted 1, exists 1".
 func (t Tally) String() string {
 	var parts []string
-	add := func(n int, what string) {
+	add := func(n int, what Status) {
 		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+			parts = append(parts, fmt.Sprintf("%s %d", what, n))
 		}
 	}
-	add(t.Pushed, "pushed")
-	add(t.Cached, "cached")
-	add(t.Exists, "already in the registry")
-	add(t.Built, "built")
-	add(t.Base, "from the base image")
+	add(t.Pushed, StatusPushed)
+	add(t.Cached-t.Mounted, StatusCached)
+	add(t.Mounted, StatusMounted)
+	add(t.Exists, StatusExists)
+	add(t.Built, StatusBuilt)
+	add(t.Base, StatusBase)
 	if len(parts) == 0 {
 		return "none"
 	}
@@ -229,7 +238,8 @@ func (r *Report) Table(w io.Writer) error {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "#\tNAME\tPATHS\tNAR SIZE\tTAR SIZE\tCOMPRESSED\tSTATUS\t")
 	for i, l := range r.Layers {
-		status, nar, tarSize, comp := l.Status, sizeOrDash(l.NarSize), bytesize.Format(l.UncompressedSize), bytesize.Format(l.Size)
+		// A from: layer's tar size is unknown (its blob is not read): "-".
+		status, nar, tarSize, comp := l.Status, sizeOrDash(l.NarSize), sizeOrDash(l.UncompressedSize), bytesize.Format(l.Size)
 		if l.Empty || l.Status == StatusEmpty {
 			status, nar, tarSize, comp = StatusEmpty, "-", "-", "-"
 		}
@@ -241,6 +251,9 @@ func (r *Report) Table(w io.Writer) error {
 	t := r.Tally()
 	fmt.Fprintf(&b, "image size: %s in %s (%s), uploaded %s\n",
 		bytesize.Format(r.TotalSize()), plural(t.Layers, "layer"), t, bytesize.Format(r.BytesPushed))
+	if r.Shard != "" {
+		fmt.Fprintf(&b, "shard: %s of the layers, pushed by digest (a build with every part's digest as cache-from reuses them)\n", r.Shard)
+	}
 	if r.Image != "" {
 		fmt.Fprintf(&b, "image: %s\n", r.Image)
 	}
@@ -251,7 +264,8 @@ func (r *Report) Table(w io.Writer) error {
 	return nil
 }
 
-// sizeOrDash formats a size, "-" when unknown (0: a layer of another image).
+// sizeOrDash formats a size, "-" when unknown (0: a layer of another
+// image; no layer's NAR or tar is really empty).
 func sizeOrDash(n int64) string {
 	if n <= 0 {
 		return "-"

@@ -16,7 +16,7 @@ func TestJSONShape(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatalf("invalid JSON: %v\n%s", err, buf.String())
 	}
-	for _, k := range []string{"image", "digest", "changed", "bytesPushed", "layers"} {
+	for _, k := range []string{"image", "digest", "changed", "bytesPushed", "layers", "peakTempBytes"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("top-level key %q missing", k)
 		}
@@ -71,7 +71,7 @@ func TestTable(t *testing.T) {
 	if !strings.HasPrefix(lines[len(lines)-1], "digest: sha256:") || !strings.HasSuffix(lines[len(lines)-1], fakeDigest("image")) {
 		t.Errorf("last line should be the digest, got %q", lines[len(lines)-1])
 	}
-	for _, want := range []string{"NAME", "base", "python", "700.0 MiB", "2.0 GiB", "cached", "empty", "1000.0 MiB in 3 layers (2 pushed, 1 cached)"} {
+	for _, want := range []string{"NAME", "base", "python", "700.0 MiB", "2.0 GiB", "cached", "empty", "1000.0 MiB in 3 layers (pushed 2, cached 1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -105,7 +105,7 @@ func TestTableTallyKeepsExistsApartFromCached(t *testing.T) {
 	if err := r.Table(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if want := "in 4 layers (2 cached, 2 already in the registry)"; !strings.Contains(buf.String(), want) {
+	if want := "in 4 layers (cached 1, mounted 1, exists 2)"; !strings.Contains(buf.String(), want) {
 		t.Errorf("table lacks %q:\n%s", want, buf.String())
 	}
 	if !strings.Contains(buf.String(), "1.0 KiB") {
@@ -115,7 +115,7 @@ func TestTableTallyKeepsExistsApartFromCached(t *testing.T) {
 	if err := r.Markdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if want := "| Cache hit rate | 50% (2 of 4 layers reused, not rebuilt); 2 rebuilt but already in the registry |"; !strings.Contains(md.String(), want) {
+	if want := "| Cache hit rate | 50% (2 of 4 layers reused, not rebuilt: cached 1, mounted 1); exists 2 (rebuilt, the registry had the blob) |"; !strings.Contains(md.String(), want) {
 		t.Errorf("summary lacks %q:\n%s", want, md.String())
 	}
 	one := &Report{Digest: r.Digest, Push: true, Layers: []Layer{{Name: "a", Status: StatusPushed, Size: 1}}}
@@ -136,5 +136,34 @@ func TestShortDigest(t *testing.T) {
 	}
 	if got := ShortDigest("latest"); got != "latest" {
 		t.Errorf("ShortDigest(latest) = %q", got)
+	}
+}
+
+// A from: row's tar size is unknown, not zero, and the summary counts each
+// layer by the status word its row shows (issue 18).
+func TestTableFromRowsOneVocabulary(t *testing.T) {
+	r := &Report{Digest: "sha256:" + strings.Repeat("0", 64), Push: true, Layers: []Layer{
+		{Name: "from-1", Status: StatusMounted, Size: 2048, Paths: []string{"/nix/store/" + strings.Repeat("a", 32) + "-bb"}},
+		{Name: "app", Status: StatusPushed, Size: 1024, UncompressedSize: 4096, NarSize: 4000},
+	}}
+	var buf bytes.Buffer
+	if err := r.Table(&buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(buf.String(), "\n")
+	if f := strings.Fields(lines[1]); len(f) != 8 || f[1] != "from-1" || f[3] != "-" || f[4] != "-" || f[7] != "mounted" {
+		t.Errorf("from: row %q: want NAR SIZE and TAR SIZE -, status mounted", lines[1])
+	}
+	if want := "in 2 layers (pushed 1, mounted 1)"; !strings.Contains(buf.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, buf.String())
+	}
+	var md bytes.Buffer
+	if err := r.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 1 | `from-1` | 1 | – | 2.0 KiB | – | mounted |", "1 of 2 layers reused, not rebuilt: cached 0, mounted 1"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
 	}
 }

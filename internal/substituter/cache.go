@@ -204,3 +204,15 @@ func (c *Client) readCacheInfo(ctx context.Context, ch *cache) error {
 	}
 	return nil
 }
+
+// parseNixBool accepts the spellings Nix 2.8 does for a boolean store
+// setting.
+func parseNixBool(s string) (value, ok bool) {
+	switch s {
+	case "true", "yes", "1":
+		return true, true
+	case "false", "no", "0":
+		return false, true
+	}
+	return false, false
+}

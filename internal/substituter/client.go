@@ -57,6 +57,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		return nil, errors.New("substituter: nil Config")
 	}
 	o := defaultOptions()
+	cfg.applyTo(&o)
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("substituter: %w", err)
@@ -81,7 +82,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		}
 		c.keys = append(c.keys, pk)
 	}
-	if err := c.loadNetrc(cfg.NetrcFile); err != nil {
+	if err := c.loadNetrc(cfg.NetrcFile, !cfg.netrcIsDefault); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -107,15 +108,32 @@ func (c *Client) addCaches(urls []string) error {
 	return nil
 }
 
+// applyTo makes Nix's timeouts and download attempts the client's
+// defaults (options given to New still win).
+func (cfg *Config) applyTo(o *options) {
+	if cfg.ConnectTimeout > 0 {
+		o.connectTimeout = cfg.ConnectTimeout
+	}
+	if cfg.StalledTimeout > 0 {
+		o.idleTimeout = cfg.StalledTimeout
+	}
+	if cfg.DownloadAttempts > 0 {
+		o.retries = min(cfg.DownloadAttempts-1, 10)
+	}
+}
+
 // loadNetrc reads the netrc file; a missing file means no credentials, as
-// for Nix (curl's optional netrc).
-func (c *Client) loadNetrc(path string) error {
+// for Nix (curl's optional netrc), noted in the log when it was chosen
+// rather than Nix's default.
+func (c *Client) loadNetrc(path string, chosen bool) error {
 	if path == "" {
 		return nil
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		c.o.logf("substituter: netrc-file %s does not exist; no credentials", path)
+		if chosen {
+			c.o.logf("substituter: netrc-file %s does not exist; no credentials", path)
+		}
 		return nil
 	}
 	if err != nil {

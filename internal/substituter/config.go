@@ -1,222 +1,196 @@
 package substituter
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/nix-community/go-nix/pkg/narinfo/signature"
 )
 
-// Nix's built-in defaults for the settings this package reads. They apply
-// until a ConfigSource sets the value (an "extra-" setting appends to them,
-// as in Nix).
-const (
-	DefaultSubstituter = "https://cache.nixos.org/"
-	DefaultTrustedKey  = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
-	DefaultNetrcFile   = "/etc/nix/netrc" // Nix's default netrc-file; not applied unless a source names it
-)
-
-// ConfigSource is one nix.conf-format text, such as the contents of
-// /etc/nix/nix.conf, of NIX_CONFIG or of the action's nix-conf input.
-// Label names it in errors ("NIX_CONFIG:3: ...").
-type ConfigSource struct {
-	Label string
-	Text  string
-}
-
-// Config is the substituter-related part of a Nix configuration.
+// Config is the substituter-related part of Nix's effective configuration,
+// as the Nix that runs reports it (ParseNixConfig): whatever nix.conf
+// files, NIX_CONF_DIR, NIX_USER_CONF_FILES, XDG_CONFIG_DIRS, NIX_CONFIG
+// and include lines said, Nix has already resolved, so this client can
+// never trust a key, or reach a cache, that Nix would not.
 type Config struct {
-	// Substituters are the cache URLs in configured order, without
-	// duplicates (Nix keeps the first occurrence of an exact URL).
+	// Substituters are the cache URLs in Nix's order, without duplicates
+	// (the first occurrence of an exact URL is kept).
 	Substituters []string
 	// TrustedPublicKeys are "name:base64" ed25519 keys, validated.
 	TrustedPublicKeys []string
-	// RequireSigs is require-sigs (default true).
+	// RequireSigs is require-sigs.
 	RequireSigs bool
-	// NetrcFile is netrc-file, or "" when no source set it. Nix's own
-	// default (/etc/nix/netrc) is deliberately not applied: this package
-	// reads no file the configuration does not name.
+	// NetrcFile is netrc-file ("" = none). A missing file means no
+	// credentials, as for Nix.
 	NetrcFile string
-	// Notes lists lines that were accepted but not acted on, such as
-	// include directives, as "label:line: text".
-	Notes []string
+	// ConnectTimeout is connect-timeout; 0 (Nix's "no limit") keeps the
+	// client's own bound.
+	ConnectTimeout time.Duration
+	// StalledTimeout is stalled-download-timeout when it was changed from
+	// Nix's default (0 otherwise: the client keeps its own, shorter bound).
+	StalledTimeout time.Duration
+	// DownloadAttempts is download-attempts when it was changed from
+	// Nix's default (0 otherwise).
+	DownloadAttempts int
+	// AccessTokens are the tokens of access-tokens: not used here, but
+	// secrets the run must redact.
+	AccessTokens []string
+
+	netrcIsDefault bool // NetrcFile is Nix's default, not a choice
 }
 
-// ConfigError reports a malformed line of a ConfigSource.
+// ConfigError reports a setting of Nix's configuration this package cannot
+// use, or output that is not Nix's configuration.
 type ConfigError struct {
-	Label string // the ConfigSource's label
-	Line  int    // 1-based line number
-	Msg   string
+	Setting string // "" when the output as a whole is wrong
+	Msg     string
 }
 
 // Error describes the failure.
 func (e *ConfigError) Error() string {
-	return fmt.Sprintf("nix config %s:%d: %s", e.Label, e.Line, e.Msg)
-}
-
-// canonicalSetting maps the settings this package reads, and the
-// deprecated aliases Nix 2.8 still accepts, to canonical names ("" for any
-// other setting).
-func canonicalSetting(name string) string {
-	switch name {
-	case "substituters", "binary-caches":
-		return "substituters"
-	case "trusted-public-keys", "binary-cache-public-keys":
-		return "trusted-public-keys"
-	case "require-sigs", "netrc-file":
-		return name
+	if e.Setting == "" {
+		return "nix configuration: " + e.Msg
 	}
-	return ""
+	return fmt.Sprintf("nix configuration: setting '%s': %s", e.Setting, e.Msg)
 }
 
-// isListSetting reports whether an "extra-" prefix may append to name.
-func isListSetting(name string) bool {
-	return name == "substituters" || name == "trusted-public-keys"
+// nixSetting is one entry of `nix show-config --json` (Nix 2.4–2.18) and
+// `nix config show --json` (2.19 on): the effective value and Nix's default.
+type nixSetting struct {
+	Value        json.RawMessage `json:"value"`
+	DefaultValue json.RawMessage `json:"defaultValue"`
 }
 
-// configState accumulates settings while sources are applied in order.
-type configState struct {
-	substituters, keys []origValue
-	requireSigs        bool
-	netrcFile          string
-	notes              []string
-}
-
-// origValue is one list item with where it was set, for error messages.
-type origValue struct {
-	value  string
-	origin ConfigError
-}
-
-// ParseConfig applies the sources in order, as Nix applies nix.conf and
-// then NIX_CONFIG: a later setting overrides an earlier one, an "extra-"
-// setting appends to the current value. Lines are "name = value" with
-// whitespace around "=" (Nix rejects "name=value"); "#" starts a comment.
-// Unknown settings are ignored; include and !include are recorded in
-// Config.Notes but not followed. Errors are *ConfigError values naming the
-// source's label and line.
-func ParseConfig(sources ...ConfigSource) (*Config, error) {
-	st := &configState{
-		substituters: []origValue{{value: DefaultSubstituter, origin: ConfigError{Label: "default"}}},
-		keys:         []origValue{{value: DefaultTrustedKey, origin: ConfigError{Label: "default"}}},
-		requireSigs:  true,
+// ParseNixConfig reads the JSON that `nix show-config --json` or
+// `nix config show --json` prints: {"name": {"value": …, "defaultValue":
+// …, …}, …}. A setting given as a bare value ({"name": …}, as Nix 2.3
+// printed it) is read as its value. Settings Nix does not print keep Nix's
+// built-in meaning: no substituters, no keys, signatures required.
+// Errors are *ConfigError values naming the setting.
+func ParseNixConfig(data []byte) (*Config, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return nil, &ConfigError{Msg: "not the JSON object Nix prints for its configuration"}
 	}
-	for _, src := range sources {
-		if err := st.apply(src); err != nil {
-			return nil, err
+	settings := make(map[string]nixSetting, len(raw))
+	for name, v := range raw {
+		var s nixSetting
+		if json.Unmarshal(v, &s) != nil || s.Value == nil {
+			s = nixSetting{Value: v}
 		}
+		settings[name] = s
 	}
-	return st.finish()
+	return configFrom(settings)
 }
 
-func (st *configState) apply(src ConfigSource) error {
-	for i, line := range strings.Split(src.Text, "\n") {
-		if err := st.applyLine(src.Label, i+1, line); err != nil {
-			return err
-		}
+// configFrom reads the settings this package uses.
+func configFrom(settings map[string]nixSetting) (*Config, error) {
+	cfg := &Config{RequireSigs: true}
+	var subs []string
+	steps := []struct {
+		name string
+		read func(nixSetting) error
+	}{
+		{"substituters", func(s nixSetting) error { return decode(s.Value, &subs) }},
+		{"trusted-public-keys", func(s nixSetting) error { return decode(s.Value, &cfg.TrustedPublicKeys) }},
+		{"require-sigs", func(s nixSetting) error { return decode(s.Value, &cfg.RequireSigs) }},
+		{"netrc-file", func(s nixSetting) error {
+			cfg.netrcIsDefault = s.DefaultValue != nil && string(s.Value) == string(s.DefaultValue)
+			return decode(s.Value, &cfg.NetrcFile)
+		}},
+		{"connect-timeout", func(s nixSetting) error { return seconds(s, false, &cfg.ConnectTimeout) }},
+		{"stalled-download-timeout", func(s nixSetting) error { return seconds(s, true, &cfg.StalledTimeout) }},
+		{"download-attempts", func(s nixSetting) error {
+			if changed(s) {
+				return decode(s.Value, &cfg.DownloadAttempts)
+			}
+			return nil
+		}},
+		{"access-tokens", func(s nixSetting) error {
+			var tokens map[string]string
+			if err := decode(s.Value, &tokens); err != nil {
+				return errors.New("not a map of host to token")
+			}
+			for _, tok := range tokens {
+				cfg.AccessTokens = append(cfg.AccessTokens, tok)
+			}
+			return nil
+		}},
 	}
-	return nil
-}
-
-func (st *configState) applyLine(label string, n int, line string) error {
-	raw := line
-	if h := strings.IndexByte(line, '#'); h >= 0 {
-		line = line[:h]
-	}
-	tokens := strings.Fields(line)
-	if len(tokens) == 0 {
-		return nil
-	}
-	where := ConfigError{Label: label, Line: n}
-	bad := func(format string, args ...any) error {
-		e := where
-		e.Msg = fmt.Sprintf(format, args...)
-		return &e
-	}
-	if tokens[0] == "include" || tokens[0] == "!include" {
-		if len(tokens) != 2 {
-			return bad("illegal configuration line %q", strings.TrimSpace(raw))
-		}
-		st.notes = append(st.notes, fmt.Sprintf("%s:%d: %s not followed", label, n, strings.Join(tokens, " ")))
-		return nil
-	}
-	if len(tokens) < 2 || tokens[1] != "=" {
-		return bad("illegal configuration line %q (want \"name = value\")", strings.TrimSpace(raw))
-	}
-	return st.set(tokens[0], tokens[2:], where, bad)
-}
-
-func (st *configState) set(name string, values []string, where ConfigError, bad func(string, ...any) error) error {
-	rest, appendTo := strings.CutPrefix(name, "extra-")
-	name = canonicalSetting(rest)
-	if name == "" || (appendTo && !isListSetting(name)) {
-		return nil // Nix: "unknown setting" warning, value ignored
-	}
-	items := make([]origValue, len(values))
-	for i, v := range values {
-		items[i] = origValue{value: v, origin: where}
-	}
-	switch name {
-	case "substituters":
-		st.substituters = setList(st.substituters, items, appendTo)
-	case "trusted-public-keys":
-		st.keys = setList(st.keys, items, appendTo)
-	case "require-sigs":
-		b, ok := parseNixBool(strings.Join(values, " "))
-		if !ok {
-			return bad("boolean setting 'require-sigs' has invalid value %q", strings.Join(values, " "))
-		}
-		st.requireSigs = b
-	case "netrc-file":
-		st.netrcFile = strings.Join(values, " ")
-	}
-	return nil
-}
-
-func setList(cur, items []origValue, appendTo bool) []origValue {
-	if appendTo {
-		return append(cur, items...)
-	}
-	return items
-}
-
-// parseNixBool accepts the spellings Nix 2.8 does.
-func parseNixBool(s string) (value, ok bool) {
-	switch s {
-	case "true", "yes", "1":
-		return true, true
-	case "false", "no", "0":
-		return false, true
-	}
-	return false, false
-}
-
-func (st *configState) finish() (*Config, error) {
-	cfg := &Config{RequireSigs: st.requireSigs, NetrcFile: st.netrcFile, Notes: st.notes}
-	seen := make(map[string]bool)
-	for _, s := range st.substituters {
-		if seen[s.value] {
+	for _, st := range steps {
+		s, ok := settings[st.name]
+		if !ok || string(s.Value) == "null" {
 			continue
 		}
-		seen[s.value] = true
-		if _, err := url.Parse(s.value); err != nil {
-			e := s.origin
-			e.Msg = fmt.Sprintf("substituter %q: %v", redactURLText(s.value), urlErrorReason(err))
-			return nil, &e
+		if err := st.read(s); err != nil {
+			return nil, &ConfigError{Setting: st.name, Msg: err.Error()}
 		}
-		cfg.Substituters = append(cfg.Substituters, s.value)
 	}
-	for _, k := range st.keys {
-		if _, err := signature.ParsePublicKey(k.value); err != nil {
-			e := k.origin
-			e.Msg = fmt.Sprintf("trusted public key %q: %v", k.value, err)
-			return nil, &e
+	if err := cfg.setSubstituters(subs); err != nil {
+		return nil, err
+	}
+	for _, k := range cfg.TrustedPublicKeys {
+		if _, err := signature.ParsePublicKey(k); err != nil {
+			return nil, &ConfigError{Setting: "trusted-public-keys", Msg: fmt.Sprintf("key %q: %v", k, err)}
 		}
-		cfg.TrustedPublicKeys = append(cfg.TrustedPublicKeys, k.value)
 	}
 	return cfg, nil
+}
+
+// setSubstituters keeps the first occurrence of each URL, each a URL.
+func (cfg *Config) setSubstituters(subs []string) error {
+	seen := make(map[string]bool)
+	for _, s := range subs {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		if _, err := url.Parse(s); err != nil {
+			return &ConfigError{Setting: "substituters", Msg: fmt.Sprintf("%q: %v", redactURLText(s), urlErrorReason(err))}
+		}
+		cfg.Substituters = append(cfg.Substituters, s)
+	}
+	return nil
+}
+
+// decode reads a setting's JSON value into v, naming the JSON type it
+// found (never the value: a setting may hold a secret).
+func decode(raw json.RawMessage, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("a JSON %s where Nix prints a %s", te.Value, te.Type)
+		}
+		return errors.New("not JSON")
+	}
+	return nil
+}
+
+// seconds reads a timeout in whole seconds; onlyChanged skips a value
+// equal to Nix's default, and 0 means none.
+func seconds(s nixSetting, onlyChanged bool, d *time.Duration) error {
+	if onlyChanged && !changed(s) {
+		return nil
+	}
+	var n int64
+	if err := decode(s.Value, &n); err != nil {
+		return err
+	}
+	if n < 0 || n > int64(24*time.Hour/time.Second) {
+		return fmt.Errorf("%d seconds is not a timeout", n)
+	}
+	*d = time.Duration(n) * time.Second
+	return nil
+}
+
+// changed reports whether a setting's value differs from Nix's default
+// (true when Nix did not print the default).
+func changed(s nixSetting) bool {
+	return s.DefaultValue == nil || strings.TrimSpace(string(s.Value)) != strings.TrimSpace(string(s.DefaultValue))
 }
 
 // urlErrorReason is url.Parse's complaint without the URL it quotes (which

@@ -4,20 +4,16 @@
 //
 // The flow is:
 //
-//	cfg, err := substituter.ParseConfig(
-//		substituter.ConfigSource{Label: "/etc/nix/nix.conf", Text: etcNixConf},
-//		substituter.ConfigSource{Label: "NIX_CONFIG", Text: nixConfigEnv},
-//	)
+//	cfg, err := substituter.ParseNixConfig(showConfigJSON) // from the Nix that runs
 //	c, err := substituter.New(cfg, substituter.WithConcurrency(16))
 //	infos, err := c.PathInfos(ctx, roots) // *MissingError: build those with Nix
 //	rc, err := c.OpenNAR(ctx, infos[0].Path) // decompressed, hash-checked
 //
-// Configuration comes only from the nix.conf texts handed to ParseConfig
-// (and files they name, such as netrc-file); the package reads no
-// environment variables. Semantics follow Nix 2.8: later settings override
-// earlier ones, "extra-" settings append, unknown settings are ignored and
-// `include`/`!include` lines are not followed (they are listed in
-// Config.Notes instead).
+// Configuration comes only from Nix's own effective configuration, the
+// JSON `nix show-config --json` or `nix config show --json` prints (and
+// the netrc file it names): whatever files and variables Nix read, this
+// package trusts exactly the keys and reaches exactly the caches Nix
+// would. The package reads no environment variables and no nix.conf.
 //
 // Supported substituter schemes are http://, https:// and file://; others
 // (s3://, ssh://, daemon, local paths) are skipped with a log line, so the

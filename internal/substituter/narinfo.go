@@ -15,6 +15,7 @@ import (
 	"github.com/nix-community/go-nix/pkg/nixhash"
 
 	"github.com/org/nix-layer-action/internal/closure"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // parsedNarinfo is a validated narinfo.
@@ -170,38 +171,9 @@ func splitStorePath(p, storeDir string) (string, error) {
 	return base[:32], nil
 }
 
-// checkBaseName validates "<hash>-<name>" as Nix does for store path
-// names: a 32-character nix32 hash, then a name of 1..211 characters from
-// [A-Za-z0-9+-._?=], not starting with a dot.
-func checkBaseName(base string) error {
-	if len(base) < 34 || base[32] != '-' {
-		return errors.New("want <32-char hash>-<name>")
-	}
-	if err := nixbase32.ValidateString(base[:32]); err != nil {
-		return fmt.Errorf("hash part: %v", err)
-	}
-	name := base[33:]
-	if len(name) > 211 {
-		return errors.New("name longer than 211 characters")
-	}
-	if name[0] == '.' {
-		return errors.New("name starts with a dot")
-	}
-	for _, r := range name {
-		if !validNameChar(r) {
-			return fmt.Errorf("name has invalid character %q", r)
-		}
-	}
-	return nil
-}
-
-func validNameChar(r rune) bool {
-	switch {
-	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		return true
-	}
-	return strings.ContainsRune("+-._?=", r)
-}
+// checkBaseName validates "<hash>-<name>" by Nix's rules (nixpath, the
+// one home for them).
+func checkBaseName(base string) error { return nixpath.CheckBase(base) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -35,11 +35,7 @@ func ctxT(t testing.TB) context.Context {
 
 func client(t testing.TB, c *binarycache.Cache, url string, extra ...substituter.Option) *substituter.Client {
 	t.Helper()
-	cfg, err := substituter.ParseConfig(substituter.ConfigSource{Label: "test", Text: "substituters = " + url +
-		"\ntrusted-public-keys = " + c.Key.Public})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := &substituter.Config{Substituters: []string{url}, TrustedPublicKeys: []string{c.Key.Public}, RequireSigs: true}
 	cl, err := substituter.New(cfg, append([]substituter.Option{substituter.WithLogger(t.Logf)}, extra...)...)
 	if err != nil {
 		t.Fatal(err)

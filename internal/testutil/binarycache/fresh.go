@@ -54,11 +54,18 @@ const freshScript = `set -e; mount --bind "$0" /nix; exec "$@"`
 // on the host PATH first.
 func (s *FreshStore) Run(t testing.TB, extraConfig []string, argv ...string) Result {
 	t.Helper()
+	return s.RunEnv(t, nixEnv(t, extraConfig...), argv...)
+}
+
+// RunEnv is Run with exactly the environment env (e.g. a Nix configured
+// through NIX_CONF_DIR rather than NIX_CONFIG).
+func (s *FreshStore) RunEnv(t testing.TB, env []string, argv ...string) Result {
+	t.Helper()
 	if len(argv) > 0 && filepath.Base(argv[0]) == argv[0] {
 		argv = append([]string{testutil.RequireTool(t, argv[0])}, argv[1:]...)
 	}
 	full := append([]string{s.unshare, "-m", "--propagation", "private", "--", "/bin/sh", "-c", freshScript, s.Root}, argv...)
-	return run("", nixEnv(t, extraConfig...), full...)
+	return run("", env, full...)
 }
 
 // StorePaths lists the entries of the fresh store's /nix/store.

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -109,6 +110,10 @@ type Proxy struct {
 	// uploaded digests whose first HEAD/GET has not been faulted yet
 	pending map[string]bool
 	uploads map[string]int
+	// tlsHellos counts connections that opened with a TLS handshake
+	// (a client trying HTTPS first); the plain-HTTP proxy answers them
+	// 400 before any request, so they are not in seen.
+	tlsHellos int
 }
 
 // Start starts a proxy and closes it at test cleanup.
@@ -152,7 +157,9 @@ func New(o Options) (*Proxy, error) {
 		}
 		return nil
 	}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	p.srv.Listener = &sniffListener{Listener: p.srv.Listener, onTLS: p.sawTLS}
+	p.srv.Start()
 	p.URL = p.srv.URL
 	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
 	return p, nil
@@ -212,6 +219,56 @@ func (p *Proxy) Seen() []string {
 	out := p.seen
 	p.seen = nil
 	return out
+}
+
+// TLSHellos returns how many connections opened with a TLS handshake
+// (HTTPS attempts, which the plain-HTTP proxy refuses) and forgets them,
+// as Seen does.
+func (p *Proxy) TLSHellos() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.tlsHellos
+	p.tlsHellos = 0
+	return n
+}
+
+func (p *Proxy) sawTLS() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tlsHellos++
+}
+
+// sniffListener calls onTLS for each accepted connection whose first byte
+// is a TLS handshake record (0x16).
+type sniffListener struct {
+	net.Listener
+	onTLS func()
+}
+
+func (l *sniffListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &sniffConn{Conn: c, onTLS: l.onTLS}, nil
+}
+
+type sniffConn struct {
+	net.Conn
+	once  sync.Once
+	onTLS func()
+}
+
+func (c *sniffConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.once.Do(func() {
+			if b[0] == 0x16 {
+				c.onTLS()
+			}
+		})
+	}
+	return n, err
 }
 
 // Uploads returns, per blob digest, how many uploads completed (201 to
