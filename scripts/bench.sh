@@ -93,7 +93,7 @@ if want seed; then
   mkdir -p "$WORK/seed"
   "$WORK/benchtools" seed -nla "$WORK/nla" -work "$WORK/seed" -out "$OUT" -base "$WORK/seed-base.json" -bump "$WORK/seed-bump.json" \
     -up-mbs "${BENCH_SEED_UP:-40,10}" -down-mbs "${BENCH_SEED_DOWN:-100}" -reps "${BENCH_SEED_REPS:-3}" -rev "$REV" \
-    -sections "${BENCH_SEED_SECTIONS:-push,fresh}" -caches "$STATE/caches" -cache seed-bump-zstd -key "$(nix key convert-secret-to-public < "$STATE/key.sec")" > /dev/null
+    -sections "${BENCH_SEED_SECTIONS:-push,fresh}" -layer-files "${BENCH_SEED_LAYER_FILES:-true,false}" -caches "$STATE/caches" -cache seed-bump-zstd -key "$(nix key convert-secret-to-public < "$STATE/key.sec")" > /dev/null
   if [ "${BENCH_ONLY:-}" = seed ]; then cat "$OUT/seed.md"; exit 0; fi
 fi
 

@@ -35,6 +35,7 @@ type nlaReport struct {
 	Digest      string `json:"digest"`
 	Changed     bool   `json:"changed"`
 	BytesPushed int64  `json:"bytesPushed"`
+	PeakTemp    int64  `json:"peakTempBytes"`
 	Layers      []struct {
 		Name             string   `json:"name"`
 		Digest           string   `json:"digest"`

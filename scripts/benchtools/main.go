@@ -70,7 +70,9 @@ func main() {
 		fs.StringVar(&c.Cache, "cache", "", "the bump's binary cache under -caches (fresh runs)")
 		fs.StringVar(&c.KeyPub, "key", "", "the cache's public key (fresh runs)")
 		sections := fs.String("sections", "push,fresh", "push (the bump pushed cold, link vs loopback), fresh (a fresh runner through the link)")
+		files := fs.String("layer-files", "true", "--layer-files values to compare through the link: true, false or true,false")
 		fs.Parse(os.Args[2:])
+		c.LayerFiles = strings.Split(*files, ",")
 		c.Sections = map[string]bool{}
 		for _, s := range strings.Split(*sections, ",") {
 			c.Sections[s] = true

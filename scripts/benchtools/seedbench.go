@@ -36,6 +36,7 @@ type seedConfig struct {
 	Caches, Cache     string // directory nginx serves; the bump's cache in it (fresh runs)
 	KeyPub            string // the cache's public key
 	Sections          map[string]bool
+	LayerFiles        []string // --layer-files values to compare through the link ("true", "false")
 	LoadBefore        string
 	LoadAfter         string
 	Started, Finished string
@@ -47,6 +48,8 @@ type seedRun struct {
 	Where        string  `json:"where"`        // "link" or "loopback"
 	Up           int64   `json:"up,omitempty"` // the link's upload rate
 	Compression  string  `json:"compression"`
+	LayerFiles   string  `json:"layerFiles"` // --layer-files
+	PeakTemp     int64   `json:"peakTempBytes"`
 	Wall         float64 `json:"wall"`
 	CPU          float64 `json:"cpu"`
 	RegCPU       float64 `json:"registryCPU"`
@@ -112,8 +115,8 @@ func seedBench(c *seedConfig) error {
 	c.Started = time.Now().UTC().Format(time.RFC3339)
 
 	var runs []seedRun
-	push := func(label, where, comp, repo string, up int64) seedRun {
-		j, rep := b.nlaBuild(label, bumpPlan, "--image", reg.host+"/bench/"+repo+":latest", "--compression", comp)
+	push := func(label, where, comp, files, repo string, up int64) seedRun {
+		j, rep := b.nlaBuild(label, bumpPlan, "--image", reg.host+"/bench/"+repo+":latest", "--compression", comp, "--layer-files="+files)
 		if where == "link" {
 			j.argv = l.Command(j.argv...)
 			if err := l.Shape(netlink.Options{Up: up, Down: c.Down}); err != nil {
@@ -124,7 +127,7 @@ func seedBench(c *seedConfig) error {
 		s := b.run(j)
 		_, u1, _ := l.Sent()
 		r := readReport(rep)
-		run := seedRun{Label: label, Where: where, Up: up, Compression: comp, Wall: s.Wall, CPU: s.CPU(), RegCPU: s.RegCPU,
+		run := seedRun{Label: label, Where: where, Up: up, Compression: comp, LayerFiles: files, PeakTemp: r.PeakTemp, Wall: s.Wall, CPU: s.CPU(), RegCPU: s.RegCPU,
 			MaxRSSKB: s.MaxRSSKB, BytesPushed: r.BytesPushed, UpSent: u1 - u0, Changed: r.Changed}
 		for _, ly := range r.Layers {
 			run.LayerBytes += ly.Size
@@ -135,15 +138,17 @@ func seedBench(c *seedConfig) error {
 		return run
 	}
 	type cfg struct {
-		where, comp string
-		up          int64
+		where, comp, files string
+		up                 int64
 	}
 	var cfgs []cfg
 	for _, comp := range c.Compressions {
 		for _, up := range c.Ups {
-			cfgs = append(cfgs, cfg{"link", comp, up})
+			for _, f := range c.LayerFiles {
+				cfgs = append(cfgs, cfg{"link", comp, f, up})
+			}
 		}
-		cfgs = append(cfgs, cfg{"loopback", comp, 0})
+		cfgs = append(cfgs, cfg{"loopback", comp, c.LayerFiles[0], 0})
 	}
 	if !c.Sections["push"] {
 		cfgs = nil
@@ -199,12 +204,15 @@ func seedBench(c *seedConfig) error {
 			if k.where == "link" {
 				where = fmt.Sprintf("link%d", k.up/1e6)
 			}
+			if k.files == "false" {
+				where += "-stream"
+			}
 			repo := fmt.Sprintf("seed-%s-%s-r%d", where, k.comp, r)
-			push(fmt.Sprintf("bump-%s-%s#%d", where, k.comp, r), k.where, k.comp, repo, k.up)
-			if k.where == "link" && k.up == c.Ups[0] {
+			push(fmt.Sprintf("bump-%s-%s#%d", where, k.comp, r), k.where, k.comp, k.files, repo, k.up)
+			if k.where == "link" && k.up == c.Ups[0] && k.files == c.LayerFiles[0] {
 				// The same image again, through the link: resolve every
 				// path, fetch the manifest and config, push nothing.
-				push(fmt.Sprintf("rerun-%s-%s#%d", where, k.comp, r), "link", k.comp, repo, k.up)
+				push(fmt.Sprintf("rerun-%s-%s#%d", where, k.comp, r), "link", k.comp, k.files, repo, k.up)
 			}
 		}
 	}
@@ -343,22 +351,24 @@ func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order
 		"The registry runs on the host side of the veth; `loopback` runs the same command on the host, where the link costs nothing (the CPU bound; its ratio is against the first link rate's bound).", strings.Join(ups, " or "), float64(c.Down)/1e6)
 	p("")
 	if c.Sections["push"] {
-		p("| push of the bump (every layer new) | compression | wall (median) | CPU | registry CPU | compressed bytes pushed | link bound (bytes ÷ up rate) | wall ÷ bound | goal | peak RSS | walls |")
-		p("|---|---|---|---|---|---|---|---|---|---|---|")
+		p("| push of the bump (every layer new) | compression | wall (median) | CPU | registry CPU | compressed bytes pushed | link bound (bytes ÷ up rate) | wall ÷ bound | goal | peak RSS | peak temp dir (max) ÷ largest layer | walls |")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|")
 		type row struct {
-			where string
-			up    int64
+			where, files string
+			up           int64
 		}
 		var rows []row
 		for _, u := range c.Ups {
-			rows = append(rows, row{"link", u})
+			for _, f := range c.LayerFiles {
+				rows = append(rows, row{"link", f, u})
+			}
 		}
-		rows = append(rows, row{"loopback", 0})
+		rows = append(rows, row{"loopback", c.LayerFiles[0], 0})
 		for _, rw := range rows {
 			for _, comp := range c.Compressions {
 				var ss []seedRun
 				for _, r := range runs {
-					if r.Where == rw.where && r.Up == rw.up && r.Compression == comp && strings.HasPrefix(r.Label, "bump-") {
+					if r.Where == rw.where && r.Up == rw.up && r.LayerFiles == rw.files && r.Compression == comp && strings.HasPrefix(r.Label, "bump-") {
 						ss = append(ss, r)
 					}
 				}
@@ -367,15 +377,18 @@ func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order
 				}
 				var wl, cp, rc []float64
 				var bytes []int64
-				var rss int64
+				var rss, tmp, largest int64
 				for _, r := range ss {
 					wl, cp, rc = append(wl, r.Wall), append(cp, r.CPU), append(rc, r.RegCPU)
 					bytes = append(bytes, r.BytesPushed)
-					rss = max(rss, r.MaxRSSKB)
+					rss, tmp, largest = max(rss, r.MaxRSSKB), max(tmp, r.PeakTemp), max(largest, r.LargestLayer)
 				}
 				up, where := rw.up, fmt.Sprintf("link, %.0f MB/s up", float64(rw.up)/1e6)
 				if rw.where == "loopback" {
 					up, where = c.Ups[0], "loopback (no link)"
+				}
+				if rw.files == "false" {
+					where += ", `--layer-files=false` (streamed)"
 				}
 				bound := float64(medianInt(bytes)) / float64(up)
 				ratioS, goal := x(median(wl)/bound), "≤ 1.1×"
@@ -383,8 +396,8 @@ func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order
 				if rw.where == "loopback" {
 					goal, met = "—", ""
 				}
-				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s %s | %s | %s |", where, comp, secs(median(wl)), secs(median(cp)), secs(median(rc)),
-					mb(medianInt(bytes)), secs(bound), ratioS, goal, met, mibKB(rss), wallList(toSamples(wl)))
+				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s %s | %s | %s | %s |", where, comp, secs(median(wl)), secs(median(cp)), secs(median(rc)),
+					mb(medianInt(bytes)), secs(bound), ratioS, goal, met, mibKB(rss), fmt.Sprintf("%s ÷ %s = %s", mb(tmp), mb(largest), x(float64(tmp)/float64(max(largest, 1)))), wallList(toSamples(wl)))
 			}
 		}
 		p("")
@@ -429,7 +442,7 @@ func renderSeed(c *seedConfig, runs []seedRun, commands map[string]string, order
 	p("")
 	for _, r := range runs {
 		if strings.HasPrefix(r.Label, "bump-") {
-			p("- %s: %s largest, %s layers, %s pushed, link up qdisc %s", r.Label, mb(r.LargestLayer), mb(r.LayerBytes), mb(r.BytesPushed), mb(r.UpSent))
+			p("- %s: %s largest, %s layers, %s pushed, link up qdisc %s, peak temp-dir bytes %s", r.Label, mb(r.LargestLayer), mb(r.LayerBytes), mb(r.BytesPushed), mb(r.UpSent), mb(r.PeakTemp))
 		}
 	}
 	p("")
