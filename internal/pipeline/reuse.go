@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
 )
 
 // reusable finds a previous layer with il's key that proves it is ours
@@ -28,6 +29,9 @@ func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.Pre
 		}
 		mt := il.plan.Spec.Format.MediaType()
 		why := verify(prevL, il.plan.Paths(), mt)
+		if why == "" && il.plan.Spec.Format.Compression == layer.ZstdChunked && len(formatAnnotations(prevL.Descriptor.Annotations)) != 2 {
+			why = "its descriptor lacks the zstd:chunked annotations (" + layer.ChunkedManifestChecksum + ", " + layer.ChunkedManifestPosition + ")"
+		}
 		if why == "" && !r.listedByTarget(prev, prevL.Descriptor.Digest) {
 			why = r.blobThere(ctx, prev.Ref.Context(), prevL.Descriptor)
 		}
@@ -87,6 +91,22 @@ func (r *run) blobThere(ctx context.Context, repo name.Repository, d v1.Descript
 		return fmt.Sprintf("blob %s is %d bytes, its descriptor says %d", d.Digest, size, d.Size)
 	}
 	return ""
+}
+
+// formatAnnotations picks from a previous layer descriptor's annotations
+// those its format needs (zstd:chunked's), to carry them onto the new
+// image's descriptor with the reused blob; nil when there are none.
+func formatAnnotations(a map[string]string) map[string]string {
+	var out map[string]string
+	for _, k := range []string{layer.ChunkedManifestChecksum, layer.ChunkedManifestPosition} {
+		if v, ok := a[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func samePaths(m image.LayerMeta, paths []string) bool {
