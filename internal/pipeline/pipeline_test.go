@@ -19,7 +19,6 @@ import (
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
-	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
 	"github.com/org/nix-layer-action/internal/testutil/memregistry"
@@ -27,29 +26,10 @@ import (
 
 const examplePlan = "../../examples/quickstart/nix-layers.yaml"
 
-// build runs Build of plan to ref on the counting registry.
+// build runs Build of plan to ref on the counting registry (gzip).
 func build(t *testing.T, c *memregistry.Registry, plan, repoTag string) *report.Report {
 	t.Helper()
-	client, err := regclient.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(c.Host + "/" + repoTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := publish.NewRegistry(client, ref, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	rep, err := Build(context.Background(), Options{
-		PlanFile: plan, Target: ref, Previous: []name.Reference{ref},
-		TempDir: t.TempDir(), Registry: client, Log: &logs,
-	}, pub)
-	if err != nil {
-		t.Fatalf("Build: %v\n%s", err, logs.String())
-	}
+	rep, _ := buildIn(t, c, plan, repoTag, layer.Format{})
 	return rep
 }
 

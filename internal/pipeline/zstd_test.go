@@ -49,17 +49,8 @@ func buildIn(t *testing.T, c *memregistry.Registry, plan, repoTag string, f laye
 // mediaTypes reads back the layer media types of the image rep pushed.
 func mediaTypes(t *testing.T, rep *report.Report) []types.MediaType {
 	t.Helper()
-	ref, _ := name.ParseReference(rep.Image)
-	prev, err := image.LoadPrevious(context.Background(), newCountingClient(t), ref, v1.Platform{})
-	if err != nil || prev == nil {
-		t.Fatalf("reading back %s: %v", rep.Image, err)
-	}
-	m, err := prev.Image.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []types.MediaType
-	for _, l := range m.Layers {
+	for _, l := range manifestLayers(t, rep) {
 		out = append(out, l.MediaType)
 	}
 	return out
