@@ -124,6 +124,12 @@ func TestReliabilityInterruptStopsNixBuild(t *testing.T) {
 				t.Errorf("Nix's temp dirs left behind: %v", left)
 			}
 			for i, what := range []string{"the builder", "the builder's sleep"} {
+				// Nix SIGKILLs its builder's process group before it exits;
+				// on a loaded machine the kernel may take a moment to end
+				// them.
+				for wait := time.Now().Add(10 * time.Second); !processGone(pids[i]) && time.Now().Before(wait); {
+					time.Sleep(20 * time.Millisecond)
+				}
 				if !processGone(pids[i]) {
 					t.Errorf("%s (pid %d) is still running", what, pids[i])
 					_ = syscall.Kill(pids[i], syscall.SIGKILL)
