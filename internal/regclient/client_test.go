@@ -12,11 +12,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/org/nix-layer-action/internal/secrets"
@@ -318,5 +320,28 @@ func TestIsNetwork(t *testing.T) {
 	_, err = remote.Get(ref, c.Remote(context.Background())...)
 	if err == nil || IsNetwork(err) {
 		t.Errorf("a 404 answer: IsNetwork true: %v", err)
+	}
+}
+
+// BlobSize retries a dropped connection like every other request (the
+// library's bare retry transport would not: io.EOF is not "temporary").
+func TestBlobSizeRetriesDroppedConnections(t *testing.T) {
+	var heads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && heads.Add(1) <= 2 {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		if r.Method == http.MethodHead {
+			w.Header().Set("Content-Length", "1234")
+		}
+	}))
+	defer srv.Close()
+	c := newClient(t, WithRetry(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 5}))
+	repo, _ := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/r")
+	size, ok, err := c.BlobSize(context.Background(), repo, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)})
+	if err != nil || !ok || size != 1234 {
+		t.Fatalf("BlobSize after two dropped connections: %d %v %v", size, ok, err)
 	}
 }

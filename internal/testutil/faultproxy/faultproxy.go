@@ -49,6 +49,10 @@ const (
 	// does to a manifest PUT naming a blob it does not (yet) see; GHCR does
 	// this transiently right after the blob's upload.
 	ManifestBlobUnknown Kind = "manifest-blob-unknown"
+	// ManifestUnknown answers 404 MANIFEST_UNKNOWN, as a registry on
+	// eventually consistent storage does to a HEAD or GET of a tag for a
+	// moment after the tag's manifest PUT.
+	ManifestUnknown Kind = "manifest-unknown"
 )
 
 // AllKinds are the kinds drawn from by random faults when Options.Kinds is empty.
@@ -310,6 +314,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case ManifestBlobUnknown:
 		writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", p.echo(r))
+		return
+	case ManifestUnknown:
+		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown", p.echo(r))
 		return
 	case Drop:
 		p.drop(w, r)
