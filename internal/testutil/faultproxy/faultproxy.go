@@ -91,6 +91,7 @@ type Options struct {
 
 // Event is one injected fault.
 type Event struct {
+	Seq    int // the faulted request's arrival number (1-based) among all the proxy saw
 	Kind   Kind
 	Method string
 	Path   string
@@ -265,7 +266,7 @@ func (p *Proxy) decide(r *http.Request) Kind {
 	k := p.pick(r)
 	if k != "" {
 		p.count[k]++
-		p.log = append(p.log, Event{Kind: k, Method: r.Method, Path: r.URL.Path})
+		p.log = append(p.log, Event{Seq: p.reqs, Kind: k, Method: r.Method, Path: r.URL.Path})
 	}
 	return k
 }
