@@ -4,7 +4,9 @@ package e2e
 // is read before any layer is built, so a network failure on the registry
 // the run pushes to ends the run there, naming the host, instead of after
 // the whole build; a registry that never answers ends the run within about
-// three --registry-timeout.
+// three --registry-timeout. And faults a push must survive (item 9): one of
+// every kind on every request kind, and a request's whole retry budget
+// used up.
 
 import (
 	"context"
@@ -88,8 +90,8 @@ func TestReliabilityCacheFromUnreachable(t *testing.T) {
 // — the ping, the previous image's manifest and config, blob HEADs, upload
 // POST/PATCH/PUT, the manifest PUT and the tag's HEAD after it — is
 // survived: each push through the proxy completes and the tag holds what
-// it pushed. This is how the escapes below were found; a failure prints
-// the faults the push met, in order.
+// it pushed. It found the escapes of issue 17, item 9 (the tag's HEAD
+// after the push); a failure prints the faults the push met, in order.
 func TestReliabilityEveryFaultOnce(t *testing.T) {
 	testutil.Short(t)
 	reg := registry.Start(t, registry.Options{})
