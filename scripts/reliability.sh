@@ -10,6 +10,11 @@
 # Long tests: 50 consecutive pushes through a proxy faulting 10% of
 # requests, 30 SIGKILLs at random points of a push with resumption, plus the
 # other reliability tests. Figures are the lines starting with FIGURE.
+#
+# A failure rate for faulted pushes takes hundreds of pushes; run them apart,
+# several seeds at once (each push is mostly waiting on backoff):
+#   go test -c -o /tmp/e2e.test ./e2e && cd e2e && /tmp/e2e.test -test.run 'TestReliabilityFaultyPushes$' \
+#     -test.timeout 90m -reliability.pushes 150 -reliability.seed 21
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f ./scripts/nix-env.sh ]; then . ./scripts/nix-env.sh; fi

@@ -80,7 +80,7 @@ func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Re
 		return nil, err
 	}
 	r.enter(PhasePrevious, "")
-	prevs, absent, err := readPrevious(ctx, o.Registry, o.Previous, r.res.Platform, r.log)
+	prevs, absent, err := readPrevious(ctx, o.Registry, o.Previous, r.res.Platform, pushHost(o, pub), r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +115,14 @@ func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Re
 		rep, err = r.finish(ctx, ls, pub)
 	}
 	return rep, err
+}
+
+// pushHost is the registry pub publishes to ("" when it publishes to none).
+func pushHost(o Options, pub publish.Publisher) string {
+	if _, ok := pub.(publish.Target); !ok || o.Target == nil {
+		return ""
+	}
+	return o.Target.Context().RegistryStr()
 }
 
 // finish assembles the image, fills the report and publishes.

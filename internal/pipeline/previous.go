@@ -24,16 +24,22 @@ var errNoRegistry = errors.New("pipeline: a registry client is required to read 
 // readPrevious reads every image in refs (manifest and config only). A
 // previous image is an optimisation: one that is missing, or that cannot
 // be read as an image of ours (an index without our platform, schema 1, a
-// config that is not JSON or too large, a registry that refuses or stalls)
-// is named in a warning and not used — every layer it could have supplied
-// is rebuilt, and the push then repairs the tag. Only cancellation stops
-// the run. An image a registry answers "blob unknown" for (GHCR does, for a
-// while after an upload) is retried first.
+// config that is not JSON or too large, a registry that refuses access) is
+// named in a warning and not used — every layer it could have supplied is
+// rebuilt, and the push then repairs the tag. An image a registry answers
+// "blob unknown" for (GHCR does, for a while after an upload) is retried
+// first.
+//
+// A network failure (nothing listening, DNS, TLS, a stall; see
+// regclient.IsNetwork) on pushHost, the registry the run publishes to,
+// ends the run here, before any layer is built: the push would fail the
+// same way after the whole build. On any other registry (--cache-from
+// elsewhere) it only warns. Cancellation always stops the run.
 //
 // An index is read as its child for platform.
 //
 // absent lists the references the registry answered "not found" for.
-func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Reference, platform v1.Platform, log *logger) (out []*image.Previous, absent map[string]bool, err error) {
+func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Reference, platform v1.Platform, pushHost string, log *logger) (out []*image.Previous, absent map[string]bool, err error) {
 	if len(refs) > 0 && c == nil {
 		return nil, nil, errNoRegistry
 	}
@@ -43,6 +49,8 @@ func readPrevious(ctx context.Context, c *regclient.Client, refs []name.Referenc
 		switch {
 		case ctx.Err() != nil:
 			return nil, nil, ctx.Err()
+		case err != nil && regclient.IsNetwork(err) && r.Context().RegistryStr() == pushHost:
+			return nil, nil, c.Err(&regclient.UnreachableError{Registry: pushHost, Err: err})
 		case err != nil:
 			// LoadPrevious's "read REF: " would name the image twice.
 			why := strings.TrimPrefix(c.Err(err).Error(), "read "+r.String()+": ")

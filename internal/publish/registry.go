@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -377,7 +378,7 @@ func (r *Registry) supersededBy(ctx context.Context, ref name.Reference, digest 
 	if _, byDigest := ref.(name.Digest); byDigest {
 		return "", nil
 	}
-	d, err := remote.Head(ref, r.client.Remote(ctx)...)
+	d, err := r.headAfterPush(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("check %s after the push: %w", ref, err)
 	}
@@ -385,6 +386,30 @@ func (r *Registry) supersededBy(ctx context.Context, ref name.Reference, digest 
 		return d.Digest.String(), nil
 	}
 	return "", nil
+}
+
+// headAfterPush reads what ref holds right after this run wrote it, with
+// the same whole-operation retries as the writes (on top of each request's
+// own): a registry may answer "not found" (or "blob unknown") for a moment
+// after the manifest PUT — GHCR and registries on eventually consistent
+// storage do — and the push is not to fail on its last, read-only request
+// when a write would have been retried.
+func (r *Registry) headAfterPush(ctx context.Context, ref name.Reference) (*v1.Descriptor, error) {
+	for attempt := 1; ; attempt++ {
+		d, err := remote.Head(ref, r.client.Remote(ctx)...)
+		if err == nil || attempt >= writeAttempts || !regclient.Transient(err) && !regclient.IsNotFound(err) {
+			return d, err
+		}
+		var se *regclient.StallError
+		if errors.As(err, &se) {
+			return d, err // the stalled request used its budget already
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * r.client.Backoff().Duration):
+		}
+	}
 }
 
 // statuses says, for every blob of img, what this run did with it.

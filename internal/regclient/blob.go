@@ -2,9 +2,13 @@ package regclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,7 +24,8 @@ func (c *Client) BlobSize(ctx context.Context, repo name.Repository, h v1.Hash) 
 	if err != nil {
 		return 0, false, err
 	}
-	rt := transport.NewRetry(c.o.transport, transport.WithRetryBackoff(c.o.backoff), transport.WithRetryStatusCodes(RetryStatusCodes...))
+	rt := transport.NewRetry(c.o.transport, transport.WithRetryBackoff(c.o.backoff), transport.WithRetryStatusCodes(RetryStatusCodes...),
+		transport.WithRetryPredicate(retryable))
 	if c.o.userAgent != "" {
 		rt = transport.NewUserAgent(rt, c.o.userAgent)
 	}
@@ -45,4 +50,25 @@ func (c *Client) BlobSize(ctx context.Context, repo name.Repository, h v1.Hash) 
 		return 0, false, nil
 	}
 	return 0, false, transport.CheckError(resp, http.StatusOK)
+}
+
+// retryable is the retry predicate of requests made outside
+// go-containerregistry's remote package, the same as remote's own: a
+// temporary error (a stall that is not final, 5xx and 429 answers), or a
+// connection closed or reset. transport.NewRetry's default retries only
+// errors that say they are temporary, so a dropped connection (io.EOF)
+// would fail at once.
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if t, ok := err.(interface{ Temporary() bool }); ok && t.Temporary() {
+		return true
+	}
+	var se *StallError
+	if errors.As(err, &se) {
+		return !se.Final
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }

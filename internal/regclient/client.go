@@ -8,7 +8,9 @@
 // The transport stack, innermost first: net/http with a connect timeout;
 // a watchdog that fails any request making no progress for the configured
 // time (waiting for headers, sending the body, reading the body) with a
-// *StallError naming the registry and the request; an observer that counts
+// *StallError naming the registry and the request (final, not retried,
+// once the host has shown no sign of life for twice the timeouts); an
+// observer that counts
 // uploaded bytes on whatever host an upload is redirected to and records
 // per-blob outcomes; an optional debug log; then go-containerregistry's own
 // retry, auth and user-agent transports.
@@ -185,7 +187,7 @@ func New(opts ...Option) (*Client, error) {
 	if base == nil {
 		base = newHTTPTransport(o.timeouts.Connect)
 	}
-	var rt http.RoundTripper = &watchdog{next: base, t: o.timeouts}
+	var rt http.RoundTripper = &watchdog{next: base, t: o.timeouts, life: &liveness{}}
 	obs := newObserver(rt, o.secrets)
 	rt = obs
 	if o.debug != nil {

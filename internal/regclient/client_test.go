@@ -7,14 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/org/nix-layer-action/internal/secrets"
@@ -212,5 +216,132 @@ func TestKeychainGHCRToken(t *testing.T) {
 	}
 	if a, _ := Keychain("").Resolve(ghcr); a != authn.Anonymous {
 		t.Fatalf("empty token should be anonymous, got %v", a)
+	}
+}
+
+// silentServer accepts connections and never answers (nor reads).
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// A registry that never answers costs about two timeouts: the first stall
+// is retried, the next (the host silent for twice the timeout) is final,
+// whatever retries are left; not one timeout per retry.
+func TestSilentRegistryGivesUpAfterTwoTimeouts(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	host := silentServer(t)
+	c := newClient(t, WithTimeouts(Timeouts{Connect: timeout, Header: timeout, Idle: timeout}),
+		WithRetry(remote.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 5}))
+	ref, _ := name.ParseReference(host + "/repo:tag")
+	start := time.Now()
+	_, err := remote.Get(ref, c.Remote(context.Background())...)
+	d := time.Since(start)
+	var se *StallError
+	if !errors.As(err, &se) || !se.Final || se.Host != host {
+		t.Fatalf("err = %v, want a final StallError for %s", err, host)
+	}
+	if !IsNetwork(err) || Transient(err) {
+		t.Errorf("a final stall: IsNetwork %v, Transient %v", IsNetwork(err), Transient(err))
+	}
+	// 5 tries would take 5×0.5 s + 1.5 s of backoff = 4 s.
+	if d < 2*timeout || d > 3*timeout+500*time.Millisecond {
+		t.Errorf("gave up after %s, want about 2×%s (the first stall retried once)", d, timeout)
+	}
+}
+
+// A stall on a registry that answers otherwise is still retried.
+func TestStallRetriedWhenTheRegistryAnswers(t *testing.T) {
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		if n++; n == 1 {
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.Write([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}`))
+	}))
+	defer srv.Close()
+	c := newClient(t, WithRetry(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 3}))
+	ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/repo:tag")
+	if _, err := remote.Get(ref, c.Remote(context.Background())...); err != nil {
+		t.Fatalf("one stall, then an answer: %v", err)
+	}
+}
+
+func TestIsNetwork(t *testing.T) {
+	c := newClient(t)
+	ref, _ := name.ParseReference("nonexistent.invalid/repo:tag")
+	_, err := remote.Get(ref, c.Remote(context.Background())...)
+	if !IsNetwork(err) {
+		t.Errorf("DNS failure: IsNetwork false: %v", err)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	ref, _ = name.ParseReference(addr + "/repo:tag")
+	_, err = remote.Get(ref, c.Remote(context.Background())...)
+	if !IsNetwork(err) {
+		t.Errorf("connection refused: IsNetwork false: %v", err)
+	}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	ref, _ = name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/repo:tag")
+	_, err = remote.Get(ref, c.Remote(context.Background())...)
+	if err == nil || IsNetwork(err) {
+		t.Errorf("a 404 answer: IsNetwork true: %v", err)
+	}
+}
+
+// BlobSize retries a dropped connection like every other request (the
+// library's bare retry transport would not: io.EOF is not "temporary").
+func TestBlobSizeRetriesDroppedConnections(t *testing.T) {
+	var heads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && heads.Add(1) <= 2 {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		if r.Method == http.MethodHead {
+			w.Header().Set("Content-Length", "1234")
+		}
+	}))
+	defer srv.Close()
+	c := newClient(t, WithRetry(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 5}))
+	repo, _ := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/r")
+	size, ok, err := c.BlobSize(context.Background(), repo, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)})
+	if err != nil || !ok || size != 1234 {
+		t.Fatalf("BlobSize after two dropped connections: %d %v %v", size, ok, err)
 	}
 }

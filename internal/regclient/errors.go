@@ -2,6 +2,8 @@ package regclient
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -75,7 +77,10 @@ func Transient(err error) bool {
 		return false
 	}
 	var se *StallError
-	if errors.As(err, &se) || IsBlobUnknown(err) {
+	if errors.As(err, &se) {
+		return !se.Final
+	}
+	if IsBlobUnknown(err) {
 		return true
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
@@ -92,6 +97,58 @@ func Transient(err error) bool {
 		return terr.Temporary()
 	}
 	var nerr net.Error
+	return errors.As(err, &nerr) && nerr.Timeout()
+}
+
+// UnreachableError is a registry that could not be reached or did not
+// answer: nothing listening, a name that does not resolve, a TLS handshake
+// or certificate that fails, a connection dropped every time, a stall.
+type UnreachableError struct {
+	Registry string // "ghcr.io"
+	Err      error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach registry %s: %v", e.Registry, e.Err)
+}
+
+// Unwrap returns the network error.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// IsNetwork reports whether err is a failure to reach or hear from a
+// registry (as opposed to an answer from it): connection refused or reset,
+// DNS, TLS and certificate failures, timeouts and stalls. Cancellation is
+// not.
+func IsNetwork(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return false // the registry answered
+	}
+	var (
+		se    *StallError
+		dns   *net.DNSError
+		op    *net.OpError
+		rec   tls.RecordHeaderError
+		alert tls.AlertError
+		cv    *tls.CertificateVerificationError
+		ua    x509.UnknownAuthorityError
+		hn    x509.HostnameError
+		ci    x509.CertificateInvalidError
+		nerr  net.Error
+	)
+	switch {
+	case errors.As(err, &se), errors.As(err, &dns), errors.As(err, &op),
+		errors.As(err, &rec), errors.As(err, &alert), errors.As(err, &cv),
+		errors.As(err, &ua), errors.As(err, &hn), errors.As(err, &ci):
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	}
 	return errors.As(err, &nerr) && nerr.Timeout()
 }
 

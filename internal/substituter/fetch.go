@@ -39,7 +39,7 @@ func (c *Client) fetchSmall(ctx context.Context, ch *cache, rel string) (data []
 		}
 		return data, true, nil
 	}
-	resp, attempts, err := c.get(ctx, ch, loc)
+	resp, attempts, err := c.get(ctx, ch, loc, nil)
 	if err != nil {
 		return nil, false, err
 	}
@@ -78,9 +78,10 @@ func (c *Client) requestError(ch *cache, loc string, status, attempts int, err e
 // transient failures (transport errors, 5xx, 429, 408) are retried with
 // backoff. The response body enforces the idle timeout and must be closed.
 // Non-retryable statuses are returned as responses for the caller to judge.
-func (c *Client) get(ctx context.Context, ch *cache, loc string) (*http.Response, int, error) {
+// hdr, when not nil, is added to every request (Range, If-Range).
+func (c *Client) get(ctx context.Context, ch *cache, loc string, hdr http.Header) (*http.Response, int, error) {
 	for attempt := 1; ; attempt++ {
-		resp, err := c.attempt(ctx, ch, loc)
+		resp, err := c.attempt(ctx, ch, loc, hdr)
 		wait, retry := c.retryable(ctx, resp, err, attempt)
 		if !retry || attempt > c.o.retries {
 			if err != nil {
@@ -163,12 +164,15 @@ func transientError(err error) bool {
 // attempt sends one GET. The response-header timeout cancels the request
 // with a *TimeoutError cause; the returned body resets the idle timer on
 // every read and cancels the request when closed.
-func (c *Client) attempt(ctx context.Context, ch *cache, loc string) (*http.Response, error) {
+func (c *Client) attempt(ctx context.Context, ch *cache, loc string, hdr http.Header) (*http.Response, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, loc, nil)
 	if err != nil {
 		cancel(nil)
 		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	c.authorize(req, ch)
 	headerTimeout := &TimeoutError{Cache: ch.display, URL: redactURLText(loc), Phase: "response headers", After: c.o.headerTimeout}

@@ -63,7 +63,8 @@ func (c *Client) OpenNAR(ctx context.Context, storePath string) (io.ReadCloser, 
 }
 
 // openRaw opens the (compressed) NAR file for reading: an HTTP body after
-// retries of transient failures, or a local file.
+// retries of transient failures (a body cut short is resumed, see
+// resumingBody), or a local file.
 func (c *Client) openRaw(ctx context.Context, ch *cache, loc string) (io.ReadCloser, error) {
 	if ch.isFile() {
 		f, err := os.Open(loc)
@@ -72,13 +73,16 @@ func (c *Client) openRaw(ctx context.Context, ch *cache, loc string) (io.ReadClo
 		}
 		return f, nil
 	}
-	resp, attempts, err := c.get(ctx, ch, loc)
+	resp, attempts, err := c.get(ctx, ch, loc, nil)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
 		return nil, c.requestError(ch, loc, resp.StatusCode, attempts, nil)
+	}
+	if identity(resp.Header.Get("Content-Encoding")) {
+		return c.resuming(ctx, ch, loc, resp), nil
 	}
 	body, err := decodeContentEncoding(resp.Header.Get("Content-Encoding"), resp.Body, c.o.xzCommand)
 	if err != nil {

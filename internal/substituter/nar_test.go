@@ -3,6 +3,7 @@ package substituter
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -212,7 +215,8 @@ func TestOpenNARTooLong(t *testing.T) {
 }
 
 // TestOpenNARShortBody: the server announces the full length but drops the
-// connection half way.
+// connection half way, every time: after the bounded resumes the read
+// fails.
 func TestOpenNARShortBody(t *testing.T) {
 	fc := newFakeCache(t, "none")
 	p := fc.add("p-1", payload(100<<10))
@@ -327,6 +331,65 @@ func TestOpenNAREscapingURL(t *testing.T) {
 		var ne *NarinfoError
 		if !errors.As(err, &ne) {
 			t.Errorf("URL %q: err = %v, want *NarinfoError", bad, err)
+		}
+	}
+}
+
+// TestOpenNARResumedBytesVerified: a transfer cut short once is resumed
+// with a Range request, and the joined stream is still checked against the
+// narinfo: a cache that serves other bytes for the rest (here: the file
+// changed in place, its Last-Modified kept) fails with a hash mismatch.
+func TestOpenNARResumedBytesVerified(t *testing.T) {
+	for _, change := range []bool{false, true} {
+		fc := newFakeCache(t, "none")
+		p := fc.add("p-1", payload(100<<10))
+		name := fc.narFile(p)
+		var cut atomic.Bool
+		var (
+			mu     sync.Mutex
+			ranges []string
+		)
+		fc.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+			if !strings.HasPrefix(r.URL.Path, "/nar/") {
+				return false
+			}
+			mu.Lock()
+			ranges = append(ranges, r.Header.Get("Range"))
+			mu.Unlock()
+			if cut.Swap(true) {
+				return false // the file server answers the Range
+			}
+			nar := fc.paths[p].nar
+			w.Header().Set("Accept-Ranges", "bytes")
+			w.Header().Set("Content-Length", strconv.Itoa(len(nar)))
+			w.Write(nar[:len(nar)/2])
+			if change {
+				fi, _ := os.Stat(name)
+				data := bytes.Clone(nar)
+				data[len(data)*3/4] ^= 0xff
+				os.WriteFile(name, data, 0o644)
+				os.Chtimes(name, fi.ModTime(), fi.ModTime())
+			}
+			return true // net/http closes the connection
+		})
+		cl := newClient(t, fc.config(fc.serve()))
+		rc, err := cl.OpenNAR(ctxT(t), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ranges) != 2 || ranges[1] != fmt.Sprintf("bytes=%d-", len(fc.paths[p].nar)/2) {
+			t.Errorf("NAR requests with Range %q, want a resume from byte %d", ranges, len(fc.paths[p].nar)/2)
+		}
+		var hm *HashMismatchError
+		switch {
+		case !change && (err != nil || !bytes.Equal(got, fc.paths[p].nar)):
+			t.Errorf("resumed NAR: %d bytes, err %v", len(got), err)
+		case change && !errors.As(err, &hm):
+			t.Errorf("other bytes after the resume: err = %v, want a hash mismatch", err)
 		}
 	}
 }

@@ -107,7 +107,10 @@ func WithIdleTimeout(d time.Duration) Option {
 // WithRetries sets how often a request is retried after a transient
 // failure (HTTP 5xx or 429, connection errors, timeouts), 0..10, with
 // exponential backoff from initial up to max (Retry-After is honoured up to
-// max). NAR streams are retried only until their body starts. Default 3
+// max). A NAR body cut short (connection reset or closed early) or
+// stalled is resumed up to n times: with a Range request when the cache
+// offers byte ranges, else by fetching the whole file again and skipping
+// what was read; the joined stream is still hash-checked. Default 3
 // retries, 250ms, 5s.
 func WithRetries(n int, initial, max time.Duration) Option {
 	return func(o *options) error {

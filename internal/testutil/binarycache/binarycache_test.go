@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -337,4 +339,69 @@ func BenchmarkClosureFromCache(b *testing.B) {
 	})
 	tr := binarycache.Summarize(srv.Requests(b))
 	b.Logf("%d paths, %d NAR bytes; nginx over all runs: %v", len(fx.Closure), narBytes, tr)
+}
+
+// TestOpenNARResumesCutTransfer: a cache (nginx) whose connection is
+// closed halfway through a NAR once: the transfer is resumed with a Range
+// request (nginx serves ranges for static files), or, from a cache that
+// offers no ranges, fetched whole again with what was read skipped; either
+// way the bytes equal `nix-store --dump` (the NAR hash and size are checked
+// on the joined stream). Cut every time, it fails after the bounded
+// resumes, saying so.
+func TestOpenNARResumesCutTransfer(t *testing.T) {
+	fx := binarycache.BuildFixture(t, nixfix.Options{Packages: 1, CudaSize: 256 << 10})
+	key := binarycache.GenerateKey(t, "test-cache-1")
+	p := fx.Attrs["cuda"]
+	want := binarycache.DumpNAR(t, p)
+	for _, comp := range []string{"none", "xz"} {
+		c := binarycache.NewCache(t, fx.Roots, binarycache.CacheOptions{Compression: comp, Key: &key})
+		srv := binarycache.Serve(t, c.Dir)
+		for _, noRanges := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, ranges %v", comp, !noRanges), func(t *testing.T) {
+				before := len(srv.Requests(t))
+				cut := binarycache.Cut(t, srv.URL, binarycache.CutOptions{NoRanges: noRanges})
+				cl := client(t, c, cut.URL)
+				if got := openAll(t, cl, p); !bytes.Equal(got, want) {
+					t.Fatalf("resumed NAR: %d bytes, nix-store --dump %d, not equal", len(got), len(want))
+				}
+				ranges := cut.NARRanges()
+				if cut.Cuts() != 1 || len(ranges) != 2 || ranges[0] != "" {
+					t.Fatalf("cuts %d, NAR requests with Range headers %q; want 1 cut and one resume", cut.Cuts(), ranges)
+				}
+				switch {
+				case noRanges && ranges[1] != "":
+					t.Errorf("asked for a range (%q) although the cache offers none", ranges[1])
+				case !noRanges && !strings.HasPrefix(ranges[1], "bytes=") || !noRanges && ranges[1] == "bytes=0-":
+					t.Errorf("resumed with Range %q, want bytes=<received>-", ranges[1])
+				}
+				var partial int
+				for _, r := range srv.Requests(t)[before:] {
+					if r.Kind() == "nar" && r.Status == http.StatusPartialContent {
+						partial++
+					}
+				}
+				if (partial == 1) == noRanges {
+					t.Errorf("nginx served %d partial answers (206)", partial)
+				}
+			})
+		}
+		t.Run(comp+", cut every time", func(t *testing.T) {
+			cut := binarycache.Cut(t, srv.URL, binarycache.CutOptions{Times: -1})
+			cl := client(t, c, cut.URL, substituter.WithRetries(2, 10*time.Millisecond, 50*time.Millisecond))
+			rc, err := cl.OpenNAR(ctxT(t), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			_, err = io.ReadAll(rc)
+			var ne *substituter.NARError
+			if !errors.As(err, &ne) || !strings.Contains(err.Error(), "after 2 resumes") || !strings.Contains(err.Error(), p) {
+				t.Fatalf("err = %v, want a NARError naming the path and the 2 resumes", err)
+			}
+			if cut.Cuts() != 3 {
+				t.Errorf("%d transfers, want 3 (1 + 2 resumes)", cut.Cuts())
+			}
+			t.Logf("cut every time: %v", err)
+		})
+	}
 }

@@ -49,6 +49,10 @@ const (
 	// does to a manifest PUT naming a blob it does not (yet) see; GHCR does
 	// this transiently right after the blob's upload.
 	ManifestBlobUnknown Kind = "manifest-blob-unknown"
+	// ManifestUnknown answers 404 MANIFEST_UNKNOWN, as a registry on
+	// eventually consistent storage does to a HEAD or GET of a tag for a
+	// moment after the tag's manifest PUT.
+	ManifestUnknown Kind = "manifest-unknown"
 )
 
 // AllKinds are the kinds drawn from by random faults when Options.Kinds is empty.
@@ -87,6 +91,7 @@ type Options struct {
 
 // Event is one injected fault.
 type Event struct {
+	Seq    int // the faulted request's arrival number (1-based) among all the proxy saw
 	Kind   Kind
 	Method string
 	Path   string
@@ -317,7 +322,7 @@ func (p *Proxy) decide(r *http.Request) Kind {
 	k := p.pick(r)
 	if k != "" {
 		p.count[k]++
-		p.log = append(p.log, Event{Kind: k, Method: r.Method, Path: r.URL.Path})
+		p.log = append(p.log, Event{Seq: p.reqs, Kind: k, Method: r.Method, Path: r.URL.Path})
 	}
 	return k
 }
@@ -366,6 +371,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case ManifestBlobUnknown:
 		writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", p.echo(r))
+		return
+	case ManifestUnknown:
+		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown", p.echo(r))
 		return
 	case Drop:
 		p.drop(w, r)
@@ -469,4 +477,53 @@ func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// Silent starts a TCP listener on loopback that accepts every connection
+// and never reads or answers — a registry that never answers (not even a
+// TLS handshake) — and closes it at test cleanup. It returns its
+// "127.0.0.1:PORT".
+func Silent(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// Closed returns a loopback "127.0.0.1:PORT" nothing listens on (a port
+// just released): connecting to it is refused.
+func Closed(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
