@@ -172,9 +172,11 @@ func TestE2ECompressionFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"build", "--image", reg.Ref("e2e/badcomp:latest"), "--compression", "xz"},
-			`build: --compression: unknown compression "xz": want gzip or zstd`},
+			`build: --compression: unknown compression "xz": want gzip, zstd or zstd:chunked`},
 		{[]string{"build", "--output", "docker-archive:" + archive, "--compression", "zstd"},
 			"build: --compression zstd cannot be used with --output docker-archive:" + archive},
+		{[]string{"build", "--output", "docker-archive:" + archive, "--compression", "zstd:chunked"},
+			"build: --compression zstd:chunked cannot be used with --output docker-archive:" + archive},
 		{[]string{"diff", "--against", reg.Ref("e2e/badcomp:latest"), "--compression", "brotli"},
 			`diff: --compression: unknown compression "brotli"`},
 		{[]string{"plan", "--compression", "ZSTD"},

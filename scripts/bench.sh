@@ -13,7 +13,15 @@
 #
 #   ./scripts/bench.sh                  # writes bench/out/results.md (+ results.json)
 #   BENCH_REPS=3 ./scripts/bench.sh     # repetitions of each compared figure (default 5)
-#   BENCH_ONLY=cold,rerun ./scripts/bench.sh   # sections: cold,rerun,fresh,rss,bigfresh
+#   BENCH_ONLY=cold,rerun ./scripts/bench.sh   # sections: cold,rerun,fresh,rss,bigfresh,seed
+#   issue 20 (section "seed"): the seed-size fixture (one store path per
+#             installed Debian package, ~1.5 GB of NAR, 12 layers) and its
+#             bump pushed cold through a runner-like link (netns + veth
+#             shaped by tc tbf, BENCH_SEED_UP=40,10 / BENCH_SEED_DOWN=100
+#             MB/s), gzip and zstd, against the link bound, and on a
+#             fresh runner (NARs from a zstd cache through the link);
+#             BENCH_SEED_SECTIONS=push,fresh picks; written to
+#             bench/out/seed.md (and appended to results.md).
 #
 # The closure is built once by real Nix from host files and kept (GC
 # roots) with its binary caches under $BENCH_STATE (default
@@ -25,7 +33,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 # --- tools ------------------------------------------------------------------
-pkgs=(nix-bin docker-registry skopeo pigz time nginx xz-utils zstd util-linux tar curl)
+pkgs=(nix-bin docker-registry skopeo pigz time nginx xz-utils zstd util-linux tar curl iproute2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -53,6 +61,41 @@ trap 'exit 130' INT TERM
 go build -o "$WORK/nla" .
 go build -o "$WORK/benchtools" ./scripts/benchtools
 REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!scripts/bench.sh' ':!scripts/benchtools' || echo "+dirty")
+
+# --- issue 20: the seed-size fixture through a runner-like link ---------------
+# The Nix file is generated once from this host's installed packages
+# (BENCH_SEED_REGEN=1 regenerates it) and both variants are built once and
+# kept with GC roots; later runs reuse them.
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
+if want seed; then
+  mkdir -p "$STATE/seed" "$STATE/roots/seed-base" "$STATE/roots/seed-bump"
+  if [ ! -s "$STATE/seed/seed.nix" ] || [ -n "${BENCH_SEED_REGEN:-}" ]; then
+    "$WORK/benchtools" seedfixture -out "$STATE/seed/seed.nix" -gb "${BENCH_SEED_GB:-1.5}" >&2
+  fi
+  echo "bench: building the seed fixture and its bump with nix (instant when built)..." >&2
+  for v in base bump; do
+    arg=false; [ $v = bump ] && arg=true
+    nix-build "$STATE/seed/seed.nix" --arg bump $arg -A all -o "$STATE/roots/seed-$v/p" >/dev/null 2> "$WORK/nix-build-seed-$v.log" || { tail -20 "$WORK/nix-build-seed-$v.log" >&2; exit 1; }
+    nix eval --json -f "$STATE/seed/seed.nix" --arg bump $arg layers > "$WORK/seed-$v.json"
+  done
+  # The bump's closure in a signed zstd binary cache, for the fresh-runner runs.
+  if [ ! -s "$STATE/key.sec" ]; then
+    nix key generate-secret --key-name nla-bench-1 > "$STATE/key.sec"
+    chmod 600 "$STATE/key.sec"
+  fi
+  seedcache="$STATE/caches/seed-bump-zstd"
+  if [ "$(cat "$seedcache.stamp" 2>/dev/null)" != "$(readlink "$STATE/roots/seed-bump/p")" ]; then
+    echo "bench: writing the seed bump's zstd binary cache (once)..." >&2
+    rm -rf "$seedcache" "$seedcache.stamp"
+    nix copy --to "file://$seedcache?compression=zstd&secret-key=$STATE/key.sec" $(readlink "$STATE"/roots/seed-bump/p*)
+    readlink "$STATE/roots/seed-bump/p" > "$seedcache.stamp"
+  fi
+  mkdir -p "$WORK/seed"
+  "$WORK/benchtools" seed -nla "$WORK/nla" -work "$WORK/seed" -out "$OUT" -base "$WORK/seed-base.json" -bump "$WORK/seed-bump.json" \
+    -up-mbs "${BENCH_SEED_UP:-40,10}" -down-mbs "${BENCH_SEED_DOWN:-100}" -reps "${BENCH_SEED_REPS:-3}" -rev "$REV" \
+    -sections "${BENCH_SEED_SECTIONS:-push,fresh}" -layer-files "${BENCH_SEED_LAYER_FILES:-true,false}" -caches "$STATE/caches" -cache seed-bump-zstd -key "$(nix key convert-secret-to-public < "$STATE/key.sec")" > /dev/null
+  if [ "${BENCH_ONLY:-}" = seed ]; then cat "$OUT/seed.md"; exit 0; fi
+fi
 
 # --- the closure: real files, built by real Nix --------------------------------
 # 12 groups of packages (one layer each): libraries, interpreters, Go
@@ -224,4 +267,5 @@ curl -fs "http://127.0.0.1:$NGINX_PORT/xz/nix-cache-info" >/dev/null || { echo "
   -registry "127.0.0.1:$REG_PORT" -registry-log "$WORK/registry-access.log" -registry-pid "$REG_PID" \
   -nginx "http://127.0.0.1:$NGINX_PORT" -nginx-log "$WORK/nginx/access.log" -caches "$STATE/caches" \
   -key "$KEY_PUB" -reps "${BENCH_REPS:-5}" -only "${BENCH_ONLY:-}"
+if want seed; then { echo; cat "$OUT/seed.md"; } >> "$OUT/results.md"; fi
 cat "$OUT/results.md"

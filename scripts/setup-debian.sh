@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
-pkgs=(nix-bin docker-registry skopeo umoci podman runc busybox-static pigz sqlite3 time nginx mmdebstrap uidmap zstd)
+pkgs=(nix-bin docker-registry skopeo umoci podman runc busybox-static pigz sqlite3 time nginx mmdebstrap uidmap zstd iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -435,7 +435,7 @@ func TestDefaults(t *testing.T) {
 // The compression input reaches the build as a layer format; a bad one
 // is an error naming the input, before any build.
 func TestCompressionInput(t *testing.T) {
-	for in, want := range map[string]layer.Format{"": layer.DefaultFormat, "gzip": layer.DefaultFormat, "zstd": layer.ZstdFormat, " zstd\n": layer.ZstdFormat} {
+	for in, want := range map[string]layer.Format{"": layer.DefaultFormat, "gzip": layer.DefaultFormat, "zstd": layer.ZstdFormat, " zstd\n": layer.ZstdFormat, "zstd:chunked": layer.ZstdChunkedFormat} {
 		e := newEnv(t, "http://127.0.0.1:1")
 		e.vars["INPUT_COMPRESSION"] = in
 		e.vars["INPUT_PR-COMMENT"] = "false"
@@ -456,7 +456,7 @@ func TestCompressionInput(t *testing.T) {
 		t.Error("built despite a bad compression input")
 		return nil, nil
 	})
-	if err == nil || !strings.Contains(stdout, `::error::input "compression": unknown compression "ZSTD": want gzip or zstd`) {
+	if err == nil || !strings.Contains(stdout, `::error::input "compression": unknown compression "ZSTD": want gzip, zstd or zstd:chunked`) {
 		t.Errorf("err %v, stdout:\n%s", err, stdout)
 	}
 }

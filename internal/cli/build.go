@@ -10,7 +10,6 @@ import (
 
 	"github.com/org/nix-layer-action/internal/action"
 	"github.com/org/nix-layer-action/internal/image"
-	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/publish"
@@ -152,11 +151,11 @@ func (c *buildCmd) request(s *session) (*request.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if format := req.Format; format.Compression == layer.Zstd && out.Kind == publish.KindDockerArchive {
+	if format := req.Format; format.IsZstd() && out.Kind == publish.KindDockerArchive {
 		// docker load reads zstd layers only from Docker 23 on, and
 		// other docker-archive readers may not at all: refuse rather
 		// than write an archive that loads on some machines only.
-		return nil, fmt.Errorf("build: --compression zstd cannot be used with --output %s: docker load reads zstd layers only from Docker 23 on; use --output oci:DIR or a registry for zstd, or --compression gzip", out)
+		return nil, fmt.Errorf("build: --compression %s cannot be used with --output %s: docker load reads zstd layers only from Docker 23 on; use --output oci:DIR or a registry for zstd, or --compression gzip", format.Compression, out)
 	}
 	if req.SourceDateEpoch, err = request.SourceDateEpoch(c.Getenv("SOURCE_DATE_EPOCH")); err != nil {
 		return nil, err

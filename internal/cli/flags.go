@@ -65,7 +65,7 @@ var metavars = map[string]string{
 	"plan": "FILE", "image": "REF", "cache-from": "REF", "against": "REF", "output": "DEST",
 	"report": "FILE", "markdown": "FILE", "tag": "TAG", "temp-dir": "DIR", "system": "SYSTEM",
 	"jobs": "N", "upload-jobs": "N", "nix": "COMMAND", "registry-timeout": "DURATION",
-	"compression": "gzip|zstd", "annotation": "KEY=VALUE", "label": "KEY=VALUE", "sbom": "FILE", "shard": "I/N",
+	"compression": "gzip|zstd|zstd:chunked", "annotation": "KEY=VALUE", "label": "KEY=VALUE", "sbom": "FILE", "shard": "I/N",
 }
 
 func isBool(f *flag.Flag) bool {
@@ -119,7 +119,7 @@ func parseFlagsArgs(fs *flagSet, args []string, stderr io.Writer) (help bool, re
 
 // compressionUsage documents --compression (build, diff and plan: the
 // compression enters every layer key).
-const compressionUsage = "layer compression: gzip | zstd (zstd pulls need Docker 23+, containerd 1.5+ or podman; switching rebuilds every layer once)"
+const compressionUsage = "layer compression: gzip | zstd | zstd:chunked (zstd pulls need Docker 23+, containerd 1.5+ or podman; zstd:chunked is zstd that podman/CRI-O with partial pulls fetch file by file; switching rebuilds every layer once)"
 
 // layerFormat turns the --compression value into the layer format, with
 // an error naming the command and the flag.

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -48,6 +49,10 @@ var Epoch = time.Unix(1, 0).UTC()
 type Named struct {
 	Layer v1.Layer
 	Meta  LayerMeta
+	// Annotations are more annotations for the layer's descriptor, which
+	// its format needs (zstd:chunked: where its table of contents is);
+	// ours (AnnotationKey, AnnotationLayer) win over them.
+	Annotations map[string]string
 }
 
 // LayerMeta is what we record about a layer in the image.
@@ -142,12 +147,15 @@ func Assemble(base v1.Image, layers []Named, cfg ConfigOptions) (v1.Image, error
 		if err != nil {
 			return nil, fmt.Errorf("layer %q: %w", l.Meta.Name, err)
 		}
+		annotations := maps.Clone(l.Annotations)
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[AnnotationKey] = l.Meta.Key
+		annotations[AnnotationLayer] = l.Meta.Name
 		add := mutate.Addendum{
-			Layer: l.Layer,
-			Annotations: map[string]string{
-				AnnotationKey:   l.Meta.Key,
-				AnnotationLayer: l.Meta.Name,
-			},
+			Layer:       l.Layer,
+			Annotations: annotations,
 			History: v1.History{
 				Created:   v1.Time{Time: created.UTC()},
 				CreatedBy: CreatedByPrefix + l.Meta.Name,

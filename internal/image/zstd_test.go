@@ -14,7 +14,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/nix-community/go-nix/pkg/nar"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 )
 
@@ -32,7 +34,7 @@ func zstdNamed(t *testing.T, n int) []Named {
 		if err := os.WriteFile(f, []byte(strings.Repeat(fmt.Sprintf("package %d\n", i), 1000)), 0o444); err != nil {
 			t.Fatal(err)
 		}
-		spec := layer.Spec{Name: fmt.Sprintf("layer-%d", i), Paths: []layer.StorePath{{Path: p, NarHash: "sha256:" + strings.Repeat("0", 52)}}, Format: layer.ZstdFormat}
+		spec := layer.Spec{Name: fmt.Sprintf("layer-%d", i), Paths: []layer.StorePath{{Path: p, NarHash: narHash(t, filepath.Join(root, p))}}, Format: layer.ZstdFormat}
 		b, err := layer.Build(context.Background(), spec, layer.DirSource{Root: root}, layer.Options{TempDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
@@ -86,4 +88,15 @@ func TestAssembleAndLoadPreviousZstd(t *testing.T) {
 			t.Errorf("layer %d: remote Uncompressed: %v, sha256 %x, want %s", i, err, h.Sum(nil), want)
 		}
 	}
+}
+
+// narHash is the NAR hash of the tree at dir, as Nix would register it
+// (layer.Build checks it).
+func narHash(t *testing.T, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	if err := nar.DumpPath(h, dir); err != nil {
+		t.Fatal(err)
+	}
+	return nixpath.FormatSHA256(h.Sum(nil))
 }

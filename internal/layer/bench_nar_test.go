@@ -3,6 +3,7 @@ package layer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nix-community/go-nix/pkg/nar"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // hugeNARChild makes TestNARSourceHugeRSS run the build itself, in a
@@ -135,12 +137,17 @@ func buildHugeNAR(t *testing.T) {
 		go func() { pw.CloseWithError(writeHugeNAR(pw)) }()
 		return pr, nil
 	}
+	sum := sha256.New() // the NAR hash Nix would have registered
+	if err := writeHugeNAR(sum); err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{Paths: []StorePath{{Path: p, NarHash: nixpath.FormatSHA256(sum.Sum(nil))}}}
 	var peak uint64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { peak = peakHeap(stop) })
 	start := time.Now()
-	b, err := Build(context.Background(), Spec{Paths: sp(p)}, NARSource{Open: open}, Options{TempDir: t.TempDir()})
+	b, err := Build(context.Background(), spec, NARSource{Open: open}, Options{TempDir: t.TempDir()})
 	elapsed := time.Since(start)
 	close(stop)
 	wg.Wait()
@@ -229,7 +236,7 @@ func BenchmarkBuildNAR(b *testing.B) {
 	paths := makeBenchStore(b, root, total)
 	src := NARSource{Open: benchNARs(b, root, paths)}
 	tmp := b.TempDir()
-	spec := Spec{Paths: sp(paths...)}
+	spec := registered(b, Spec{Paths: sp(paths...)}, root)
 	b.SetBytes(total)
 	for b.Loop() {
 		l, err := Build(context.Background(), spec, src, Options{TempDir: tmp})

@@ -57,7 +57,7 @@ func BenchmarkBuild(b *testing.B) {
 	const total = 200 << 20
 	paths := makeBenchStore(b, root, total)
 	tmp := b.TempDir()
-	spec := Spec{Paths: sp(paths...), Format: DefaultFormat}
+	spec := registered(b, Spec{Paths: sp(paths...), Format: DefaultFormat}, root)
 	b.SetBytes(total)
 	b.ResetTimer()
 	for b.Loop() {

@@ -15,14 +15,14 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 )
 
 // Build writes the layer described by spec, with store contents from src,
 // in one pass: tar → sha256 (diffID) → pgzip or zstd (spec.Format) →
-// sha256 (digest) → temp file in opts.TempDir. Nothing is held in memory beyond
-// bounded buffers. Everything that can be checked without reading store
+// sha256 (digest) → temp file in opts.TempDir, each store path's bytes
+// also hashed as its NAR and checked against its NarHash
+// (*TamperedPathError). Nothing is held in memory beyond bounded buffers. Everything that can be checked without reading store
 // contents is checked before the temp file is created; on any error
 // (including cancellation of ctx) the temp file is removed.
 func Build(ctx context.Context, spec Spec, src Source, opts Options) (*Built, error) {
@@ -76,26 +76,22 @@ func (o Options) blockCount() int {
 
 // ext is the temp file's extension.
 func (f Format) ext() string {
-	if f.Compression == Zstd {
+	if f.IsZstd() {
 		return ".tar.zst"
 	}
 	return ".tar.gz"
 }
 
 // compressor returns the writer compressing to w in format f. Its output
-// depends only on the bytes written and f: pgzip's block boundaries depend
-// only on the block size (blocks is how many are in flight), and the zstd
-// encoder runs synchronously in one goroutine, cutting blocks at fixed
-// sizes whatever the writes.
+// depends only on the bytes written and f: pgzip's and zstd's block
+// boundaries depend only on the block size (blocks is how many are
+// compressed at once).
 func (f Format) compressor(w io.Writer, blocks int, pool *Writers) (io.WriteCloser, error) {
 	switch f.Compression {
 	case Zstd:
-		// The level goes first: it would otherwise reset the window.
-		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.EncoderLevel(f.Level)),
-			zstd.WithWindowSize(ZstdWindow),
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithEncoderCRC(true))
+		return newBlockWriter(w, f.Level, f.BlockSize, blocks)
+	case ZstdChunked:
+		return newChunkedWriter(w, f.Level, blocks)
 	default:
 		zw, err := pool.get(w, f.Level)
 		if err != nil {
@@ -181,7 +177,10 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	bw := bufio.NewWriterSize(usum, copyBufferSize)
 	tw := tar.NewWriter(bw)
 	w := &tarWriter{ctx: ctx, tw: tw, out: struct{ io.Writer }{tw}, buf: make([]byte, copyBufferSize),
-		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry}
+		perms: spec.Perms, src: src, hook: opts.testEntry, entry: opts.OnEntry, noVerify: opts.noVerify}
+	if m, ok := zw.(entryMarker); ok {
+		w.mark, w.flush = m, bw.Flush
+	}
 	err = w.walk(root)
 	if err == nil {
 		err = tw.Close()
@@ -197,12 +196,17 @@ func write(ctx context.Context, f io.Writer, root *node, spec Spec, src Source, 
 	if err != nil {
 		return nil, err
 	}
+	var annotations map[string]string
+	if c, ok := zw.(*chunkedWriter); ok {
+		annotations = c.annotations
+	}
 	return &Built{
-		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zsum.h.Sum(nil))},
-		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(usum.h.Sum(nil))},
-		size:   zsum.n,
-		usize:  usum.n,
-		format: spec.format(),
+		annotations: annotations,
+		digest:      v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zsum.h.Sum(nil))},
+		diffID:      v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(usum.h.Sum(nil))},
+		size:        zsum.n,
+		usize:       usum.n,
+		format:      spec.format(),
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"sync"
 
@@ -26,6 +27,7 @@ type Built struct {
 	diffID      v1.Hash
 	size, usize int64
 	format      Format
+	annotations map[string]string
 	mu          sync.Mutex
 	closed      bool
 }
@@ -57,6 +59,11 @@ func (b *Built) Format() Format { return b.format }
 // tar+zstd).
 func (b *Built) MediaType() (types.MediaType, error) { return b.format.MediaType(), nil }
 
+// Annotations are the annotations the layer's descriptor must carry
+// (zstd:chunked: where its table of contents is, and its digest); nil for
+// other formats. The map is a copy.
+func (b *Built) Annotations() map[string]string { return maps.Clone(b.annotations) }
+
 // Compressed opens the compressed layer file afresh.
 func (b *Built) Compressed() (io.ReadCloser, error) {
 	b.mu.Lock()
@@ -78,7 +85,7 @@ func (b *Built) Uncompressed() (io.ReadCloser, error) {
 		return nil, err
 	}
 	var zr io.ReadCloser
-	if b.format.Compression == Zstd {
+	if b.format.IsZstd() {
 		var d *zstd.Decoder
 		if d, err = zstd.NewReader(rc, zstd.WithDecoderConcurrency(1)); err == nil {
 			zr = d.IOReadCloser()

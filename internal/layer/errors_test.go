@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestUnsupportedFiles(t *testing.T) {
@@ -118,8 +120,24 @@ func TestInvalidSpecs(t *testing.T) {
 	}
 }
 
+// Cancelling stops a build promptly in every format, removes its file,
+// and leaves no compression goroutine behind.
 func TestCancel(t *testing.T) {
 	root, p := makeMultiBlockStore(t)
+	before := runtime.NumGoroutine()
+	for _, f := range []Format{DefaultFormat, ZstdFormat, ZstdChunkedFormat} {
+		testCancel(t, root, p, f)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Errorf("%d goroutines after the cancelled builds, %d before", g, before)
+	}
+}
+
+func testCancel(t *testing.T, root, p string, f Format) {
 	for _, at := range []string{p + "/fc", p} { // mid-stream, and the first store entry
 		tmp := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -130,17 +148,17 @@ func TestCancel(t *testing.T) {
 				cancel()
 			}
 		}}
-		b, err := Build(ctx, Spec{Paths: sp(p)}, DirSource{root}, opts)
+		b, err := Build(ctx, Spec{Paths: sp(p), Format: f}, DirSource{root}, opts)
 		cancel()
 		if err == nil {
 			b.Close()
-			t.Fatalf("cancel at %s: Build succeeded", at)
+			t.Fatalf("%s: cancel at %s: Build succeeded", f.Compression, at)
 		}
 		if !errors.Is(err, context.Canceled) {
-			t.Errorf("cancel at %s: error %v, want context.Canceled", at, err)
+			t.Errorf("%s: cancel at %s: error %v, want context.Canceled", f.Compression, at, err)
 		}
 		if seen == 0 || seen > 16 {
-			t.Errorf("cancel at %s: %d entries visited; the build did not stop promptly", at, seen)
+			t.Errorf("%s: cancel at %s: %d entries visited; the build did not stop promptly", f.Compression, at, seen)
 		}
 		dirEmpty(t, tmp)
 	}
@@ -149,7 +167,7 @@ func TestCancel(t *testing.T) {
 	tmp := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Build(ctx, Spec{Paths: sp(p)}, DirSource{root}, Options{TempDir: tmp}); !errors.Is(err, context.Canceled) {
+	if _, err := Build(ctx, Spec{Paths: sp(p), Format: f}, DirSource{root}, Options{TempDir: tmp}); !errors.Is(err, context.Canceled) {
 		t.Errorf("pre-cancelled: error %v", err)
 	}
 	dirEmpty(t, tmp)
@@ -158,7 +176,7 @@ func TestCancel(t *testing.T) {
 func TestBuiltClose(t *testing.T) {
 	root, a, _, _ := makeStore(t)
 	tmp := t.TempDir()
-	b, err := Build(context.Background(), Spec{Name: "n", Paths: sp(a)}, DirSource{root}, Options{TempDir: tmp})
+	b, err := Build(context.Background(), registered(t, Spec{Name: "n", Paths: sp(a)}, root), DirSource{root}, Options{TempDir: tmp})
 	if err != nil {
 		t.Fatal(err)
 	}

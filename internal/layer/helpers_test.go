@@ -11,10 +11,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/nix-community/go-nix/pkg/nar"
+	"github.com/org/nix-layer-action/internal/nixpath"
 )
 
 // storePath returns /nix/store/<32 chars>-name; c picks the hash character
@@ -67,21 +70,51 @@ type tarEntry struct {
 	content string
 }
 
-// sp is the store paths ps with made-up NAR hashes (Build does not read
-// them).
+// madeUpHash is the NAR hash sp gives every path.
+var madeUpHash = "sha256:" + strings.Repeat("0", 52)
+
+// sp is the store paths ps with made-up NAR hashes: build replaces them
+// with the real ones of the tree it builds from; tests calling Build
+// directly set Options.noVerify.
 func sp(ps ...string) []StorePath {
 	out := make([]StorePath, len(ps))
 	for i, p := range ps {
-		out[i] = StorePath{Path: p, NarHash: "sha256:" + strings.Repeat("0", 52)}
+		out[i] = StorePath{Path: p, NarHash: madeUpHash}
 	}
 	return out
 }
 
+// narHashOf is the NAR hash of the host tree at h, as Nix registers it
+// (go-nix's NAR dumper, independent of the code under test).
+func narHashOf(t testing.TB, h string) string {
+	t.Helper()
+	sum := sha256.New()
+	if err := nar.DumpPath(sum, h); err != nil {
+		t.Fatal(err)
+	}
+	return nixpath.FormatSHA256(sum.Sum(nil))
+}
+
+// registered returns spec with every made-up NAR hash replaced by the
+// hash of the path's tree under root, so Build's NarHash check passes as
+// it does on a store Nix registered.
+func registered(t testing.TB, spec Spec, root string) Spec {
+	t.Helper()
+	spec.Paths = slices.Clone(spec.Paths)
+	for i, p := range spec.Paths {
+		if p.NarHash == madeUpHash {
+			spec.Paths[i].NarHash = narHashOf(t, root+p.Path)
+		}
+	}
+	return spec
+}
+
 // build runs Build over the store tree at root (in the default format
-// unless spec sets one) and registers Close.
+// unless spec sets one, with the store paths' real NAR hashes) and
+// registers Close.
 func build(t testing.TB, spec Spec, root string, opts Options) *Built {
 	t.Helper()
-	b, err := Build(context.Background(), spec, DirSource{root}, opts)
+	b, err := Build(context.Background(), registered(t, spec, root), DirSource{root}, opts)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -116,7 +149,7 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 		t.Errorf("Size = %d, file has %d bytes", s, len(raw))
 	}
 	var tarBytes []byte
-	if b.Format().Compression == Zstd {
+	if b.Format().IsZstd() {
 		tarBytes = unzstd(t, raw)
 	} else {
 		tarBytes = gunzip(t, raw)
@@ -129,7 +162,7 @@ func readLayer(t testing.TB, b *Built) []tarEntry {
 		t.Errorf("UncompressedSize = %d, tar has %d bytes", b.UncompressedSize(), len(tarBytes))
 	}
 	want := "application/vnd.oci.image.layer.v1.tar+gzip"
-	if b.Format().Compression == Zstd {
+	if b.Format().IsZstd() {
 		want = "application/vnd.oci.image.layer.v1.tar+zstd"
 	}
 	if mt, _ := b.MediaType(); string(mt) != want {

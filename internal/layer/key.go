@@ -135,8 +135,11 @@ func fileKind(m fs.FileMode) string {
 }
 
 // contentSHA256 hashes a regular File's contents (its Data, or its Source
-// file read from disk).
+// file read from disk, or the SHA256 Build holds its Source to).
 func contentSHA256(f File) (string, error) {
+	if f.SHA256 != "" {
+		return f.SHA256, nil // Build fails if Source's bytes differ
+	}
 	h := sha256.New()
 	if f.Source == "" {
 		h.Write(f.Data)

@@ -26,11 +26,18 @@
 //
 // Store contents come from a Source: DirSource reads a realised store on
 // disk, NARSource reads NAR streams (a binary cache's) without realising
-// them, and both give the same paths bit-identical layers.
+// them, and both give the same paths bit-identical layers. Whatever the
+// Source, every store path is hashed as its NAR while it is written (one
+// read of each byte) and checked against its StorePath.NarHash before
+// Build returns: a store path changed after Nix registered it fails the
+// build with *TamperedPathError, so a layer never holds bytes other than
+// those its key (made from the NAR hashes) names.
 //
 // Compression (Format) is pgzip at a fixed level and block size — the
-// block boundaries depend only on the block size — or zstd with a
-// single-threaded encoder at a fixed level and window. Either way the
+// block boundaries depend only on the block size — or zstd at a fixed
+// level, the tar stream cut into blocks of a fixed size, each compressed
+// as an independent zstd frame on its own core and the frames written in
+// order (one zstd stream for every decoder). Either way the
 // compressed bytes depend only on the tar stream and the Format, never on
 // the number of CPUs or on how the stream was chunked into writes; the tar
 // stream (and so the diffID) does not depend on the Format at all.
@@ -64,13 +71,19 @@ type Compression string
 const (
 	Gzip Compression = "gzip"
 	Zstd Compression = "zstd"
+	// ZstdChunked is zstd with every file's contents in frames of their
+	// own and a table of contents, which containers/storage pulls
+	// partially (see chunked.go).
+	ZstdChunked Compression = "zstd:chunked"
 )
 
 // Compressions lists every Compression, the default first.
-var Compressions = []Compression{Gzip, Zstd}
+var Compressions = []Compression{Gzip, Zstd, ZstdChunked}
 
-// ZstdWindow is the window size of every zstd layer: the encoder's own
-// default, and the most the zstd format recommends decoders be ready for.
+// ZstdWindow is the window the zstd encoder is given: its own default, and
+// the most the zstd format recommends decoders be ready for. A frame never
+// reaches back further than its own start, so frames of up to ZstdWindow
+// bytes (ZstdBlockSize, zstd:chunked's chunks) need no more.
 const ZstdWindow = 8 << 20
 
 // Format is how a layer's tar stream is compressed. It is part of every
@@ -78,8 +91,9 @@ const ZstdWindow = 8 << 20
 //
 // For Gzip, Level is the deflate level (1-9) and BlockSize the pgzip block
 // size. For Zstd, Level is a zstd.EncoderLevel (1 fastest, 2 default —
-// about zstd -3 —, 3 better, 4 best) and BlockSize must be 0: the encoder
-// runs single-threaded with window ZstdWindow.
+// about zstd -3 —, 3 better, 4 best) and BlockSize the size of the tar
+// stream blocks compressed as independent frames (64 KiB-64 MiB), all
+// CPUs compressing at once.
 type Format struct {
 	Compression Compression
 	Level       int
@@ -89,8 +103,16 @@ type Format struct {
 // DefaultFormat is pgzip at level 6 with 1 MiB blocks.
 var DefaultFormat = Format{Compression: Gzip, Level: 6, BlockSize: 1 << 20}
 
-// ZstdFormat is zstd at zstd.SpeedDefault.
-var ZstdFormat = Format{Compression: Zstd, Level: int(zstd.SpeedDefault)}
+// ZstdBlockSize is the frame size of ZstdFormat: big enough that
+// independent frames cost under 1 % of size against one stream, small
+// enough that a 100 MB layer keeps every core busy.
+const ZstdBlockSize = 4 << 20
+
+// ZstdFormat is zstd at zstd.SpeedDefault in frames of ZstdBlockSize.
+var ZstdFormat = Format{Compression: Zstd, Level: int(zstd.SpeedDefault), BlockSize: ZstdBlockSize}
+
+// ZstdChunkedFormat is zstd:chunked at zstd.SpeedDefault.
+var ZstdChunkedFormat = Format{Compression: ZstdChunked, Level: int(zstd.SpeedDefault)}
 
 // FormatFor returns the default Format of a compression named c ("gzip" or
 // "zstd"); "" means gzip.
@@ -100,20 +122,32 @@ func FormatFor(c string) (Format, error) {
 		return DefaultFormat, nil
 	case Zstd:
 		return ZstdFormat, nil
+	case ZstdChunked:
+		return ZstdChunkedFormat, nil
 	}
 	names := make([]string, len(Compressions))
 	for i, c := range Compressions {
 		names[i] = string(c)
 	}
-	return Format{}, fmt.Errorf("unknown compression %q: want %s", c, strings.Join(names, " or "))
+	last := len(names) - 1
+	return Format{}, fmt.Errorf("unknown compression %q: want %s or %s", c, strings.Join(names[:last], ", "), names[last])
 }
 
 // String is the format as it enters the key:
 // "tar-v2;gzip=pgzip;level=6;block=1048576" or
-// "tar-v2;zstd=klauspost;level=2;window=8388608".
+// "tar-v2;zstd=klauspost-frames;level=2;block=4194304" or
+// "tar-v2;zstd:chunked=klauspost-frames;level=2;rollsum=16;max-chunk=4194304;toc=containers-storage-1.43".
+// (Until zstd
+// frames were compressed in parallel, zstd layers were one stream, keyed
+// "…;zstd=klauspost;level=2;window=8388608": those keys no longer match,
+// so such layers are rebuilt once.)
 func (f Format) String() string {
-	if f.Compression == Zstd {
-		return fmt.Sprintf("tar-v%d;%s=klauspost;level=%d;window=%d", FormatVersion, f.Compression, f.Level, ZstdWindow)
+	switch f.Compression {
+	case Zstd:
+		return fmt.Sprintf("tar-v%d;%s=klauspost-frames;level=%d;block=%d", FormatVersion, f.Compression, f.Level, f.BlockSize)
+	case ZstdChunked:
+		return fmt.Sprintf("tar-v%d;%s=klauspost-frames;level=%d;rollsum=%d;max-chunk=%d;toc=containers-storage-1.43",
+			FormatVersion, f.Compression, f.Level, ChunkedRollsumBits, chunkedMaxChunk)
 	}
 	return fmt.Sprintf("tar-v%d;%s=pgzip;level=%d;block=%d", FormatVersion, f.Compression, f.Level, f.BlockSize)
 }
@@ -132,8 +166,15 @@ func (f Format) Validate() error {
 		switch {
 		case f.Level < int(zstd.SpeedFastest) || f.Level > int(zstd.SpeedBestCompression):
 			return fmt.Errorf("zstd level %d out of range %d-%d", f.Level, zstd.SpeedFastest, zstd.SpeedBestCompression)
+		case f.BlockSize < 64<<10 || f.BlockSize > 64<<20:
+			return fmt.Errorf("block size %d out of range 64 KiB-64 MiB", f.BlockSize)
+		}
+	case ZstdChunked:
+		switch {
+		case f.Level < int(zstd.SpeedFastest) || f.Level > int(zstd.SpeedBestCompression):
+			return fmt.Errorf("zstd level %d out of range %d-%d", f.Level, zstd.SpeedFastest, zstd.SpeedBestCompression)
 		case f.BlockSize != 0:
-			return fmt.Errorf("zstd has no block size (got %d, want 0)", f.BlockSize)
+			return fmt.Errorf("zstd:chunked has no block size (got %d, want 0): frames follow the files", f.BlockSize)
 		}
 	default:
 		return fmt.Errorf("unsupported compression %q", f.Compression)
@@ -142,13 +183,19 @@ func (f Format) Validate() error {
 }
 
 // MediaType is the OCI layer media type of a layer in this format:
-// application/vnd.oci.image.layer.v1.tar+gzip or …tar+zstd.
+// application/vnd.oci.image.layer.v1.tar+gzip or …tar+zstd (zstd and
+// zstd:chunked: the latter is zstd to every reader, its table of contents
+// announced by descriptor annotations).
 func (f Format) MediaType() types.MediaType {
-	if f.Compression == Zstd {
+	if f.IsZstd() {
 		return types.OCILayerZStd
 	}
 	return types.OCILayer
 }
+
+// IsZstd reports whether layers in f are zstd streams (zstd or
+// zstd:chunked).
+func (f Format) IsZstd() bool { return f.Compression == Zstd || f.Compression == ZstdChunked }
 
 // StorePath is one store path of a layer, with what identifies its
 // contents.
@@ -166,6 +213,23 @@ type File struct {
 	Linkname string // symlink target, kept verbatim
 	Data     []byte // contents of a small regular file
 	Source   string // OR: a host file whose contents are copied at build time
+	// SHA256, when set with Source, is the hex SHA-256 the Source's
+	// contents were checked to have (e.g. as part of their store path's
+	// NAR hash): Key uses it instead of reading Source, and Build fails
+	// with *ChangedFileError if the bytes it copies differ.
+	SHA256 string
+}
+
+// ChangedFileError reports a File whose Source no longer has the contents
+// it was checked to have (File.SHA256).
+type ChangedFileError struct {
+	Path      string // in-image path
+	Source    string // host file
+	Want, Got string // hex SHA-256
+}
+
+func (e *ChangedFileError) Error() string {
+	return fmt.Sprintf("%s (from %s) changed after it was checked: its contents hash to sha256:%s, not sha256:%s", e.Path, e.Source, e.Got, e.Want)
 }
 
 // Perm overrides the permissions and/or ownership of every entry whose
@@ -222,6 +286,7 @@ type Options struct {
 	Writers *Writers
 
 	blocks    int               // pgzip blocks in flight; 0 = default (tests)
+	noVerify  bool              // skip the NarHash check (benchmarks measuring its cost)
 	testEntry func(name string) // called before each entry is written (tests)
 }
 

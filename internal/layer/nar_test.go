@@ -99,7 +99,7 @@ func streamOpener(s io.ReadCloser) NAROpener {
 func buildBoth(t *testing.T, spec Spec, root string) {
 	t.Helper()
 	fromDir := build(t, spec, root, Options{TempDir: t.TempDir()})
-	fromNAR, err := Build(context.Background(), spec, NARSource{Open: dumpOpener(root)}, Options{TempDir: t.TempDir()})
+	fromNAR, err := Build(context.Background(), registered(t, spec, root), NARSource{Open: dumpOpener(root)}, Options{TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("Build from NAR: %v", err)
 	}
@@ -633,7 +633,8 @@ func TestNARSourceMatchesNix(t *testing.T) {
 		if err != nil || dumped.Load() != info.NarSize {
 			t.Fatalf("%s: walk %v, read %d NAR bytes, Nix says %d", p, err, dumped.Load(), info.NarSize)
 		}
-		spec := Spec{Paths: sp(p)}
+		// The NAR hashes Nix registered: both builds check them.
+		spec := Spec{Paths: []StorePath{{Path: p, NarHash: info.NarHash}}}
 		fromDisk := build(t, spec, "", Options{TempDir: t.TempDir()})
 		fromNAR, err := Build(context.Background(), spec, src, Options{TempDir: t.TempDir()})
 		if err != nil {
@@ -647,7 +648,11 @@ func TestNARSourceMatchesNix(t *testing.T) {
 	if len(paths) < 5 || kinds[fs.ModeSymlink|0o777] == 0 || kinds[0o555] == 0 || kinds[0o444] == 0 || kinds[fs.ModeDir|0o555] == 0 {
 		t.Errorf("the closure (%d paths, entry modes %v) lacks a kind of entry", len(paths), kinds)
 	}
-	whole := Spec{Name: "closure", Paths: sp(paths...)}
+	whole := Spec{Name: "closure"}
+	for _, p := range paths {
+		info, _ := g.Info(p)
+		whole.Paths = append(whole.Paths, StorePath{Path: p, NarHash: info.NarHash})
+	}
 	fromDisk := build(t, whole, "", Options{TempDir: t.TempDir()})
 	fromNAR, err := Build(context.Background(), whole, src, Options{TempDir: t.TempDir()})
 	if err != nil {

@@ -109,7 +109,11 @@ func checkFileKind(f File, where string) error {
 			return fmt.Errorf("%s: linkname set on a regular file", where)
 		case f.Data != nil && f.Source != "":
 			return fmt.Errorf("%s: both data and source set", where)
+		case f.SHA256 != "" && (f.Source == "" || !isHexSHA256(f.SHA256)):
+			return fmt.Errorf("%s: sha256 %q needs a source and 64 lower-case hex digits", where, f.SHA256)
 		}
+	case f.SHA256 != "":
+		return fmt.Errorf("%s: sha256 set on a %s", where, fileKind(m))
 	case m.IsDir():
 		if f.Data != nil || f.Source != "" || f.Linkname != "" {
 			return fmt.Errorf("%s: directory with data, source or linkname", where)
@@ -137,4 +141,17 @@ func sourceSize(f File, where string) (int64, error) {
 		return 0, &UnsupportedFileError{Path: f.Source, Mode: info.Mode()}
 	}
 	return info.Size(), nil
+}
+
+// isHexSHA256 reports whether s is 64 lower-case hex digits.
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

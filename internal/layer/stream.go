@@ -129,6 +129,16 @@ func (s *Streamed) UncompressedSize() int64 {
 	return b.usize
 }
 
+// Annotations are the annotations the layer's descriptor must carry
+// (zstd:chunked's), once written (else nil); see Built.Annotations.
+func (s *Streamed) Annotations() map[string]string {
+	b, err := s.done()
+	if err != nil {
+		return nil
+	}
+	return b.Annotations()
+}
+
 // MediaType is the OCI layer media type of the spec's format.
 func (s *Streamed) MediaType() (types.MediaType, error) { return s.spec.format().MediaType(), nil }
 

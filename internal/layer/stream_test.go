@@ -59,5 +59,5 @@ func streamFixture(t *testing.T) (string, Spec) {
 	p := storePath('a', "hello")
 	mkfile(t, root, p+"/bin/hello", "#!/bin/sh\necho hello\n", 0o555)
 	mkfile(t, root, p+"/share/doc", strings.Repeat("hello world\n", 50000), 0o444)
-	return root, Spec{Name: "hello", Paths: sp(p)}
+	return root, registered(t, Spec{Name: "hello", Paths: sp(p)}, root)
 }

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +31,7 @@ type node struct {
 	file   *File  // nil for an implicit directory or a store path
 	where  string // for messages: "files[3] (/etc/passwd)"
 	store  bool   // a store path
+	hash   string // a store path's NarHash
 	kids   map[string]*node
 	source int64 // size of a File's Source, stat'd up front
 }
@@ -66,7 +69,8 @@ func tree(s Spec, paths []StorePath) (*node, error) {
 	}
 	sd, _ := root.dir(storeDir, storeDir)
 	for _, p := range paths {
-		sd.child(path.Base(p.Path)).store = true
+		c := sd.child(path.Base(p.Path))
+		c.store, c.hash = true, p.NarHash
 	}
 	return root, nil
 }
@@ -113,6 +117,11 @@ type tarWriter struct {
 	src   Source
 	hook  func(string)
 	entry func(string, fs.FileMode, string) // Options.OnEntry
+	mark  entryMarker                       // zstd:chunked: told where entries and contents begin
+	flush func() error                      // flushes the buffer in front of mark
+	// noVerify skips checking store paths against their NarHash
+	// (Options.noVerify: benchmarks only).
+	noVerify bool
 }
 
 // walk writes n and everything below it, children in byte order of name.
@@ -141,7 +150,7 @@ func (w *tarWriter) walk(n *node) error {
 func (w *tarWriter) node(n *node) error {
 	switch {
 	case n.store:
-		return w.src.Walk(w.ctx, n.name, w.storeEntry(n.name))
+		return w.storePath(n)
 	case n.file == nil:
 		return w.write(&tar.Header{Typeflag: tar.TypeDir, Name: n.name, Mode: 0o755}, nil)
 	}
@@ -155,7 +164,17 @@ func (w *tarWriter) node(n *node) error {
 	case f.Source != "":
 		h.Typeflag, h.Size = tar.TypeReg, n.source
 		return withFile(f.Source, n.source, func(r io.Reader) error {
-			return w.write(h, r)
+			if f.SHA256 == "" {
+				return w.write(h, r)
+			}
+			sum := sha256.New()
+			if err := w.write(h, io.TeeReader(r, sum)); err != nil {
+				return err
+			}
+			if got := hex.EncodeToString(sum.Sum(nil)); got != f.SHA256 {
+				return &ChangedFileError{Path: f.Path, Source: f.Source, Want: f.SHA256, Got: got}
+			}
+			return nil
 		})
 	default:
 		h.Typeflag, h.Size = tar.TypeReg, int64(len(f.Data))
@@ -164,9 +183,28 @@ func (w *tarWriter) node(n *node) error {
 	return w.write(h, nil)
 }
 
+// storePath writes store path n from the Source, hashing its NAR as it
+// goes (one read of every byte), and fails with *TamperedPathError when
+// what was read is not what its NarHash says: before the layer is
+// finished, so no tampered byte can reach a publisher.
+func (w *tarWriter) storePath(n *node) error {
+	if w.noVerify {
+		return w.src.Walk(w.ctx, n.name, w.storeEntry(n.name, nil))
+	}
+	check, err := NewNARCheck(n.name, n.hash)
+	if err != nil {
+		return err
+	}
+	if err := w.src.Walk(w.ctx, n.name, w.storeEntry(n.name, check)); err != nil {
+		check.Abort()
+		return err
+	}
+	return check.Finish()
+}
+
 // storeEntry checks and writes the entries the Source yields for store
-// path p.
-func (w *tarWriter) storeEntry(p string) func(*Entry) error {
+// path p, adding each to check when it is not nil.
+func (w *tarWriter) storeEntry(p string, check *NARCheck) func(*Entry) error {
 	last := ""
 	return func(e *Entry) error {
 		if e.Path != p && !strings.HasPrefix(e.Path, p+"/") {
@@ -187,7 +225,15 @@ func (w *tarWriter) storeEntry(p string) func(*Entry) error {
 		default:
 			return &UnsupportedFileError{Path: e.Path, Mode: e.Mode}
 		}
-		return w.write(h, e.Body)
+		body := e.Body
+		if check != nil {
+			r, err := check.Entry(e)
+			if err != nil {
+				return err
+			}
+			body = r
+		}
+		return w.write(h, body)
 	}
 }
 
@@ -231,13 +277,24 @@ func (w *tarWriter) write(h *tar.Header, body io.Reader) error {
 		h.Name += "/"
 	}
 	h.ModTime, h.Format = entryTime, tar.FormatPAX
+	if err := w.marked(func() error { return w.mark.entry(h) }); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	if err := w.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if h.Typeflag != tar.TypeReg || h.Size == 0 {
 		return nil
 	}
+	if err := w.marked(func() error { return w.mark.content() }); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	n, err := io.CopyBuffer(w.out, &ctxReader{ctx: w.ctx, r: body}, w.buf)
+	if err == nil && n == h.Size {
+		if err := w.marked(func() error { return w.mark.endContent() }); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return err
@@ -247,6 +304,18 @@ func (w *tarWriter) write(h *tar.Header, body io.Reader) error {
 		return fmt.Errorf("%s: got %d of %d bytes", name, n, h.Size)
 	}
 	return nil
+}
+
+// marked flushes the buffered stream and calls mark, when there is an
+// entryMarker.
+func (w *tarWriter) marked(mark func() error) error {
+	if w.mark == nil {
+		return nil
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return mark()
 }
 
 func (w *tarWriter) applyPerms(h *tar.Header) {

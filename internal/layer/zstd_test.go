@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -21,18 +22,18 @@ func zstdSpec(spec Spec) Spec {
 }
 
 func TestZstdFormat(t *testing.T) {
-	if got, want := ZstdFormat.String(), "tar-v2;zstd=klauspost;level=2;window=8388608"; got != want {
+	if got, want := ZstdFormat.String(), "tar-v2;zstd=klauspost-frames;level=2;block=4194304"; got != want {
 		t.Errorf("ZstdFormat = %q, want %q", got, want)
 	}
 	if ZstdFormat.MediaType() != "application/vnd.oci.image.layer.v1.tar+zstd" || DefaultFormat.MediaType() != "application/vnd.oci.image.layer.v1.tar+gzip" {
 		t.Errorf("media types %q, %q", ZstdFormat.MediaType(), DefaultFormat.MediaType())
 	}
 	for l := 1; l <= 4; l++ {
-		if err := (Format{Compression: Zstd, Level: l}).Validate(); err != nil {
+		if err := (Format{Compression: Zstd, Level: l, BlockSize: ZstdBlockSize}).Validate(); err != nil {
 			t.Errorf("zstd level %d refused: %v", l, err)
 		}
 	}
-	for _, f := range []Format{{Compression: Zstd}, {Compression: Zstd, Level: 5}, {Compression: Zstd, Level: 2, BlockSize: 1 << 20}, {Compression: "ZSTD", Level: 2}} {
+	for _, f := range []Format{{Compression: Zstd}, {Compression: Zstd, Level: 5, BlockSize: ZstdBlockSize}, {Compression: Zstd, Level: 2}, {Compression: Zstd, Level: 2, BlockSize: 1000}, {Compression: Zstd, Level: 2, BlockSize: 128 << 20}, {Compression: "ZSTD", Level: 2, BlockSize: ZstdBlockSize}} {
 		if f.Validate() == nil {
 			t.Errorf("format %+v accepted", f)
 		}
@@ -44,13 +45,14 @@ func TestZstdFormat(t *testing.T) {
 	}
 	for _, bad := range []string{"xz", "Zstd", "gzip ", "none"} {
 		_, err := FormatFor(bad)
-		if err == nil || !strings.Contains(err.Error(), `"`+bad+`"`) || !strings.Contains(err.Error(), "gzip or zstd") {
+		if err == nil || !strings.Contains(err.Error(), `"`+bad+`"`) || !strings.Contains(err.Error(), "want gzip, zstd or zstd:chunked") {
 			t.Errorf("FormatFor(%q): error %v, want one naming the value and the choices", bad, err)
 		}
 	}
 }
 
-// Switching compression changes every key; so does every zstd level.
+// Switching compression changes every key; so does every zstd level and
+// frame size.
 func TestZstdKeyDiffers(t *testing.T) {
 	seen := map[string]string{}
 	add := func(name string, s Spec) {
@@ -65,9 +67,12 @@ func TestZstdKeyDiffers(t *testing.T) {
 		add(name+" gzip", base)
 		for l := 1; l <= 4; l++ {
 			s := base
-			s.Format = Format{Compression: Zstd, Level: l}
+			s.Format = Format{Compression: Zstd, Level: l, BlockSize: ZstdBlockSize}
 			add(name+" zstd level "+string(rune('0'+l)), s)
 		}
+		s := base
+		s.Format = Format{Compression: Zstd, Level: 2, BlockSize: 1 << 20}
+		add(name+" zstd 1 MiB frames", s)
 	}
 }
 
@@ -95,10 +100,10 @@ func TestZstdSameDiffIDAsGzip(t *testing.T) {
 	}
 }
 
-// The same tar bytes give the same zstd bytes whatever GOMAXPROCS, on a
-// package-like tree of five zstd windows: more than one 4-window section
-// of the encoder's parallel mode, so an encoder whose concurrency follows
-// GOMAXPROCS (zstd.WithEncoderConcurrency(0) with WithConcurrentBlocks)
+// The same tar bytes give the same zstd bytes whatever GOMAXPROCS and
+// however many frames are compressed at once, on a package-like tree of
+// ten frames: an encoder whose output follows the concurrency (the zstd
+// streaming encoder's WithEncoderConcurrency(0) with WithConcurrentBlocks)
 // fails this test.
 func TestZstdDigestIndependentOfGOMAXPROCS(t *testing.T) {
 	root := t.TempDir()
@@ -112,15 +117,17 @@ func TestZstdDigestIndependentOfGOMAXPROCS(t *testing.T) {
 	}
 	readLayer(t, ref)
 	want := digestOf(t, ref)
-	for _, procs := range []int{4, 2} {
+	for _, procs := range []int{2, 4, 8} {
 		runtime.GOMAXPROCS(procs)
 		if got := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir()})); got != want {
 			t.Errorf("GOMAXPROCS %d: digest %s, GOMAXPROCS 1: %s", procs, got, want)
 		}
 	}
-	// The pgzip block count is no input of a zstd layer either.
-	if got := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir(), blocks: 7})); got != want {
-		t.Errorf("blocks 7: digest %s, want %s", got, want)
+	// Nor is the number of frames compressed at once.
+	for _, blocks := range []int{1, 3, 8} {
+		if got := digestOf(t, build(t, spec, root, Options{TempDir: t.TempDir(), blocks: blocks})); got != want {
+			t.Errorf("blocks %d: digest %s, want %s", blocks, got, want)
+		}
 	}
 }
 
@@ -186,7 +193,7 @@ func TestZstdReferenceDecoder(t *testing.T) {
 	tool := testutil.RequireTool(t, "zstd")
 	root, p := makeMultiBlockStore(t)
 	for l := 1; l <= 4; l++ {
-		spec := Spec{Paths: sp(p), Format: Format{Compression: Zstd, Level: l}}
+		spec := Spec{Paths: sp(p), Format: Format{Compression: Zstd, Level: l, BlockSize: ZstdBlockSize}}
 		b := build(t, spec, root, Options{TempDir: t.TempDir()})
 		readLayer(t, b)
 		out, err := exec.Command(tool, "-q", "-d", "-c", b.Path()).Output()
@@ -211,7 +218,7 @@ func TestZstdLevels(t *testing.T) {
 	paths := makeBenchStore(t, root, 12<<20)
 	var sizes []int64
 	for l := 1; l <= 4; l++ {
-		b := build(t, Spec{Paths: sp(paths...), Format: Format{Compression: Zstd, Level: l}}, root, Options{TempDir: t.TempDir()})
+		b := build(t, Spec{Paths: sp(paths...), Format: Format{Compression: Zstd, Level: l, BlockSize: ZstdBlockSize}}, root, Options{TempDir: t.TempDir()})
 		s, _ := b.Size()
 		sizes = append(sizes, s)
 	}
@@ -227,7 +234,7 @@ func TestZstdLevels(t *testing.T) {
 func TestFormatDigestGolden(t *testing.T) {
 	root, a, b, c := makeStore(t)
 	var sb strings.Builder
-	for _, f := range []Format{DefaultFormat, ZstdFormat, {Compression: Zstd, Level: 1}, {Compression: Zstd, Level: 4}} {
+	for _, f := range []Format{DefaultFormat, ZstdFormat, ZstdChunkedFormat, {Compression: Zstd, Level: 1, BlockSize: ZstdBlockSize}, {Compression: Zstd, Level: 4, BlockSize: ZstdBlockSize}} {
 		l := build(t, Spec{Paths: sp(a, b, c), Format: f}, root, Options{TempDir: t.TempDir()})
 		sb.WriteString(f.String() + " " + digestOf(t, l) + "\n")
 	}
@@ -244,5 +251,25 @@ func TestFormatDigestGolden(t *testing.T) {
 	}
 	if sb.String() != string(want) {
 		t.Errorf("layer digests differ from %s; if intended, run with -update:\n%s", file, sb.String())
+	}
+}
+
+// A zstd layer is a sequence of independent frames, one per BlockSize of
+// tar stream, as the reference tool counts them, and decodes to the
+// diffID's stream.
+func TestZstdFramesPerBlock(t *testing.T) {
+	tool := testutil.RequireTool(t, "zstd")
+	root, p := makeMultiBlockStore(t)
+	for _, bs := range []int{64 << 10, 1 << 20} {
+		b := build(t, Spec{Paths: sp(p), Format: Format{Compression: Zstd, Level: 2, BlockSize: bs}}, root, Options{TempDir: t.TempDir()})
+		readLayer(t, b)
+		info, err := exec.Command(tool, "-l", "-v", b.Path()).CombinedOutput()
+		if err != nil {
+			t.Fatalf("zstd -l: %v\n%s", err, info)
+		}
+		want := (b.UncompressedSize() + int64(bs) - 1) / int64(bs)
+		if !strings.Contains(string(info), fmt.Sprintf("# Zstandard Frames: %d\n", want)) {
+			t.Errorf("block %d, %d tar bytes: want %d frames, zstd -l says:\n%s", bs, b.UncompressedSize(), want, info)
+		}
 	}
 }

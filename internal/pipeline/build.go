@@ -213,7 +213,7 @@ func (r *run) assemble(ls []*imageLayer) (v1.Image, error) {
 	var named []image.Named
 	for _, l := range ls {
 		if l.layer != nil {
-			named = append(named, image.Named{Layer: l.layer, Meta: l.meta})
+			named = append(named, image.Named{Layer: l.layer, Meta: l.meta, Annotations: l.annotations})
 		}
 	}
 	cfg := r.res.Plan.Config

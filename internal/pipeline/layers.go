@@ -21,13 +21,14 @@ import (
 
 // imageLayer is one planned layer on its way into the image.
 type imageLayer struct {
-	plan     resolve.Planned
-	layer    v1.Layer     // nil for empty layers
-	built    *layer.Built // set when built here (owns a temp file)
-	streamed bool         // built here straight into its upload (no file)
-	meta     image.LayerMeta
-	status   report.Status // cached when reused by key, empty; else filled from publishing
-	warning  string        // set when a rebuild under a known key gave other bytes
+	plan        resolve.Planned
+	layer       v1.Layer     // nil for empty layers
+	built       *layer.Built // set when built here (owns a temp file)
+	streamed    bool         // built here straight into its upload (no file)
+	meta        image.LayerMeta
+	status      report.Status     // cached when reused by key, empty; else filled from publishing
+	warning     string            // set when a rebuild under a known key gave other bytes
+	annotations map[string]string // the format's descriptor annotations (zstd:chunked)
 }
 
 // reuseChecks is how many reuse checks (one HEAD each, network-bound) run
@@ -180,6 +181,7 @@ func (r *run) reuse(ctx context.Context, ls []*imageLayer) {
 			if l, prevL, ok := r.reusable(ctx, il); ok {
 				// Each goroutine writes only its own layer.
 				il.layer, il.status = l, report.StatusCached
+				il.annotations = formatAnnotations(prevL.Descriptor.Annotations)
 				il.meta.UncompressedSize = prevL.Meta.UncompressedSize
 				il.meta.Digest, il.meta.Size, il.meta.DiffID = prevL.Meta.Digest, prevL.Meta.Size, prevL.Meta.DiffID
 			}
@@ -223,6 +225,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			}
 			// Each goroutine writes only its own layer.
 			il.built, il.layer = b, b
+			il.annotations = b.Annotations()
 			il.meta.UncompressedSize = b.UncompressedSize()
 			d, _ := b.Digest()
 			diffID, _ := b.DiffID()
@@ -268,6 +271,7 @@ func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *
 	size, _ := s.Size()
 	// Each goroutine writes only its own layer.
 	il.layer, il.streamed = s, true
+	il.annotations = s.Annotations()
 	il.meta.UncompressedSize = s.UncompressedSize()
 	il.meta.Digest, il.meta.Size, il.meta.DiffID = d.String(), size, diffID.String()
 	if msg := reproducibilityWarning(r.prevs, il.plan, d); msg != "" {

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/org/nix-layer-action/internal/image"
+	"github.com/org/nix-layer-action/internal/layer"
 )
 
 // reusable finds a previous layer with il's key that proves it is ours
@@ -25,6 +26,9 @@ func (r *run) reusable(ctx context.Context, il *imageLayer) (v1.Layer, image.Pre
 		}
 		mt := il.plan.Spec.Format.MediaType()
 		why := prevL.Verify(il.plan.Paths(), mt)
+		if why == "" && il.plan.Spec.Format.Compression == layer.ZstdChunked && len(formatAnnotations(prevL.Descriptor.Annotations)) != 2 {
+			why = "its descriptor lacks the zstd:chunked annotations (" + layer.ChunkedManifestChecksum + ", " + layer.ChunkedManifestPosition + ")"
+		}
 		if why == "" && !r.listedByTarget(prev, prevL.Descriptor.Digest) {
 			why = r.blobThere(ctx, prev.Ref.Context(), prevL.Descriptor)
 		}
@@ -56,4 +60,20 @@ func (r *run) blobThere(ctx context.Context, repo name.Repository, d v1.Descript
 		return fmt.Sprintf("blob %s is %d bytes, its descriptor says %d", d.Digest, size, d.Size)
 	}
 	return ""
+}
+
+// formatAnnotations picks from a previous layer descriptor's annotations
+// those its format needs (zstd:chunked's), to carry them onto the new
+// image's descriptor with the reused blob; nil when there are none.
+func formatAnnotations(a map[string]string) map[string]string {
+	var out map[string]string
+	for _, k := range []string{layer.ChunkedManifestChecksum, layer.ChunkedManifestPosition} {
+		if v, ok := a[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }

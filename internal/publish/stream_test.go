@@ -26,7 +26,7 @@ func streamedLayer(t *testing.T, data string) *layer.Streamed {
 	if err := os.WriteFile(filepath.Join(root, sp, "data"), []byte(data), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	s, err := layer.Stream(context.Background(), layer.Spec{Name: "data", Paths: []layer.StorePath{{Path: sp, NarHash: "sha256:" + strings.Repeat("0", 52)}}},
+	s, err := layer.Stream(context.Background(), layer.Spec{Name: "data", Paths: []layer.StorePath{{Path: sp, NarHash: narHash(t, filepath.Join(root, sp))}}},
 		layer.DirSource{Root: root}, layer.Options{})
 	if err != nil {
 		t.Fatal(err)

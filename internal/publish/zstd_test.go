@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nix-community/go-nix/pkg/nar"
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/nixpath"
 	"github.com/org/nix-layer-action/internal/testutil"
 )
 
@@ -30,7 +32,7 @@ func zstdNamed(t *testing.T, n int) []image.Named {
 		if err := os.WriteFile(f, []byte(strings.Repeat(fmt.Sprintf("echo %d\n", i), 500)), 0o555); err != nil {
 			t.Fatal(err)
 		}
-		spec := layer.Spec{Name: fmt.Sprintf("l%d", i), Paths: []layer.StorePath{{Path: p, NarHash: "sha256:" + strings.Repeat("0", 52)}}, Format: layer.ZstdFormat}
+		spec := layer.Spec{Name: fmt.Sprintf("l%d", i), Paths: []layer.StorePath{{Path: p, NarHash: narHash(t, filepath.Join(root, p))}}, Format: layer.ZstdFormat}
 		b, err := layer.Build(context.Background(), spec, layer.DirSource{Root: root}, layer.Options{TempDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
@@ -87,4 +89,15 @@ func TestOCILayoutZstd(t *testing.T) {
 			t.Errorf("decompressed layer %s hashes to %x", d, sum)
 		}
 	}
+}
+
+// narHash is the NAR hash of the tree at dir, as Nix would register it
+// (layer.Build checks it).
+func narHash(t *testing.T, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	if err := nar.DumpPath(h, dir); err != nil {
+		t.Fatal(err)
+	}
+	return nixpath.FormatSHA256(h.Sum(nil))
 }

@@ -3,6 +3,7 @@ package resolve
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -92,6 +93,10 @@ func layerPerms(perms []plan.Perm) []layer.Perm {
 func rootFiles(ctx context.Context, p *plan.Plan, sources []rootfs.Source, g *closure.Graph, all []string, layers []layering.Layer) ([]layer.File, error) {
 	var sets []rootfs.Set
 	if len(sources) > 0 {
+		sources, err := withNarHashes(sources, g)
+		if err != nil {
+			return nil, fmt.Errorf("%s: root: %w", p.File, err)
+		}
 		files, err := rootfs.Collect(ctx, sources, p.StoreRoot, p.StoreDir)
 		if err != nil {
 			return nil, fmt.Errorf("%s: root: %w", p.File, overlapHolder(err, layers))
@@ -123,6 +128,25 @@ func rootFiles(ctx context.Context, p *plan.Plan, sources []rootfs.Source, g *cl
 		return nil, fmt.Errorf("%s: %w", p.File, err)
 	}
 	return files, nil
+}
+
+// withNarHashes gives every root-filesystem source read from the local
+// store its NarHash from g, so Collect checks what it reads against what
+// Nix registered (a source read from a substituter's NAR is checked
+// there).
+func withNarHashes(sources []rootfs.Source, g *closure.Graph) ([]rootfs.Source, error) {
+	out := slices.Clone(sources)
+	for i, s := range out {
+		if s.From != nil {
+			continue
+		}
+		info, ok := g.Info(s.StorePath)
+		if !ok || info.NarHash == "" {
+			return nil, fmt.Errorf("root dep %s: no NAR hash known for %s to check its contents against", s.Label, s.StorePath)
+		}
+		out[i].NarHash = info.NarHash
+	}
+	return out, nil
 }
 
 // overlapHolder names the layer holding the store path a root dep would

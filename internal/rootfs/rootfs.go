@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,12 @@ type Source struct {
 	// NAR stream, for a path the local store lacks); nil reads the host
 	// directory under Collect's storeRoot.
 	From layer.Source
+	// NarHash is the store path's registered NAR hash. When set, a host
+	// directory is checked against it as it is read (Collect fails with
+	// *layer.TamperedPathError), and every file taken from it is pinned
+	// to the bytes checked (layer.File.SHA256). From's walks are checked
+	// by From itself (a substituter's NAR stream).
+	NarHash string
 }
 
 // Set is a labelled group of entries for Merge.
@@ -107,7 +114,7 @@ func Collect(ctx context.Context, sources []Source, storeRoot, storeDir string) 
 		if src.From != nil {
 			err = collectFrom(ctx, src, label, add)
 		} else {
-			err = collectHost(storeRoot+src.StorePath, label, add)
+			err = collectHost(storeRoot+src.StorePath, src, label, add)
 		}
 		if err != nil {
 			return nil, err
@@ -116,8 +123,11 @@ func Collect(ctx context.Context, sources []Source, storeRoot, storeDir string) 
 	return m.files(), nil
 }
 
-// collectHost walks the host directory host (a store path's contents).
-func collectHost(host, label string, add func(layer.File) error) error {
+// collectHost walks the host directory host (the contents of src's store
+// path), checking them against src.NarHash when it is set: the walk is in
+// NAR order (filepath.WalkDir sorts by name), and each file's bytes are
+// read once, hashed both into the NAR and alone (File.SHA256).
+func collectHost(host string, src Source, label string, add func(layer.File) error) error {
 	info, err := os.Lstat(host)
 	if err != nil {
 		return fmt.Errorf("root dep %s: %w", label, err)
@@ -125,12 +135,15 @@ func collectHost(host, label string, add func(layer.File) error) error {
 	if !info.IsDir() {
 		return notADirectory(label, host, info.Mode())
 	}
-	return filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
-		if err != nil {
+	var check *layer.NARCheck
+	if src.NarHash != "" {
+		if check, err = layer.NewNARCheck(src.StorePath, src.NarHash); err != nil {
 			return fmt.Errorf("root dep %s: %w", label, err)
 		}
-		if hp == host {
-			return nil // the store path itself becomes "/"
+	}
+	err = filepath.WalkDir(host, func(hp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("root dep %s: %w", label, err)
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -150,8 +163,55 @@ func collectHost(host, label string, add func(layer.File) error) error {
 		default:
 			return fmt.Errorf("root dep %s: %w", label, &layer.UnsupportedFileError{Path: hp, Mode: mode})
 		}
+		if check != nil {
+			if f.SHA256, err = checkEntry(check, src.StorePath+f.Path, f, info.Size()); err != nil {
+				return fmt.Errorf("root dep %s: %w", label, err)
+			}
+		}
+		if hp == host {
+			return nil // the store path itself becomes "/"
+		}
 		return add(f)
 	})
+	if check == nil {
+		return err
+	}
+	if err != nil {
+		check.Abort()
+		return err
+	}
+	if err := check.Finish(); err != nil {
+		return fmt.Errorf("root dep %s: %w", label, err)
+	}
+	return nil
+}
+
+// checkEntry adds f, the entry of store path entry name, to check,
+// reading a regular file's bytes from f.Source, and returns their hex
+// SHA-256.
+func checkEntry(check *layer.NARCheck, name string, f layer.File, size int64) (string, error) {
+	e := &layer.Entry{Path: name, Mode: f.Mode, Linkname: f.Linkname}
+	if !f.Mode.IsRegular() {
+		_, err := check.Entry(e)
+		return "", err
+	}
+	r, err := os.Open(f.Source)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	e.Size, e.Body = size, io.LimitReader(r, size)
+	body, err := check.Entry(e)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.New()
+	if n, err := io.Copy(sum, body); err != nil {
+		return "", fmt.Errorf("reading %s: %w", f.Source, err)
+	} else if n != size {
+		return "", fmt.Errorf("%s changed while it was read (%d of %d bytes)", f.Source, n, size)
+	}
+	return hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 // collectFrom walks src.StorePath through src.From, holding regular
@@ -312,8 +372,12 @@ func (n *node) contentSum() ([]byte, error) {
 	return n.sum, nil
 }
 
-// contentSHA256 hashes a regular file's bytes (Data or Source).
+// contentSHA256 hashes a regular file's bytes (Data or Source), or
+// decodes the SHA256 its Source was checked to have.
 func contentSHA256(f layer.File) ([]byte, error) {
+	if f.SHA256 != "" {
+		return hex.DecodeString(f.SHA256)
+	}
 	h := sha256.New()
 	if f.Source == "" {
 		h.Write(f.Data)

@@ -35,6 +35,7 @@ type nlaReport struct {
 	Digest      string `json:"digest"`
 	Changed     bool   `json:"changed"`
 	BytesPushed int64  `json:"bytesPushed"`
+	PeakTemp    int64  `json:"peakTempBytes"`
 	Layers      []struct {
 		Name             string   `json:"name"`
 		Digest           string   `json:"digest"`
@@ -79,7 +80,14 @@ type bench struct {
 	mainRef      string // plan A's image, pushed cold (default flags)
 }
 
+// atFatal holds what fatalf must undo before exiting (the seed section's
+// network namespace and registry), last first.
+var atFatal []func()
+
 func fatalf(format string, args ...any) {
+	for i := len(atFatal) - 1; i >= 0; i-- {
+		atFatal[i]()
+	}
 	log.Fatalf(format, args...)
 }
 

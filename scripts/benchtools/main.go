@@ -3,6 +3,8 @@
 //
 //	benchtools freeport              # prints a free 127.0.0.1 TCP port
 //	benchtools run -nla BIN -work DIR ...   # see bench.sh for the flags
+//	benchtools seedfixture -out FILE.nix    # the seed-size fixture (seed.go)
+//	benchtools seed -nla BIN -base B.json -bump B2.json ...  # its bump through a shaped link (seedbench.go)
 //
 // bench.sh builds the fixture closure with real Nix, writes the binary
 // caches, starts docker-registry and nginx and then calls "run"; run
@@ -18,6 +20,8 @@ import (
 	"log"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 )
 
 func main() {
@@ -34,6 +38,64 @@ func main() {
 		}
 		fmt.Println(l.Addr().(*net.TCPAddr).Port)
 		l.Close()
+	case "seedfixture":
+		o := seedOptions{InfoDir: "/var/lib/dpkg/info"}
+		fs := flag.NewFlagSet("seedfixture", flag.ExitOnError)
+		out := fs.String("out", "", "Nix file to write")
+		budget := fs.Float64("gb", 1.5, "stop adding packages once their files reach this many GB")
+		maxPkg := fs.Float64("max-package-mb", 150, "leave out packages larger than this many MB (and what depends on them)")
+		fs.IntVar(&o.Layers, "layers", 12, "number of plan layers")
+		fs.Parse(os.Args[2:])
+		if *out == "" {
+			log.Fatal("seedfixture: -out is required")
+		}
+		o.Budget, o.MaxPackage = int64(*budget*1e9), int64(*maxPkg*1e6)
+		if err := seedFixture(*out, o); err != nil {
+			log.Fatal(err)
+		}
+	case "seed":
+		var c seedConfig
+		fs := flag.NewFlagSet("seed", flag.ExitOnError)
+		fs.StringVar(&c.NLA, "nla", "", "nix-layer-action binary")
+		fs.StringVar(&c.Work, "work", "", "scratch directory (removed by bench.sh)")
+		fs.StringVar(&c.Out, "out", "", "results directory (seed.md, seed.json)")
+		fs.StringVar(&c.Base, "base", "", "nix eval --json of the seed fixture's layers")
+		fs.StringVar(&c.Bump, "bump", "", "the same for its bump")
+		ups := fs.String("up-mbs", "40", "link upload rates to measure, MB/s, comma-separated")
+		down := fs.Float64("down-mbs", 100, "link download rate, MB/s")
+		comps := fs.String("compressions", "gzip,zstd", "compressions to compare")
+		fs.IntVar(&c.Reps, "reps", 3, "repetitions")
+		fs.StringVar(&c.Rev, "rev", "", "git revision of the binary")
+		fs.StringVar(&c.Caches, "caches", "", "directory nginx serves (fresh runs)")
+		fs.StringVar(&c.Cache, "cache", "", "the bump's binary cache under -caches (fresh runs)")
+		fs.StringVar(&c.KeyPub, "key", "", "the cache's public key (fresh runs)")
+		sections := fs.String("sections", "push,fresh", "push (the bump pushed cold, link vs loopback), fresh (a fresh runner through the link)")
+		files := fs.String("layer-files", "true", "--layer-files values to compare through the link: true, false or true,false")
+		fs.Parse(os.Args[2:])
+		c.LayerFiles = strings.Split(*files, ",")
+		c.Sections = map[string]bool{}
+		for _, s := range strings.Split(*sections, ",") {
+			c.Sections[s] = true
+		}
+		if c.Sections["fresh"] && (c.Caches == "" || c.Cache == "" || c.KeyPub == "") {
+			log.Fatal("seed: fresh runs need -caches, -cache and -key")
+		}
+		if c.NLA == "" || c.Work == "" || c.Out == "" || c.Base == "" || c.Bump == "" {
+			log.Fatal("seed: -nla, -work, -out, -base and -bump are required")
+		}
+		for _, u := range strings.Split(*ups, ",") {
+			v, err := strconv.ParseFloat(u, 64)
+			if err != nil || v <= 0 {
+				log.Fatalf("seed: -up-mbs %q: want positive numbers", *ups)
+			}
+			c.Ups = append(c.Ups, int64(v*1e6))
+		}
+		c.Down = int64(*down * 1e6)
+		c.Compressions = strings.Split(*comps, ",")
+		c.NixConfig = os.Getenv("NIX_CONFIG")
+		if err := seedBench(&c); err != nil {
+			log.Fatal(err)
+		}
 	case "run":
 		var c config
 		fs := flag.NewFlagSet("run", flag.ExitOnError)

@@ -20,7 +20,7 @@ import (
 
 // Server is an nginx serving a directory on a free 127.0.0.1 port.
 type Server struct {
-	URL     string // http://127.0.0.1:PORT
+	URL     string // http://127.0.0.1:PORT (or the ServeOn address)
 	Root    string
 	dir     string // config, pid, logs
 	logPath string
@@ -51,7 +51,7 @@ http {
   default_type application/octet-stream;
   sendfile on;
   server {
-    listen 127.0.0.1:%[2]d;
+    listen %[2]s;
     root %[3]s;
     location / { autoindex off; }
   }
@@ -62,10 +62,17 @@ http {
 // at cleanup.
 func Serve(t testing.TB, root string) *Server {
 	t.Helper()
+	return ServeOn(t, root, "127.0.0.1")
+}
+
+// ServeOn is Serve listening on ip (e.g. the host side of a shaped link,
+// internal/testutil/netlink).
+func ServeOn(t testing.TB, root, ip string) *Server {
+	t.Helper()
 	bin := nginxBinary(t)
 	var lastErr error
 	for range 3 { // the free port may be taken between probe and bind
-		s, err := startNginx(t, bin, root)
+		s, err := startNginx(t, bin, root, ip)
 		if err == nil {
 			t.Cleanup(func() { s.stop(t) })
 			return s
@@ -84,15 +91,16 @@ func nginxBinary(t testing.TB) string {
 	return testutil.RequireTool(t, "nginx")
 }
 
-func startNginx(t testing.TB, bin, root string) (*Server, error) {
-	port, err := freePort()
+func startNginx(t testing.TB, bin, root, ip string) (*Server, error) {
+	port, err := freePort(ip)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Root: root, dir: t.TempDir()}
+	addr := net.JoinHostPort(ip, strconv.Itoa(port))
+	s := &Server{URL: "http://" + addr, Root: root, dir: t.TempDir()}
 	s.logPath = filepath.Join(s.dir, "access.log")
 	conf := filepath.Join(s.dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, s.dir, port, root)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, s.dir, addr, root)), 0o644); err != nil {
 		return nil, err
 	}
 	s.cmd = exec.Command(bin, "-p", s.dir, "-e", filepath.Join(s.dir, "error.log"), "-c", conf)
@@ -121,8 +129,8 @@ func startNginx(t testing.TB, bin, root string) (*Server, error) {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, err
 	}

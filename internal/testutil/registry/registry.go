@@ -37,11 +37,15 @@ type Options struct {
 	// Htpasswd maps user → password. When non-empty the registry requires
 	// basic auth (htpasswd, bcrypt) for every request.
 	Htpasswd map[string]string
+	// IP is the address to listen on; default 127.0.0.1. A test reaching
+	// the registry through a shaped link (internal/testutil/netlink) sets
+	// the link's host side address.
+	IP string
 }
 
 // Registry is a running registry.
 type Registry struct {
-	Host    string // "127.0.0.1:PORT"
+	Host    string // "127.0.0.1:PORT" (Options.IP:PORT)
 	Dir     string // storage root directory
 	LogFile string // registry log
 	opts    Options
@@ -81,11 +85,15 @@ func Start(t testing.TB, opts Options) *Registry {
 	// the registry binding it; retry a few times with a new port.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
+		ip := opts.IP
+		if ip == "" {
+			ip = "127.0.0.1"
+		}
+		port, err := freePort(ip)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Host = "127.0.0.1:" + strconv.Itoa(port)
+		r.Host = net.JoinHostPort(ip, strconv.Itoa(port))
 		cfg := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfg, []byte(config(r.Dir, r.Host, htpasswd)), 0o644); err != nil {
 			t.Fatal(err)
@@ -185,8 +193,8 @@ func writeHtpasswd(path string, users map[string]string) error {
 	return os.WriteFile(path, b.Bytes(), 0o600)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find free port: %w", err)
 	}
