@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 
-	"github.com/org/nix-layer-action/internal/pipeline"
+	"github.com/org/nix-layer-action/internal/resolve"
 	"github.com/org/nix-layer-action/internal/secrets"
 	"github.com/org/nix-layer-action/internal/substituter"
 )
@@ -14,12 +14,12 @@ import (
 // substituter is the run's binary-cache client, configured from the
 // effective configuration of the Nix that nixo runs (substituters, trusted
 // keys, require-sigs, netrc-file, timeouts; see
-// pipeline.SubstituterConfig), never from nix.conf files read here. Nix's
+// resolve.SubstituterConfig), never from nix.conf files read here. Nix's
 // access tokens join the run's secrets. Without a nix command no cache is
 // read (nil). logf receives its notes (skipped cache kinds, …).
-func substituterFor(ctx context.Context, nixo pipeline.NixOptions, set *secrets.Set, logf func(string, ...any)) (*substituter.Client, error) {
-	cfg, err := pipeline.SubstituterConfig(ctx, nixo)
-	if errors.Is(err, pipeline.ErrNoNix) {
+func substituterFor(ctx context.Context, nixo resolve.NixOptions, set *secrets.Set, logf func(string, ...any)) (*substituter.Client, error) {
+	cfg, err := resolve.SubstituterConfig(ctx, nixo)
+	if errors.Is(err, resolve.ErrNoNix) {
 		logf("binary caches: none read (%v, so there is no Nix configuration to follow)", err)
 		return nil, nil
 	}

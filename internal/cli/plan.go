@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/org/nix-layer-action/internal/pipeline"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/resolve"
 	"github.com/org/nix-layer-action/internal/secrets"
 )
 
@@ -55,8 +55,8 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return set.Error(err)
 	}
-	res, err := pipeline.Resolve(ctx, req.PlanFile, nixo, sub, req.Format)
-	var ue *pipeline.UnbuiltError
+	res, err := resolve.Resolve(ctx, req.PlanFile, nixo, sub, req.Format)
+	var ue *resolve.UnbuiltError
 	if errors.As(err, &ue) {
 		return c.printUnbuilt(set, ue)
 	}
@@ -85,7 +85,7 @@ func (c *planCmd) Run(ctx context.Context, args []string) error {
 
 // printUnbuilt says what plan --no-build could not resolve without a
 // build, and which layers name it.
-func (c *planCmd) printUnbuilt(set *secrets.Set, e *pipeline.UnbuiltError) error {
+func (c *planCmd) printUnbuilt(set *secrets.Set, e *resolve.UnbuiltError) error {
 	u := &report.Unbuilt{File: c.planFile, Deps: e.Deps, Derivations: e.Derivations, Fetch: e.Fetch}
 	var b strings.Builder
 	render := u.Text

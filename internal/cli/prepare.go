@@ -13,6 +13,7 @@ import (
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/request"
+	"github.com/org/nix-layer-action/internal/resolve"
 )
 
 // door names a request's fields in the words of the door it came in by:
@@ -97,8 +98,8 @@ func prepare(ctx context.Context, req *request.Request, d door, client *regclien
 }
 
 // nixOptions is how the request runs Nix (build, plan, diff).
-func nixOptions(req *request.Request) pipeline.NixOptions {
-	return pipeline.NixOptions{Bin: req.NixBin, Env: req.NixEnv, Stderr: req.Log, System: req.System, NoBuild: req.NoBuild}
+func nixOptions(req *request.Request) resolve.NixOptions {
+	return resolve.NixOptions{Bin: req.NixBin, Env: req.NixEnv, Stderr: req.Log, System: req.System, NoBuild: req.NoBuild}
 }
 
 // isRegistry reports whether out is a registry (the zero Output is).

@@ -12,15 +12,17 @@ import (
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/plan"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/resolve"
 )
 
 // run is the state of one Build.
 type run struct {
 	o     Options
 	log   *logger
-	res   *Resolved
+	res   *resolve.Resolved
 	prevs []*image.Previous
 	// targetAbsent: the registry answered "not found" for the target.
 	targetAbsent bool
@@ -31,7 +33,7 @@ type run struct {
 	listed func(v1.Hash) bool
 	// entries records what the layer writer wrote of store paths not on
 	// this machine, for the config check.
-	entries *entryLog
+	entries *resolve.EntryLog
 	// temp accounts for the layer files in the run's temp dir.
 	temp tempSpace
 }
@@ -50,7 +52,7 @@ func Build(ctx context.Context, o Options, pub publish.Publisher) (*report.Repor
 // BuildResult is Build, returning with the report the resolution the image
 // was built from (its closure graph and roots, for the SBOM).
 func BuildResult(ctx context.Context, o Options, pub publish.Publisher) (*Result, error) {
-	format, err := layerFormat(o.Format)
+	format, err := resolve.CheckFormat(o.Format)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func (r *run) buildImage(ctx context.Context, pub publish.Publisher) (*report.Re
 	r.informTarget(pub)
 	w, _ := pub.(publish.LayerWriter)
 	src := r.source()
-	r.entries = newEntryLog(r.res)
+	r.entries = resolve.NewEntryLog(r.res)
 	ls, err := r.layers(ctx, src, tmp, w)
 	defer closeLayers(ls)
 	if err != nil {
@@ -171,10 +173,7 @@ func closeLayers(ls []*imageLayer) {
 // source reads each store path from the local store or, for paths only a
 // binary cache has, from its NAR.
 func (r *run) source() layer.Source {
-	if r.res.origin == nil {
-		return layer.DirSource{Root: r.res.Plan.StoreRoot}
-	}
-	return r.res.origin.Source(r.res.Plan.StoreRoot, r.o.Substituter)
+	return r.res.Source(r.o.Substituter)
 }
 
 // informTarget tells a publisher replacing the target what the target
@@ -203,15 +202,11 @@ func (r *run) informTarget(pub publish.Publisher) {
 func (r *run) resolve(ctx context.Context) error {
 	r.enter(PhaseResolve, "")
 	r.log.printf("resolving %s", r.o.PlanFile)
-	l, err := loadPlan(ctx, r.o.PlanFile, r.o.Nix)
-	if err != nil {
-		return err
-	}
-	p := l.plan
-	base := func(ctx context.Context, platform v1.Platform) (*image.Previous, error) {
+	base := func(ctx context.Context, p *plan.Plan, platform v1.Platform) (*image.Previous, error) {
 		return readBase(ctx, r.o.Registry, p, platform)
 	}
-	if r.res, err = resolve(ctx, l, r.o.Nix, r.o.Substituter, base, r.o.Format); err != nil {
+	var err error
+	if r.res, err = resolve.ResolveWithBase(ctx, r.o.PlanFile, r.o.Nix, r.o.Substituter, r.o.Format, base); err != nil {
 		return err
 	}
 	for _, w := range r.res.Warnings {

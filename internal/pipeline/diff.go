@@ -10,6 +10,7 @@ import (
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/resolve"
 	"github.com/org/nix-layer-action/internal/substituter"
 )
 
@@ -17,7 +18,7 @@ import (
 type DiffOptions struct {
 	PlanFile string
 	Against  name.Reference // the published image to compare with
-	Nix      NixOptions
+	Nix      resolve.NixOptions
 	Registry *regclient.Client
 	// Substituter gives closure metadata of paths the local store lacks.
 	Substituter *substituter.Client
@@ -29,7 +30,7 @@ type DiffOptions struct {
 
 // DiffResult is the package diff between a plan and a published image.
 type DiffResult struct {
-	Resolved       *Resolved
+	Resolved       *resolve.Resolved
 	Diff           *report.Diff
 	PreviousDigest string // "" when nothing is published at Against
 }
@@ -41,7 +42,7 @@ func Diff(ctx context.Context, o DiffOptions) (*DiffResult, error) {
 	if o.Registry == nil || o.Against == nil {
 		return nil, errors.New("pipeline: Diff needs a registry client and an image to compare with")
 	}
-	res, err := Resolve(ctx, o.PlanFile, o.Nix, o.Substituter, o.Format)
+	res, err := resolve.Resolve(ctx, o.PlanFile, o.Nix, o.Substituter, o.Format)
 	if err != nil {
 		return nil, err
 	}

@@ -16,11 +16,12 @@ import (
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/resolve"
 )
 
 // imageLayer is one planned layer on its way into the image.
 type imageLayer struct {
-	plan        Planned
+	plan        resolve.Planned
 	layer       v1.Layer     // nil for empty layers
 	built       *layer.Built // set when built here (owns a temp file)
 	streamed    bool         // built here straight into its upload (no file)
@@ -214,7 +215,7 @@ func (r *run) build(ctx context.Context, ls []*imageLayer, src layer.Source, tmp
 			if size := il.plan.ContentSize(); size > 0 {
 				t = r.task("build "+il.plan.Name(), size)
 			}
-			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.record, Writers: &r.writers})
+			b, err := layer.Build(gctx, il.plan.Spec, countedSource{src, t}, layer.Options{TempDir: tmp, OnEntry: r.entries.Record, Writers: &r.writers})
 			if err == nil {
 				t.Add(il.plan.ContentSize() - il.plan.NarSize())
 			}
@@ -254,7 +255,7 @@ func (r *run) stream(ctx context.Context, il *imageLayer, src layer.Source, up *
 		t = r.task("build+upload "+il.plan.Name(), size)
 	}
 	defer t.Done()
-	s, err := layer.Stream(ctx, il.plan.Spec, countedSource{src, t}, layer.Options{OnEntry: r.entries.record, Writers: &r.writers})
+	s, err := layer.Stream(ctx, il.plan.Spec, countedSource{src, t}, layer.Options{OnEntry: r.entries.Record, Writers: &r.writers})
 	if err != nil {
 		return err
 	}
@@ -313,13 +314,13 @@ func (r *run) counted(b *layer.Built) v1.Layer {
 
 // reproducibilityWarning says so when a layer rebuilt under a key a previous
 // image already had comes out with other bytes than that image's layer.
-func reproducibilityWarning(prevs []*image.Previous, pl Planned, d v1.Hash) string {
+func reproducibilityWarning(prevs []*image.Previous, pl resolve.Planned, d v1.Hash) string {
 	for _, prev := range prevs {
 		prevL, ok := prev.ByKey(pl.Key)
 		if !ok {
 			continue
 		}
-		if verify(prevL, pl.Paths(), pl.Spec.Format.MediaType()) != "" {
+		if prevL.Verify(pl.Paths(), pl.Spec.Format.MediaType()) != "" {
 			// Not provably a build of these paths: its bytes say nothing
 			// about reproducibility.
 			continue
@@ -335,7 +336,7 @@ func reproducibilityWarning(prevs []*image.Previous, pl Planned, d v1.Hash) stri
 
 // metaFor is what the image records about a layer so later runs (and PR
 // diffs) can compare without pulling blobs.
-func metaFor(res *Resolved, l Planned) image.LayerMeta {
+func metaFor(res *resolve.Resolved, l resolve.Planned) image.LayerMeta {
 	m := image.LayerMeta{Name: l.Name(), Key: l.Key}
 	for _, p := range l.Paths() {
 		info, _ := res.Graph.Info(p)

@@ -1,8 +1,9 @@
 // Package pipeline wires the steps plan → closure → layering → layer →
 // image → publish → report into the jobs the command line and the action
-// run: Resolve (what `plan` prints), Build (what `build` does, publishing
-// through the publish.Publisher the caller chose) and Diff. It reads no
-// environment: everything arrives in Options.
+// run: Build (what `build` does: the plan resolved by internal/resolve,
+// layers reused or built, the image assembled and published through the
+// publish.Publisher the caller chose) and Diff. It reads no environment:
+// everything arrives in Options.
 package pipeline
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/org/nix-layer-action/internal/layering"
 	"github.com/org/nix-layer-action/internal/progress"
 	"github.com/org/nix-layer-action/internal/regclient"
+	"github.com/org/nix-layer-action/internal/resolve"
 	"github.com/org/nix-layer-action/internal/substituter"
 )
 
@@ -25,7 +27,7 @@ type Phase string
 
 // The phases of Build, in order.
 const (
-	PhaseResolve  Phase = "Resolve plan and closures"
+	PhaseResolve  Phase = "resolve.Resolve plan and closures"
 	PhasePrevious Phase = "Read previous images"
 	PhaseLayers   Phase = "Reuse or build layers"
 	PhasePublish  Phase = "Publish"
@@ -47,23 +49,6 @@ func (p Phase) timing() string {
 	return string(p)
 }
 
-// NixOptions says how to run Nix. The zero value runs "nix" from PATH with
-// the process environment only.
-type NixOptions struct {
-	Bin    string    // default "nix"
-	Env    []string  // extra environment, e.g. NIX_CONFIG=...
-	Stderr io.Writer // Nix's own progress output
-	// System, when set, is the Nix system to evaluate and build for
-	// (".#foo" means packages.<System>.foo), over the plan's system:. The
-	// image's platform follows the system its derivations declare; one
-	// for another system is an error.
-	System string
-	// NoBuild, when set, leaves unbuilt what no store or binary cache has
-	// (its closure is known only once built): Resolve returns an
-	// *UnbuiltError naming it instead of having Nix build it.
-	NoBuild bool
-}
-
 // Options configure Build.
 type Options struct {
 	PlanFile string
@@ -77,7 +62,7 @@ type Options struct {
 	Previous []name.Reference
 	Tags     []string // extra tags, for the report
 
-	Nix     NixOptions
+	Nix     resolve.NixOptions
 	TempDir string    // parent of the run's temp dir ("" = os.TempDir())
 	Created time.Time // image creation time (SOURCE_DATE_EPOCH); zero = Unix 1
 	Jobs    int       // layers built at once; 0 = GOMAXPROCS
@@ -123,17 +108,6 @@ type Options struct {
 	// gzip). It enters every key: a previous image's layers are reused
 	// only when they were written in the same format.
 	Format layer.Format
-}
-
-// layerFormat is f, or layer.DefaultFormat when f is zero, checked.
-func layerFormat(f layer.Format) (layer.Format, error) {
-	if f == (layer.Format{}) {
-		return layer.DefaultFormat, nil
-	}
-	if err := f.Validate(); err != nil {
-		return layer.Format{}, fmt.Errorf("layer format: %w", err)
-	}
-	return f, nil
 }
 
 // logger writes progress lines; concurrent layer builds share it.

@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/org/nix-layer-action/internal/layer"
+	"github.com/org/nix-layer-action/internal/resolve"
 )
 
 // TestLargestFirst: the largest layers build first, plan order among equals.
 func TestLargestFirst(t *testing.T) {
 	mk := func(name string, size int64) *imageLayer {
-		return &imageLayer{plan: Planned{Spec: layer.Spec{Name: name, Paths: []layer.StorePath{{Path: "/nix/store/x-" + name, NarSize: size}}}}}
+		return &imageLayer{plan: resolve.Planned{Spec: layer.Spec{Name: name, Paths: []layer.StorePath{{Path: "/nix/store/x-" + name, NarSize: size}}}}}
 	}
 	ls := []*imageLayer{mk("base", 10), mk("cuda", 900), mk("torch", 400), mk("a", 10), mk("b", 10)}
 	var got []string

@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
@@ -41,41 +40,6 @@ func statuses(rep *report.Report) map[string]report.Status {
 		}
 	}
 	return m
-}
-
-// Every planned layer's key is layer.Key of exactly its Spec.
-func TestResolveKeysAreKeysOfTheSpecs(t *testing.T) {
-	res, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, layer.Format{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, l := range res.Layers {
-		if l.Empty {
-			if l.Key != "" {
-				t.Errorf("empty layer %s has key %s", l.Name(), l.Key)
-			}
-			continue
-		}
-		names = append(names, l.Name())
-		k, err := layer.Key(l.Spec)
-		if err != nil || k != l.Key {
-			t.Errorf("layer %s: key %s, Key(Spec) = %s, %v", l.Name(), l.Key, k, err)
-		}
-		if len(l.Spec.Paths) != len(l.Paths()) {
-			t.Errorf("layer %s: spec has %d paths, layering %d", l.Name(), len(l.Spec.Paths), len(l.Paths()))
-		}
-		// The Spec holds the layer's facts: each path's NAR hash and size
-		// as the closure graph has them.
-		for _, sp := range l.Spec.Paths {
-			if info, ok := res.Graph.Info(sp.Path); !ok || info.NarHash != sp.NarHash || info.NarSize != sp.NarSize {
-				t.Errorf("layer %s: spec path %+v, graph %+v", l.Name(), sp, info)
-			}
-		}
-	}
-	if strings.Join(names, ",") != "base,libs,app" {
-		t.Errorf("layers %v", names)
-	}
 }
 
 // A push uploads everything; a rerun reuses every layer, uploads nothing,
@@ -170,50 +134,5 @@ func TestOneChangeRebuildsOneLayer(t *testing.T) {
 	}
 	if !rep.Changed {
 		t.Error("a config change did not change the image")
-	}
-}
-
-// verify accepts only a layer that proves it is ours.
-func TestVerify(t *testing.T) {
-	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
-	diff := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
-	paths := []string{"/nix/store/" + strings.Repeat("c", 32) + "-x"}
-	good := image.PreviousLayer{
-		Meta:         image.LayerMeta{Paths: []image.PathSize{{Path: paths[0]}}, Digest: d.String(), Size: 10, DiffID: diff.String()},
-		Descriptor:   v1.Descriptor{MediaType: types.OCILayer, Digest: d, Size: 10},
-		ConfigDiffID: diff,
-	}
-	if why := verify(good, paths, types.OCILayer); why != "" {
-		t.Fatalf("a faithful layer was refused: %s", why)
-	}
-	for name, edit := range map[string]func(*image.PreviousLayer){
-		"truncated":            func(p *image.PreviousLayer) { p.Meta.Truncated = true },
-		"no paths":             func(p *image.PreviousLayer) { p.Meta.Paths = nil },
-		"other paths":          func(p *image.PreviousLayer) { p.Meta.Paths = []image.PathSize{{Path: paths[0] + "y"}} },
-		"docker media":         func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.DockerLayer },
-		"zstd media":           func(p *image.PreviousLayer) { p.Descriptor.MediaType = types.OCILayerZStd },
-		"unrecorded":           func(p *image.PreviousLayer) { p.Meta.Digest = "" },
-		"size lies":            func(p *image.PreviousLayer) { p.Descriptor.Size = 11 },
-		"digest lies":          func(p *image.PreviousLayer) { p.Descriptor.Digest = diff },
-		"diffID lies":          func(p *image.PreviousLayer) { p.ConfigDiffID = d },
-		"empty list for paths": func(p *image.PreviousLayer) { p.Meta.Paths = []image.PathSize{} },
-	} {
-		p := good
-		edit(&p)
-		if why := verify(p, paths, types.OCILayer); why == "" {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	// A layer with no store paths of its own (a root layer whose paths all
-	// sit in earlier layers) records an empty list, which matches an empty
-	// plan; no list at all does not.
-	empty := good
-	empty.Meta.Paths = []image.PathSize{}
-	if why := verify(empty, nil, types.OCILayer); why != "" {
-		t.Errorf("an empty recorded path list for an empty plan was refused: %s", why)
-	}
-	empty.Meta.Paths = nil
-	if why := verify(empty, nil, types.OCILayer); why == "" {
-		t.Error("a layer recording no path list was accepted for an empty plan")
 	}
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/plan"
@@ -118,48 +116,6 @@ func readBase(ctx context.Context, c *regclient.Client, p *plan.Plan, platform v
 		return nil, fmt.Errorf("%s: from: base image %s is for %s, not %s", p.File, ref, base.Platform.String(), platform.String())
 	}
 	return base, nil
-}
-
-// baseExclude returns the store paths a base image already holds, as
-// recorded by nix-layer-action in the base's own metadata, and the base's
-// layer count. Only path lists that prove they are ours and complete
-// (verify) are used; others are named in a warning and their paths are not
-// subtracted (their files simply lie below ours, as a foreign base's do).
-func baseExclude(base *image.Previous) (map[string]bool, int, []string) {
-	if base == nil {
-		return nil, 0, nil
-	}
-	ex := map[string]bool{}
-	var warnings []string
-	for i, l := range base.Layers {
-		if l.Meta.Key == "" {
-			continue // not ours: nothing recorded to subtract
-		}
-		var paths []string
-		for _, p := range l.Meta.Paths {
-			paths = append(paths, p.Path)
-		}
-		slices.Sort(paths)
-		// The base may have been written in either format; its key is
-		// not ours to recompute, so either media type of ours will do.
-		mt := types.OCILayer
-		if l.Descriptor.MediaType == types.OCILayerZStd {
-			mt = types.OCILayerZStd
-		}
-		if why := verify(l, paths, mt); why != "" {
-			warnings = append(warnings, fmt.Sprintf("base image %s layer %d (%s): %s; its store paths are not subtracted from this image's layers", base.Ref, i+1, l.Meta.Name, why))
-			continue
-		}
-		for _, p := range paths {
-			ex[p] = true
-		}
-	}
-	m, err := base.Image.Manifest()
-	n := len(base.Layers)
-	if err == nil {
-		n = len(m.Layers)
-	}
-	return ex, n, warnings
 }
 
 // baseLayers are the base image's layers, first in the report.

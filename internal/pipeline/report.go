@@ -8,6 +8,7 @@ import (
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/resolve"
 )
 
 // report fills the report from what was built or reused. Layers not
@@ -145,7 +146,7 @@ func compressionOf(mt types.MediaType) string {
 // cumulative returns the NAR bytes a cumulative-layer build (every layer
 // holding its full closure, as dockerTools' layered environments do) would
 // ship, and the NAR bytes this image's layers hold.
-func cumulative(res *Resolved) (cum, dedup int64) {
+func cumulative(res *resolve.Resolved) (cum, dedup int64) {
 	for _, l := range res.Layers {
 		dedup += l.NarSize()
 	}
@@ -200,12 +201,12 @@ func (r *run) layerSource(il *imageLayer) string {
 	if il.built == nil && !il.streamed {
 		return "reused"
 	}
-	src := OriginLocal
+	src := resolve.OriginLocal
 	for _, p := range il.plan.Paths() {
 		switch o := r.res.Origin(p); {
-		case o == OriginBuilt:
-			return string(OriginBuilt)
-		case o == OriginSubstituter:
+		case o == resolve.OriginBuilt:
+			return string(resolve.OriginBuilt)
+		case o == resolve.OriginSubstituter:
 			src = o
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/resolve"
 	"github.com/org/nix-layer-action/internal/sbom"
 )
 
@@ -15,18 +16,13 @@ type Result struct {
 	Report *report.Report
 	// Resolved is the plan as it was resolved for this build: the closure
 	// graph, the roots of every layer and the platform.
-	Resolved *Resolved
+	Resolved *resolve.Resolved
 	target   name.Reference
 	created  time.Time
 }
 
 // UnnamedImage names the image in the SBOM of a build without --image.
 const UnnamedImage = "nix-layer-action"
-
-// ImageRoots are the store paths whose closure is the image's Nix
-// closure: every layer's roots, the config's store paths and the root
-// filesystem's sources. Paths a from: image holds are in it too.
-func (r *Resolved) ImageRoots() []string { return allRoots(r.Roots) }
 
 // SBOM describes the image's Nix closure as a CycloneDX BOM: one
 // component per store path of the closure of ImageRoots, the references

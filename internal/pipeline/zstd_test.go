@@ -7,15 +7,13 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/org/nix-layer-action/internal/image"
 	"github.com/org/nix-layer-action/internal/layer"
 	"github.com/org/nix-layer-action/internal/publish"
 	"github.com/org/nix-layer-action/internal/regclient"
 	"github.com/org/nix-layer-action/internal/report"
+	"github.com/org/nix-layer-action/internal/resolve"
 	"github.com/org/nix-layer-action/internal/testutil/memregistry"
 )
 
@@ -123,7 +121,7 @@ func TestZstdRerunReusesZstdGzipRebuilds(t *testing.T) {
 	}
 }
 
-// A bad format fails Build and Resolve before anything is read, with an
+// A bad format fails Build and resolve.Resolve before anything is read, with an
 // error of the library's own words.
 func TestBadFormatFailsFirst(t *testing.T) {
 	c := memregistry.Start(t)
@@ -142,78 +140,11 @@ func TestBadFormatFailsFirst(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "layer format: ") || strings.Contains(err.Error(), "--") {
 			t.Errorf("Build in %+v: error %v, want one about the layer format first", f, err)
 		}
-		if _, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, f); err == nil || !strings.HasPrefix(err.Error(), "layer format: ") {
-			t.Errorf("Resolve in %+v: error %v", f, err)
+		if _, err := resolve.Resolve(context.Background(), examplePlan, resolve.NixOptions{}, nil, f); err == nil || !strings.HasPrefix(err.Error(), "layer format: ") {
+			t.Errorf("resolve.Resolve in %+v: error %v", f, err)
 		}
 	}
 	if reqs := c.Take(); len(reqs) != 0 {
 		t.Errorf("a bad format reached the registry: %v", reqs)
-	}
-}
-
-// Keys follow the format: Resolve in zstd keys every layer otherwise,
-// and each key is layer.Key of a zstd Spec.
-func TestResolveKeysFollowFormat(t *testing.T) {
-	gz, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, layer.Format{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zs, err := Resolve(context.Background(), examplePlan, NixOptions{}, nil, layer.ZstdFormat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range zs.Layers {
-		if l.Empty {
-			continue
-		}
-		if l.Spec.Format != layer.ZstdFormat || gz.Layers[i].Spec.Format != layer.DefaultFormat {
-			t.Errorf("layer %s: formats %+v, %+v", l.Name(), l.Spec.Format, gz.Layers[i].Spec.Format)
-		}
-		if k, _ := layer.Key(l.Spec); k != l.Key || l.Key == gz.Layers[i].Key {
-			t.Errorf("layer %s: zstd key %s (Key(Spec) %s), gzip key %s", l.Name(), l.Key, k, gz.Layers[i].Key)
-		}
-	}
-}
-
-// verify ties the media type to the key's format: a tar+zstd descriptor
-// proves a zstd layer, not a gzip one, and the other way round.
-func TestVerifyMediaTypeFollowsFormat(t *testing.T) {
-	good := goodPrevious()
-	paths := []string{good.Meta.Paths[0].Path}
-	good.Descriptor.MediaType = types.OCILayerZStd
-	if why := verify(good, paths, types.OCILayerZStd); why != "" {
-		t.Errorf("a faithful zstd layer was refused: %s", why)
-	}
-	if why := verify(good, paths, types.OCILayer); !strings.Contains(why, "tar+zstd") {
-		t.Errorf("a tar+zstd layer under a gzip key: %q", why)
-	}
-	good.Descriptor.MediaType = types.OCILayer
-	if why := verify(good, paths, types.OCILayerZStd); why == "" {
-		t.Error("a tar+gzip layer under a zstd key was accepted")
-	}
-}
-
-// A base image written by this tool in zstd has its paths subtracted, as
-// one in gzip does; a foreign media type does not.
-func TestBaseExcludeAcceptsBothFormats(t *testing.T) {
-	for mt, subtract := range map[types.MediaType]bool{types.OCILayer: true, types.OCILayerZStd: true, types.DockerLayer: false} {
-		pl := goodPrevious()
-		pl.Meta.Key = "sha256:" + strings.Repeat("d", 64)
-		pl.Descriptor.MediaType = mt
-		ex, _, warnings := baseExclude(&image.Previous{Image: empty.Image, Layers: []image.PreviousLayer{pl}})
-		if got := ex[pl.Meta.Paths[0].Path]; got != subtract || (len(warnings) == 0) == !subtract {
-			t.Errorf("%s: subtracted %v (want %v), warnings %q", mt, got, subtract, warnings)
-		}
-	}
-}
-
-// goodPrevious is a previous gzip layer that proves it is ours.
-func goodPrevious() image.PreviousLayer {
-	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
-	diff := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
-	return image.PreviousLayer{
-		Meta:         image.LayerMeta{Paths: []image.PathSize{{Path: "/nix/store/" + strings.Repeat("c", 32) + "-x"}}, Digest: d.String(), Size: 10, DiffID: diff.String()},
-		Descriptor:   v1.Descriptor{MediaType: types.OCILayer, Digest: d, Size: 10},
-		ConfigDiffID: diff,
 	}
 }

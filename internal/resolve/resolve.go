@@ -1,4 +1,14 @@
-package pipeline
+// Package resolve turns a plan into what the layer writer will receive,
+// reading no registry but a base image and writing nothing: the plan's
+// installables evaluated to store paths, the closure found from metadata
+// (the local store and the binary caches' narinfo; Nix builds only what
+// neither has), the image's platform chosen from the derivations' system,
+// every closure path assigned to one layer (internal/layering), and every
+// layer's layer.Spec and key. It also knows where each path's bytes are
+// (the local store, a substituter's NAR, replayed from a NAR read once for
+// the root filesystem) and checks the config against the image as this
+// machine can see it. internal/pipeline wires the result into a build.
+package resolve
 
 import (
 	"context"
@@ -54,6 +64,21 @@ func (r *Resolved) Origin(p string) Origin {
 	return OriginLocal
 }
 
+// ImageRoots are the store paths whose closure is the image's Nix
+// closure: every layer's roots, the config's store paths and the root
+// filesystem's sources. Paths a from: image holds are in it too.
+func (r *Resolved) ImageRoots() []string { return allRoots(r.Roots) }
+
+// Source reads each store path of the resolved closure from the local
+// store (or the plan's store tree) or, for paths only a binary cache
+// has, from its NAR through sub.
+func (r *Resolved) Source(sub *substituter.Client) layer.Source {
+	if r.origin == nil {
+		return layer.DirSource{Root: r.Plan.StoreRoot}
+	}
+	return r.origin.Source(r.Plan.StoreRoot, sub)
+}
+
 // Planned is one planned layer: what the layer writer will receive, and
 // where in the plan it comes from. Its name, paths and NAR size are its
 // Spec's.
@@ -95,7 +120,18 @@ func (p Planned) NarSize() int64 {
 // (sub may be nil), keying layers in format (zero: layer.DefaultFormat).
 // It reads no registry: paths a from: image holds are not subtracted.
 func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substituter.Client, format layer.Format) (*Resolved, error) {
-	format, err := layerFormat(format)
+	return ResolveWithBase(ctx, planFile, nix, sub, format, nil)
+}
+
+// BaseReader reads plan p's base image (from:) for the platform being
+// built; nil when it has none.
+type BaseReader func(ctx context.Context, p *plan.Plan, platform v1.Platform) (*image.Previous, error)
+
+// ResolveWithBase is Resolve subtracting what the plan's base image
+// holds: readBase (when set) reads it once the platform is known (a bad
+// plan fails first).
+func ResolveWithBase(ctx context.Context, planFile string, nix NixOptions, sub *substituter.Client, format layer.Format, readBase BaseReader) (*Resolved, error) {
+	format, err := CheckFormat(format)
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +139,8 @@ func Resolve(ctx context.Context, planFile string, nix NixOptions, sub *substitu
 	if err != nil {
 		return nil, err
 	}
-	return resolve(ctx, l, nix, sub, nil, format)
+	return resolve(ctx, l, nix, sub, readBase, format)
 }
-
-// baseReader reads the plan's base image for the platform being built.
-type baseReader func(ctx context.Context, platform v1.Platform) (*image.Previous, error)
 
 // resolve evaluates the plan's installables to store paths (unless the
 // plan names a closure graph), finds the closure from metadata (the local
@@ -117,7 +150,7 @@ type baseReader func(ctx context.Context, platform v1.Platform) (*image.Previous
 // base image (once the platform is known): store paths it already holds
 // are left out of every layer and its layers count against the layer
 // budget. Every layer is keyed in format.
-func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, readBase baseReader, format layer.Format) (*Resolved, error) {
+func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Client, readBase BaseReader, format layer.Format) (*Resolved, error) {
 	p := l.plan
 	nixSystem := askSystem(ctx, l, nix)
 	rz, err := realise(ctx, l, nix, sub)
@@ -130,7 +163,7 @@ func resolve(ctx context.Context, l *loaded, nix NixOptions, sub *substituter.Cl
 	}
 	var base *image.Previous
 	if readBase != nil {
-		if base, err = readBase(ctx, platform); err != nil {
+		if base, err = readBase(ctx, p, platform); err != nil {
 			return nil, err
 		}
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package resolve
 
 import (
 	"errors"
@@ -34,6 +34,13 @@ type ConfigFindings struct {
 // certain problem is the error (a *plan.Error naming the field).
 func (r *Resolved) CheckConfig() (*ConfigFindings, error) {
 	return checkConfig(r, newConfigFS(r, nil))
+}
+
+// CheckWritten is CheckConfig against the layers as written (or reused):
+// written holds what the layer writer wrote of the store paths whose
+// bytes came from a binary cache.
+func (r *Resolved) CheckWritten(written *EntryLog) (*ConfigFindings, error) {
+	return checkConfig(r, newConfigFS(r, written))
 }
 
 // checkConfig runs the check of the plan's config against fsys.
@@ -103,14 +110,14 @@ type configFS struct {
 	files     map[string]configcheck.Node // root-layer entries and their parent directories
 	inImage   map[string]bool             // store paths some layer (or the base) holds
 	onDisk    func(storePath string) bool
-	written   *entryLog // nil before any layer is written
+	written   *EntryLog // nil before any layer is written
 	base      string    // the from: image, "" without one
 	// perms are the perms of the layer holding each store path and root
 	// file: Build applies them, so a file's mode is what they make it.
 	perms map[string][]layer.Perm
 }
 
-func newConfigFS(res *Resolved, written *entryLog) *configFS {
+func newConfigFS(res *Resolved, written *EntryLog) *configFS {
 	p := res.Plan
 	f := &configFS{storeDir: p.StoreDir, storeRoot: p.StoreRoot, files: map[string]configcheck.Node{}, inImage: map[string]bool{}, written: written, perms: map[string][]layer.Perm{}}
 	f.onDisk = func(sp string) bool { return res.Origin(sp) != OriginSubstituter }
@@ -266,10 +273,10 @@ func fileNode(m fs.FileMode, link string) configcheck.Node {
 	return configcheck.Node{Kind: configcheck.File, Exec: m.Perm()&0o111 != 0, Mode: uint32(m.Perm())}
 }
 
-// entryLog records the entries the layer writer emits for store paths
+// EntryLog records the entries the layer writer emits for store paths
 // whose bytes are not on this machine (streamed from a binary cache), so
 // the config check sees what Build wrote without reading the cache again.
-type entryLog struct {
+type EntryLog struct {
 	storeDir string
 	want     func(storePath string) bool
 	mu       sync.Mutex
@@ -277,18 +284,18 @@ type entryLog struct {
 	paths    map[string]bool // store paths written
 }
 
-// newEntryLog records the entries of res's store paths that only a binary
+// NewEntryLog records the entries of res's store paths that only a binary
 // cache has (nil when there are none).
-func newEntryLog(res *Resolved) *entryLog {
+func NewEntryLog(res *Resolved) *EntryLog {
 	if res.origin == nil {
-		return &entryLog{storeDir: res.Plan.StoreDir, want: func(string) bool { return false }}
+		return &EntryLog{storeDir: res.Plan.StoreDir, want: func(string) bool { return false }}
 	}
-	return &entryLog{storeDir: res.Plan.StoreDir, want: func(sp string) bool { return res.Origin(sp) == OriginSubstituter },
+	return &EntryLog{storeDir: res.Plan.StoreDir, want: func(sp string) bool { return res.Origin(sp) == OriginSubstituter },
 		nodes: map[string]configcheck.Node{}, paths: map[string]bool{}}
 }
 
-// record is a layer.Options.OnEntry.
-func (l *entryLog) record(p string, mode fs.FileMode, link string) {
+// Record is a layer.Options.OnEntry.
+func (l *EntryLog) Record(p string, mode fs.FileMode, link string) {
 	if l == nil {
 		return
 	}
@@ -307,7 +314,7 @@ func (l *entryLog) record(p string, mode fs.FileMode, link string) {
 	l.nodes[p] = fileNode(mode, link)
 }
 
-func (l *entryLog) has(sp string) bool {
+func (l *EntryLog) has(sp string) bool {
 	if l == nil {
 		return false
 	}
@@ -316,28 +323,11 @@ func (l *entryLog) has(sp string) bool {
 	return l.paths[sp]
 }
 
-func (l *entryLog) node(p string) configcheck.Node {
+func (l *EntryLog) node(p string) configcheck.Node {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n, ok := l.nodes[p]; ok {
 		return n
 	}
 	return configcheck.Node{Kind: configcheck.Missing}
-}
-
-// checkConfig checks the config against the layers as written (or
-// reused), logs what it finds and adds the warnings to the report's.
-func (r *run) checkConfig() error {
-	found, err := checkConfig(r.res, newConfigFS(r.res, r.entries))
-	if err != nil {
-		return err
-	}
-	for _, w := range found.Warnings {
-		r.log.printf("warning: %s", w)
-	}
-	for _, n := range found.Notes {
-		r.log.printf("note: %s", n)
-	}
-	r.res.Warnings = append(r.res.Warnings, found.Warnings...)
-	return nil
 }
