@@ -27,7 +27,7 @@ type Phase string
 
 // The phases of Build, in order.
 const (
-	PhaseResolve  Phase = "resolve.Resolve plan and closures"
+	PhaseResolve  Phase = "Resolve plan and closures"
 	PhasePrevious Phase = "Read previous images"
 	PhaseLayers   Phase = "Reuse or build layers"
 	PhasePublish  Phase = "Publish"

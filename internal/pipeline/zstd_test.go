@@ -141,7 +141,7 @@ func TestBadFormatFailsFirst(t *testing.T) {
 			t.Errorf("Build in %+v: error %v, want one about the layer format first", f, err)
 		}
 		if _, err := resolve.Resolve(context.Background(), examplePlan, resolve.NixOptions{}, nil, f); err == nil || !strings.HasPrefix(err.Error(), "layer format: ") {
-			t.Errorf("resolve.Resolve in %+v: error %v", f, err)
+			t.Errorf("Resolve in %+v: error %v", f, err)
 		}
 	}
 	if reqs := c.Take(); len(reqs) != 0 {
