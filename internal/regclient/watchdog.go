@@ -63,7 +63,8 @@ type watchdog struct {
 }
 
 func (w *watchdog) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
+	parent := req.Context()
+	ctx, cancel := context.WithCancel(parent)
 	st := &stall{cancel: cancel, t: w.t, host: req.URL.Host, method: req.Method, path: req.URL.Path, life: w.life.of(req.URL.Host)}
 	req = req.Clone(ctx)
 	if req.Body != nil && req.Body != http.NoBody {
@@ -79,7 +80,8 @@ func (w *watchdog) RoundTrip(req *http.Request) (*http.Response, error) {
 		if se := st.fired(); se != nil {
 			return nil, se
 		}
-		if se := st.connectTimeout(req.Context(), err); se != nil {
+		// The caller's context: req's own was just cancelled.
+		if se := st.connectTimeout(parent, err); se != nil {
 			return nil, se
 		}
 		return nil, err
