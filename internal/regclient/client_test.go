@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/org/nix-layer-action/internal/secrets"
+	"github.com/org/nix-layer-action/internal/testutil/faultproxy"
 )
 
 var fast = Timeouts{Connect: time.Second, Header: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
@@ -219,39 +219,6 @@ func TestKeychainGHCRToken(t *testing.T) {
 	}
 }
 
-// silentServer accepts connections and never answers (nor reads).
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
 // A registry that never answers costs about two timeouts: the first stall
 // is retried, the next (the host silent for twice the timeout) is final,
 // whatever retries are left; not one timeout per retry.
@@ -260,7 +227,7 @@ func TestSilentRegistryGivesUpAfterTwoTimeouts(t *testing.T) {
 	// attempts side by side, each retried on its own, and on a loaded
 	// machine their timers drift by hundreds of milliseconds.
 	const timeout = time.Second
-	host := silentServer(t)
+	host := faultproxy.Silent(t)
 	c := newClient(t, WithTimeouts(Timeouts{Connect: timeout, Header: timeout, Idle: timeout}),
 		WithRetry(remote.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 5}))
 	ref, _ := name.ParseReference(host + "/repo:tag")
@@ -353,7 +320,7 @@ func TestBlobSizeRetriesDroppedConnections(t *testing.T) {
 // watchdog's header timer) is a stall like any other: it counts against
 // the host, so a silent registry is not retried for the whole budget.
 func TestHandshakeTimeoutIsAStall(t *testing.T) {
-	host := silentServer(t)
+	host := faultproxy.Silent(t)
 	c := newClient(t, WithTimeouts(Timeouts{Connect: 200 * time.Millisecond, Header: 5 * time.Second, Idle: 5 * time.Second}))
 	req, _ := http.NewRequest(http.MethodGet, "https://"+host+"/v2/", nil)
 	_, err := c.o.transport.RoundTrip(req)
