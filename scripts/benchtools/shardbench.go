@@ -209,6 +209,10 @@ func shardBench(c *shardConfig) error {
 	if err := os.WriteFile(filepath.Join(c.Out, "shards.json"), out, 0o644); err != nil {
 		return err
 	}
+	// Keep the builds' logs (bench.sh removes the scratch dir).
+	if err := exec.Command("cp", "-r", filepath.Join(c.Work, "logs"), filepath.Join(c.Out, "shards-logs")).Run(); err != nil {
+		return fmt.Errorf("keeping the logs: %w", err)
+	}
 	md := renderShards(c, runs, b.commands, b.commandOrder)
 	if err := os.WriteFile(filepath.Join(c.Out, "shards.md"), []byte(md), 0o644); err != nil {
 		return err
