@@ -13,7 +13,7 @@
 #
 #   ./scripts/bench.sh                  # writes bench/out/results.md (+ results.json)
 #   BENCH_REPS=3 ./scripts/bench.sh     # repetitions of each compared figure (default 5)
-#   BENCH_ONLY=cold,rerun ./scripts/bench.sh   # sections: cold,rerun,fresh,rss,bigfresh,seed
+#   BENCH_ONLY=cold,rerun ./scripts/bench.sh   # sections: cold,rerun,fresh,rss,bigfresh,seed,shards,scale
 #   issue 20 (section "seed"): the seed-size fixture (one store path per
 #             installed Debian package, ~1.5 GB of NAR, 12 layers) and its
 #             bump pushed cold through a runner-like link (netns + veth
@@ -21,7 +21,18 @@
 #             MB/s), gzip and zstd, against the link bound, and on a
 #             fresh runner (NARs from a zstd cache through the link);
 #             BENCH_SEED_SECTIONS=push,fresh picks; written to
-#             bench/out/seed.md (and appended to results.md).
+#             bench/out/seed.md (and appended to results.md);
+#           section "shards": the bump pushed cold by N = 1, 2, 4 parts
+#             (build --shard I/N), each part in its own namespace with its
+#             own link (BENCH_SHARD_UP=10 MB/s), all at once, then the
+#             final job (--cache-from every part); BENCH_SHARD_N=1,2,4,
+#             BENCH_SHARD_REPS=1, BENCH_SHARD_FLAGS (e.g.
+#             --layer-files=false) for every build; written to bench/out/shards.md;
+#           section "scale": no-change reruns on a fresh runner (empty
+#             store, narinfos through the link) at ~100, ~300 and all the
+#             seed's paths (BENCH_SCALE_PATHS=100,300,0), and a warm
+#             rerun (local store, registry on a host address) x10;
+#             written to bench/out/scale.md.
 #
 # The closure is built once by real Nix from host files and kept (GC
 # roots) with its binary caches under $BENCH_STATE (default
@@ -67,7 +78,7 @@ REV=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' ':!scrip
 # (BENCH_SEED_REGEN=1 regenerates it) and both variants are built once and
 # kept with GC roots; later runs reuse them.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
-if want seed; then
+if want seed || want shards || want scale; then
   mkdir -p "$STATE/seed" "$STATE/roots/seed-base" "$STATE/roots/seed-bump"
   if [ ! -s "$STATE/seed/seed.nix" ] || [ -n "${BENCH_SEED_REGEN:-}" ]; then
     "$WORK/benchtools" seedfixture -out "$STATE/seed/seed.nix" -gb "${BENCH_SEED_GB:-1.5}" >&2
@@ -90,6 +101,22 @@ if want seed; then
     nix copy --to "file://$seedcache?compression=zstd&secret-key=$STATE/key.sec" $(readlink "$STATE"/roots/seed-bump/p*)
     readlink "$STATE/roots/seed-bump/p" > "$seedcache.stamp"
   fi
+fi
+if want shards; then
+  mkdir -p "$WORK/shards"
+  "$WORK/benchtools" shards -nla "$WORK/nla" -work "$WORK/shards" -out "$OUT" -bump "$WORK/seed-bump.json" \
+    -up-mbs "${BENCH_SHARD_UP:-10}" -down-mbs "${BENCH_SEED_DOWN:-100}" -n "${BENCH_SHARD_N:-1,2,4}" -reps "${BENCH_SHARD_REPS:-1}" -flags "${BENCH_SHARD_FLAGS:-}" -rev "$REV" > /dev/null
+  if [ "${BENCH_ONLY:-}" = shards ]; then cat "$OUT/shards.md"; exit 0; fi
+fi
+if want scale; then
+  mkdir -p "$WORK/scale"
+  scaleup=${BENCH_SEED_UP:-40}
+  "$WORK/benchtools" scale -nla "$WORK/nla" -work "$WORK/scale" -out "$OUT" -bump "$WORK/seed-bump.json" \
+    -up-mbs "${scaleup%%,*}" -down-mbs "${BENCH_SEED_DOWN:-100}" -paths "${BENCH_SCALE_PATHS:-100,300,0}" -reps "${BENCH_SCALE_REPS:-3}" -rev "$REV" \
+    -caches "$STATE/caches" -cache seed-bump-zstd -key "$(nix key convert-secret-to-public < "$STATE/key.sec")" > /dev/null
+  if [ "${BENCH_ONLY:-}" = scale ]; then cat "$OUT/scale.md"; exit 0; fi
+fi
+if want seed; then
   mkdir -p "$WORK/seed"
   "$WORK/benchtools" seed -nla "$WORK/nla" -work "$WORK/seed" -out "$OUT" -base "$WORK/seed-base.json" -bump "$WORK/seed-bump.json" \
     -up-mbs "${BENCH_SEED_UP:-40,10}" -down-mbs "${BENCH_SEED_DOWN:-100}" -reps "${BENCH_SEED_REPS:-3}" -rev "$REV" \
@@ -268,4 +295,6 @@ curl -fs "http://127.0.0.1:$NGINX_PORT/xz/nix-cache-info" >/dev/null || { echo "
   -nginx "http://127.0.0.1:$NGINX_PORT" -nginx-log "$WORK/nginx/access.log" -caches "$STATE/caches" \
   -key "$KEY_PUB" -reps "${BENCH_REPS:-5}" -only "${BENCH_ONLY:-}"
 if want seed; then { echo; cat "$OUT/seed.md"; } >> "$OUT/results.md"; fi
+if want shards; then { echo; cat "$OUT/shards.md"; } >> "$OUT/results.md"; fi
+if want scale; then { echo; cat "$OUT/scale.md"; } >> "$OUT/results.md"; fi
 cat "$OUT/results.md"

@@ -96,6 +96,69 @@ func main() {
 		if err := seedBench(&c); err != nil {
 			log.Fatal(err)
 		}
+	case "shards":
+		var c shardConfig
+		fs := flag.NewFlagSet("shards", flag.ExitOnError)
+		fs.StringVar(&c.NLA, "nla", "", "nix-layer-action binary")
+		fs.StringVar(&c.Work, "work", "", "scratch directory (removed by bench.sh)")
+		fs.StringVar(&c.Out, "out", "", "results directory (shards.md, shards.json)")
+		fs.StringVar(&c.Bump, "bump", "", "nix eval --json of the seed fixture's bump layers")
+		up := fs.Float64("up-mbs", 10, "every link's upload rate, MB/s")
+		down := fs.Float64("down-mbs", 100, "every link's download rate, MB/s")
+		ns := fs.String("n", "1,2,4", "part counts to measure (1: unsharded)")
+		fs.StringVar(&c.Compression, "compression", "gzip", "--compression")
+		extra := fs.String("flags", "", "more flags for every build, space-separated (e.g. --layer-files=false)")
+		fs.IntVar(&c.Reps, "reps", 1, "repetitions")
+		fs.StringVar(&c.Rev, "rev", "", "git revision of the binary")
+		fs.Parse(os.Args[2:])
+		if c.NLA == "" || c.Work == "" || c.Out == "" || c.Bump == "" {
+			log.Fatal("shards: -nla, -work, -out and -bump are required")
+		}
+		for _, v := range strings.Split(*ns, ",") {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				log.Fatalf("shards: -n %q: want positive integers", *ns)
+			}
+			c.Ns = append(c.Ns, n)
+		}
+		c.Up, c.Down = int64(*up*1e6), int64(*down*1e6)
+		c.Extra = strings.Fields(*extra)
+		c.NixConfig = os.Getenv("NIX_CONFIG")
+		if err := shardBench(&c); err != nil {
+			log.Fatal(err)
+		}
+	case "scale":
+		var c scaleConfig
+		fs := flag.NewFlagSet("scale", flag.ExitOnError)
+		fs.StringVar(&c.NLA, "nla", "", "nix-layer-action binary")
+		fs.StringVar(&c.Work, "work", "", "scratch directory (removed by bench.sh)")
+		fs.StringVar(&c.Out, "out", "", "results directory (scale.md, scale.json)")
+		fs.StringVar(&c.Bump, "bump", "", "nix eval --json of the seed fixture's bump layers")
+		up := fs.Float64("up-mbs", 40, "the link's upload rate, MB/s")
+		down := fs.Float64("down-mbs", 100, "the link's download rate, MB/s")
+		sizes := fs.String("paths", "100,300,0", "subset sizes in store paths (0: the whole fixture, last)")
+		fs.IntVar(&c.Reps, "reps", 3, "fresh-runner repetitions")
+		fs.IntVar(&c.WarmReps, "warm-reps", 10, "warm-runner repetitions")
+		fs.StringVar(&c.Rev, "rev", "", "git revision of the binary")
+		fs.StringVar(&c.Caches, "caches", "", "directory nginx serves")
+		fs.StringVar(&c.Cache, "cache", "", "the bump's binary cache under -caches")
+		fs.StringVar(&c.KeyPub, "key", "", "the cache's public key")
+		fs.Parse(os.Args[2:])
+		if c.NLA == "" || c.Work == "" || c.Out == "" || c.Bump == "" || c.Caches == "" || c.Cache == "" || c.KeyPub == "" {
+			log.Fatal("scale: -nla, -work, -out, -bump, -caches, -cache and -key are required")
+		}
+		for _, v := range strings.Split(*sizes, ",") {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				log.Fatalf("scale: -paths %q: want non-negative integers", *sizes)
+			}
+			c.Sizes = append(c.Sizes, n)
+		}
+		c.Up, c.Down = int64(*up*1e6), int64(*down*1e6)
+		c.NixConfig = os.Getenv("NIX_CONFIG")
+		if err := scaleBench(&c); err != nil {
+			log.Fatal(err)
+		}
 	case "run":
 		var c config
 		fs := flag.NewFlagSet("run", flag.ExitOnError)
